@@ -1,0 +1,1 @@
+"""ChatSnapshot command line."""

@@ -1,0 +1,150 @@
+"""The sealed segments as the running process sees them.
+
+For each segment the catalog can answer two questions without scanning it:
+
+* *where are correlation C's rows?* through the segment's index file (loaded
+  whole by the writer; read with a filter, one row group, by a reader process);
+* *is event id E in here?* (writer only) through a sorted array of 64-bit
+  fingerprints of the segment's event ids, 8 bytes per envelope, searched for a
+  whole batch at once with numpy. A fingerprint hit is only a candidate: the
+  segment's ``event_id`` column confirms it, so a fingerprint collision costs a
+  read, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from chatsnapshot.ledger.layout import Layout
+from chatsnapshot.ledger.manifest import SegmentEntry
+from chatsnapshot.ledger.records import Record
+from chatsnapshot.ledger.segment import IndexEntry, SegmentFile, table_to_records
+
+__all__ = ["Catalog", "Segment", "fingerprints"]
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def fingerprints(raw_ids: bytes | memoryview, count: int) -> np.ndarray:
+    """64-bit fingerprints of ``count`` concatenated 16-byte ids."""
+    pairs = np.frombuffer(raw_ids, dtype=np.uint64, count=2 * count).reshape(-1, 2)
+    with np.errstate(over="ignore"):
+        return pairs[:, 0] ^ (pairs[:, 1] * _MIX)
+
+
+def _id_column_fingerprints(column: pa.ChunkedArray) -> np.ndarray:
+    arr = column.combine_chunks()
+    storage = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
+    buf = storage.buffers()[1]
+    raw = memoryview(buf)[storage.offset * 16:(storage.offset + len(storage)) * 16]
+    fps = fingerprints(raw, len(storage)).copy()
+    fps.sort()
+    return fps
+
+
+def _index_dict(table: pa.Table) -> dict[str, IndexEntry]:
+    cols = [table.column(n).to_pylist() for n in
+            ("correlation_id", "first_row", "row_count", "first_seq", "last_seq", "last_hash")]
+    return {c: IndexEntry(*rest) for c, *rest in zip(*cols, strict=True)}
+
+
+@dataclass
+class Segment:
+    """One sealed segment: its manifest entry, file, index, fingerprints."""
+
+    entry: SegmentEntry
+    file: SegmentFile | None
+    index: dict[str, IndexEntry] | None = None  # whole index (writer), else None
+    fps: np.ndarray | None = None  # sorted fingerprints (writer), else None
+    _index_path: str = field(default="", repr=False)
+
+    def locate(self, correlation_id: str) -> IndexEntry | None:
+        """Where ``correlation_id``'s rows are in this segment, if anywhere."""
+        if self.index is not None:
+            return self.index.get(correlation_id)
+        table = pq.read_table(self._index_path, filters=[("correlation_id", "=", correlation_id)])
+        found = _index_dict(table)
+        return found.get(correlation_id)
+
+    def full_index(self) -> dict[str, IndexEntry]:
+        """Every correlation of this segment and where its rows are."""
+        if self.index is not None:
+            return self.index
+        return _index_dict(pq.read_table(self._index_path))
+
+    def find_ids(self, candidates: list[bytes]) -> list[Record]:
+        """The stored records among ``candidates`` (ids as 16 bytes)."""
+        assert self.file is not None
+        ids = self.file.read_columns(["event_id"]).column("event_id").combine_chunks().storage
+        rows = pc.indices_nonzero(pc.is_in(ids, pa.array(candidates, pa.binary(16)))).to_pylist()
+        return table_to_records(self.file.take(rows)) if rows else []
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class Catalog:
+    """Sealed segments in position order, with lookups across them."""
+
+    def __init__(self, layout: Layout, *, writer: bool) -> None:
+        self._layout = layout
+        self._writer = writer
+        self.segments: list[Segment] = []
+
+    def open_segment(self, entry: SegmentEntry, table: pa.Table | None = None,
+                     index: pa.Table | None = None) -> Segment:
+        """A ``Segment`` for ``entry``. The writer passes the tables it just
+        wrote to skip reading them back; otherwise they are read from disk."""
+        if not entry.healthy:
+            return Segment(entry, None)
+        path = self._layout.root / entry.file
+        index_path = str(self._layout.root / entry.index_file)
+        seg = Segment(entry, SegmentFile(path), _index_path=index_path)
+        if self._writer:
+            seg.file.open()  # held open, so compaction deleting it cannot pull it from under a reader
+            seg.index = _index_dict(index if index is not None else pq.read_table(index_path))
+            ids = table.column("event_id") if table is not None else pq.read_table(path, columns=["event_id"]).column(0)
+            seg.fps = _id_column_fingerprints(ids)
+        return seg
+
+    def load(self, entries: Iterable[SegmentEntry]) -> None:
+        self.segments = [self.open_segment(e) for e in entries]
+
+    def add(self, segment: Segment) -> None:
+        self.segments.append(segment)
+        self.segments.sort(key=lambda s: s.entry.first_position)
+
+    def replace(self, old_ids: set[int], new: list[Segment]) -> list[Segment]:
+        """Swap segments (compaction); returns the removed ones."""
+        removed = [s for s in self.segments if s.entry.id in old_ids]
+        self.segments = [s for s in self.segments if s.entry.id not in old_ids] + new
+        self.segments.sort(key=lambda s: s.entry.first_position)
+        return removed
+
+    def find_ids(self, ids: list[bytes]) -> dict[bytes, Record]:
+        """The stored records, by id, for those of ``ids`` that any sealed
+        segment holds. Writer only."""
+        healthy = [s for s in self.segments if s.fps is not None and len(s.fps)]
+        if not ids or not healthy:
+            return {}
+        query = fingerprints(b"".join(ids), len(ids))
+        found: dict[bytes, Record] = {}
+        for seg in healthy:
+            fps = seg.fps
+            assert fps is not None
+            at = np.minimum(np.searchsorted(fps, query), len(fps) - 1)
+            hits = np.flatnonzero(fps[at] == query)
+            if len(hits):
+                for rec in seg.find_ids([ids[i] for i in hits]):
+                    found[rec.event_id] = rec
+        return found
+
+    def close(self) -> None:
+        for s in self.segments:
+            s.close()

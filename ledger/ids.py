@@ -1,0 +1,78 @@
+"""Identifiers: UUIDv7 for new facts, and the text/binary forms of ids.
+
+Text forms are what users see: UUIDs in canonical lowercase 8-4-4-4-12 form,
+OTel trace ids as 32 and span ids as 16 lowercase hex digits. Binary forms (16
+and 8 bytes) are what the WAL, the hash chain and the Parquet segments hold.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+__all__ = [
+    "hex_id",
+    "hex_to_bytes",
+    "uuid7",
+    "uuid7_unix_ms",
+    "uuid_bytes",
+    "uuid_text",
+]
+
+_HEX = frozenset("0123456789abcdef")
+_lock = threading.Lock()
+_last = 0  # last (unix_ms << 12 | sub-ms fraction) handed out, for monotonicity
+
+
+def uuid7() -> str:
+    """A new UUIDv7 (RFC 9562) as text.
+
+    48 bits of Unix milliseconds, 12 bits of sub-millisecond clock (RFC 9562
+    method 3, bumped when the clock stands still so ids from this process are
+    strictly increasing), then 62 random bits.
+    """
+    global _last
+    now = time.time_ns()
+    stamp = (now // 1_000_000) << 12 | ((now % 1_000_000) * 4096 // 1_000_000)
+    with _lock:
+        if stamp <= _last:
+            stamp = _last + 1
+        _last = stamp
+    rand = int.from_bytes(os.urandom(8)) & 0x3FFF_FFFF_FFFF_FFFF
+    value = (stamp >> 12) << 80 | 0x7 << 76 | (stamp & 0xFFF) << 64 | 0x2 << 62 | rand
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def uuid7_unix_ms(text: str) -> int | None:
+    """The Unix milliseconds embedded in a UUIDv7, or None for other versions."""
+    if len(text) != 36 or text[14] != "7":
+        return None
+    return int(text[:8] + text[9:13], 16)
+
+
+def uuid_text(raw: bytes) -> str:
+    """16 bytes -> canonical UUID text."""
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def uuid_bytes(text: str) -> bytes:
+    """Canonical UUID text -> 16 bytes (the caller has validated the text)."""
+    return bytes.fromhex(text.replace("-", ""))
+
+
+def hex_to_bytes(text: str | None) -> bytes | None:
+    """Lowercase hex text -> bytes; None stays None."""
+    return None if text is None else bytes.fromhex(text)
+
+
+def hex_id(raw: bytes | None) -> str | None:
+    """bytes -> lowercase hex text; None stays None."""
+    return None if raw is None else raw.hex()
+
+
+def is_lower_hex(text: str, length: int) -> bool:
+    """True when ``text`` is exactly ``length`` lowercase hex digits."""
+    return len(text) == length and _HEX.issuperset(text)

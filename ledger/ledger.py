@@ -1,0 +1,228 @@
+"""``Ledger``: the durable, ordered, tamper-evident store of envelopes.
+
+A handful of verbs; the steps behind them are private modules::
+
+    with Ledger.open("./chatsnapshot-ledger") as ledger:
+        ledger.append([Envelope.create("system.task_scheduled", correlation_id="run-1")])
+        for env in ledger.replay("run-1"):
+            print(env.seq, env.event_type)
+        ledger.sql("SELECT event_type, count(*) FROM envelopes GROUP BY 1")
+        assert ledger.verify().ok
+
+Contracts (design.md section 4), each with its test in the conformance suite:
+
+* ``append`` returns only when every stored envelope is durable (fsync'd WAL);
+  one fsync serves every thread waiting at that moment.
+* Idempotent by ``event_id`` across restarts: a re-delivered fact is reported
+  DUPLICATE and stored once; same id with other content is a CONFLICT and the
+  stored envelope is unchanged.
+* ``seq`` is gapless per correlation, ``position`` strictly increasing;
+  ``replay`` yields a correlation in seq order, the same every time.
+* Every envelope is chained per correlation by SHA-256; nothing updates or
+  deletes an envelope; ``verify`` names the first broken ``(correlation, seq)``.
+* One writer per directory (a second gets ``LedgerLockedError`` naming the
+  holder); any number of read-only opens in other processes see what is sealed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pyarrow as pa
+from chatsnapshot.ledger.envelope import Envelope
+from chatsnapshot.ledger.errors import CorruptSegmentError, LedgerClosedError, ReadOnlyLedgerError
+from chatsnapshot.ledger.layout import Layout
+from chatsnapshot.ledger.opening import ReaderParts, WriterParts, manifest_stamp, open_reader, open_writer
+from chatsnapshot.ledger.options import LedgerOptions
+from chatsnapshot.ledger.reader import Snapshot, replay_records
+from chatsnapshot.ledger.records import record_to_envelope
+from chatsnapshot.ledger.recovery import RecoveryReport
+from chatsnapshot.ledger.results import AppendResult, CompactionReport, VerifyReport
+from chatsnapshot.ledger.sqlviews import SqlEngine
+from chatsnapshot.ledger.verify import verify
+
+__all__ = ["Ledger", "RunSummary"]
+
+log = logging.getLogger("chatsnapshot.ledger")
+
+
+class RunSummary(NamedTuple):
+    """One correlation, as the ``runs`` view describes it (times in UTC ns)."""
+
+    correlation_id: str
+    first_occurred_at: int
+    last_occurred_at: int
+    envelopes: int
+    event_types: dict[str, int]
+    last_event_type: str
+    last_seq: int
+
+
+class Ledger:
+    """A ledger directory, opened for writing (one process) or reading (any)."""
+
+    def __init__(self, layout: Layout, *, writer: WriterParts | None, reader: ReaderParts | None) -> None:
+        self._layout = layout
+        self._w = writer
+        self._r = reader
+        self._stamp = manifest_stamp(layout)
+        self._sql = SqlEngine()
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: str | Path, *, readonly: bool = False, options: LedgerOptions | None = None) -> Ledger:
+        """Open (creating if needed, unless ``readonly``) the ledger at ``path``.
+
+        The writer recovers the directory first (see ``recovery``): read
+        ``ledger.recovery`` for what it found. Raises ``LedgerLockedError`` when
+        another process writes it, ``LedgerFormatError`` when it is not a
+        ledger this version reads.
+        """
+        layout = Layout(path)
+        if readonly:
+            return cls(layout, writer=None, reader=open_reader(layout))
+        return cls(layout, writer=open_writer(layout, (options or LedgerOptions()).validate()), reader=None)
+
+    # -- properties ----------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self._layout.root
+
+    @property
+    def readonly(self) -> bool:
+        return self._w is None
+
+    @property
+    def recovery(self) -> RecoveryReport:
+        """What opening found: quarantined files, WAL records recovered, warnings."""
+        parts = self._w or self._r
+        assert parts is not None
+        return parts.report
+
+    # -- verbs ---------------------------------------------------------------------
+
+    def append(self, envelopes: Iterable[Envelope]) -> list[AppendResult]:
+        """Store envelopes; one result per envelope, in order. Durable on return.
+
+        Raises ``StoreUnavailableError`` (retryable; nothing in this call was
+        acknowledged) when the disk refuses the write.
+        """
+        self._check_open()
+        if self._w is None:
+            raise ReadOnlyLedgerError(f"ledger {self.path} is open read-only; open it without readonly=True to append")
+        return self._w.writer.append(envelopes)
+
+    def replay(self, correlation_id: str, after_seq: int = 0) -> Iterator[Envelope]:
+        """The envelopes of ``correlation_id`` with ``seq > after_seq``, in seq order.
+
+        A writer sees everything durable; a reader sees what is sealed (and,
+        when no writer runs, what a crashed writer left in the WAL).
+        """
+        self._check_open()
+        snap = self._snapshot()
+
+        def envelopes() -> Iterator[Envelope]:
+            nonlocal snap
+            last = after_seq
+            for attempt in range(3):
+                try:
+                    for record in replay_records(snap, correlation_id, last):
+                        last = record.seq
+                        yield record_to_envelope(record)
+                    return
+                except FileNotFoundError:
+                    if self._w is not None or attempt == 2:
+                        raise
+                    snap = self._snapshot(force=True)  # compacted meanwhile: resume after `last`
+                except (OSError, pa.ArrowException) as e:
+                    raise CorruptSegmentError(
+                        f"a segment of {self.path} could not be read ({e}); run `chatsnapshot verify`"
+                    ) from e
+
+        return envelopes()
+
+    def runs(self) -> list[RunSummary]:
+        """One summary per correlation, ordered by first occurrence."""
+        table = self.sql(
+            "SELECT correlation_id, epoch_ns(first_occurred_at), epoch_ns(last_occurred_at), envelopes, "
+            "event_types, last_event_type, last_seq FROM runs ORDER BY 2, 1"
+        )
+        rows = zip(*(c.to_pylist() for c in table.columns), strict=True)
+        return [RunSummary(c, f, la, n, dict(t), e, s) for c, f, la, n, t, e, s in rows]
+
+    def sql(self, query: str) -> pa.Table:
+        """Run a DuckDB query over the views ``envelopes`` and ``runs``.
+
+        Raises ``duckdb.Error`` for an invalid query.
+        """
+        self._check_open()
+        return self._sql.query(self._snapshot(), query, str(self._layout.root))
+
+    def verify(self, correlation_id: str | None = None) -> VerifyReport:
+        """Recompute every hash chain (or one correlation's) and check every file."""
+        self._check_open()
+        return verify(self._snapshot(), self._layout, correlation_id)
+
+    def seal(self) -> int:
+        """Seal the unsealed records into a segment now (readers see them
+        afterwards). Returns how many envelopes were sealed."""
+        self._check_open()
+        if self._w is None:
+            raise ReadOnlyLedgerError("seal needs the writer")
+        return self._w.sealer.seal_all()
+
+    def compact(self) -> CompactionReport:
+        """Merge adjacent small segments (see ``compaction``). Envelopes never change."""
+        self._check_open()
+        if self._w is None:
+            raise ReadOnlyLedgerError("compact needs the writer: stop the writing process or compact through it")
+        self._w.sealer.seal_all()
+        return self._w.compactor.compact()
+
+    def close(self) -> None:
+        """Seal what is unsealed, release the lock. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._sql.close()
+        if self._w is not None:
+            w = self._w
+            w.sealer.stop()
+            try:
+                w.sealer.seal_all()
+            except Exception:  # the WAL keeps the records; the next open seals them
+                log.exception("could not seal on close; the next open recovers the WAL")
+            w.writer.close()
+            w.catalog.close()
+            w.lock.release()
+        elif self._r is not None:
+            self._r.catalog.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LedgerClosedError(f"ledger {self.path} is closed; open it again")
+
+    def _snapshot(self, *, force: bool = False) -> Snapshot:
+        if self._w is not None:
+            w = self._w.writer
+            with w.commit_lock:
+                return Snapshot(tuple(self._w.catalog.segments), (*w.frozen, w.live), w.durable_position)
+        stamp = manifest_stamp(self._layout)
+        if force or stamp != self._stamp:
+            # Old snapshots keep their own segment files open; nothing is closed here.
+            self._r, self._stamp = open_reader(self._layout), stamp
+        r = self._r
+        assert r is not None
+        return Snapshot(tuple(r.catalog.segments), r.buffers, r.durable)

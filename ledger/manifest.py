@@ -1,0 +1,124 @@
+"""The MANIFEST: which sealed segments make up the ledger.
+
+A JSON document replaced atomically (``fsutil.write_atomic``). Readers take it as
+the truth about what is sealed: a segment file is part of the ledger exactly
+when the manifest lists it. ``sealed_through`` is the highest position whose
+envelope is in a listed segment; WAL records at or below it are already sealed.
+
+A segment whose file failed its checks on open stays listed with status
+``quarantined`` and the reason, so that replay and ``verify`` know which
+correlations and seqs are missing rather than silently skipping them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from chatsnapshot.ledger.errors import LedgerFormatError
+from chatsnapshot.ledger.fsutil import write_atomic
+
+__all__ = ["FORMAT", "Manifest", "ManifestKeeper", "SegmentEntry", "load_manifest", "save_manifest"]
+
+FORMAT = "chatsnapshot-ledger"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class SegmentEntry:
+    """One sealed segment and its index, as the manifest records them."""
+
+    id: int
+    file: str  # relative to the ledger directory
+    index_file: str
+    rows: int
+    bytes: int
+    sha256: str
+    index_bytes: int
+    index_sha256: str
+    first_position: int
+    last_position: int
+    status: str = "sealed"  # or "quarantined"
+    reason: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == "sealed"
+
+    def quarantined(self, reason: str) -> SegmentEntry:
+        return replace(self, status="quarantined", reason=reason)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    generation: int = 0
+    next_segment_id: int = 1
+    sealed_through: int = 0
+    segments: tuple[SegmentEntry, ...] = field(default_factory=tuple)
+
+    def with_segments(self, segments: list[SegmentEntry], **changes: Any) -> Manifest:
+        """A new generation of the manifest with ``segments`` (kept in position order)."""
+        ordered = tuple(sorted(segments, key=lambda s: s.first_position))
+        return replace(self, generation=self.generation + 1, segments=ordered, **changes)
+
+    def to_json(self) -> bytes:
+        doc = {"format": FORMAT, "version": VERSION, **asdict(self)}
+        return json.dumps(doc, indent=1).encode()
+
+
+def load_manifest(path: Path) -> Manifest | None:
+    """The manifest at ``path``, or None when there is none yet."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        doc = json.loads(raw)
+        if doc.get("format") != FORMAT:
+            raise LedgerFormatError(f"{path} is not a ChatSnapshot manifest (format {doc.get('format')!r})")
+        if doc.get("version") != VERSION:
+            raise LedgerFormatError(
+                f"{path} has manifest version {doc.get('version')!r}; this ChatSnapshot reads version {VERSION}: "
+                "upgrade chatsnapshot"
+            )
+        segments = tuple(SegmentEntry(**s) for s in doc["segments"])
+        return Manifest(doc["generation"], doc["next_segment_id"], doc["sealed_through"], segments)
+    except LedgerFormatError:
+        raise
+    except (ValueError, KeyError, TypeError) as e:
+        raise LedgerFormatError(
+            f"{path} is unreadable ({e}); nothing was changed: restore it from a backup"
+        ) from e
+
+
+def save_manifest(path: Path, manifest: Manifest) -> None:
+    write_atomic(path, manifest.to_json())
+
+
+class ManifestKeeper:
+    """The writer's current manifest; every change is saved before it is seen."""
+
+    def __init__(self, path: Path, manifest: Manifest) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._next_id = manifest.next_segment_id
+        self.current = manifest
+
+    def allocate_id(self) -> int:
+        """A segment id not used by any file this writer has made."""
+        with self._lock:
+            self._next_id += 1
+            return self._next_id - 1
+
+    def update(self, change: Callable[[Manifest], Manifest]) -> Manifest:
+        """Apply ``change`` to the current manifest and save the result durably."""
+        with self._lock:
+            new = change(self.current)
+            new = replace(new, next_segment_id=max(new.next_segment_id, self._next_id))
+            save_manifest(self._path, new)
+            self.current = new
+            return new

@@ -1,0 +1,155 @@
+"""Assembling a writer or a reader over a ledger directory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatsnapshot.ledger.buffer import Buffer
+from chatsnapshot.ledger.catalog import Catalog
+from chatsnapshot.ledger.compaction import Compactor
+from chatsnapshot.ledger.errors import LedgerError, LedgerFormatError
+from chatsnapshot.ledger.layout import Layout
+from chatsnapshot.ledger.lock import WriterLock, writer_alive
+from chatsnapshot.ledger.manifest import Manifest, ManifestKeeper, load_manifest, save_manifest
+from chatsnapshot.ledger.options import LedgerOptions
+from chatsnapshot.ledger.recovery import (
+    RecoveryReport,
+    check_segment,
+    index_ok,
+    initial_heads,
+    quarantine_segment,
+    rebuild_index,
+    recover_wal,
+    sweep_leftovers,
+)
+from chatsnapshot.ledger.sealing import Sealer
+from chatsnapshot.ledger.writer import Writer
+
+__all__ = ["ReaderParts", "WriterParts", "open_reader", "open_writer"]
+
+log = logging.getLogger("chatsnapshot.ledger")
+
+
+@dataclass
+class WriterParts:
+    lock: WriterLock
+    keeper: ManifestKeeper
+    catalog: Catalog
+    writer: Writer
+    sealer: Sealer
+    compactor: Compactor
+    report: RecoveryReport
+
+
+@dataclass
+class ReaderParts:
+    manifest: Manifest
+    catalog: Catalog
+    buffers: tuple[Buffer, ...]
+    durable: int
+    report: RecoveryReport
+
+
+def open_writer(layout: Layout, options: LedgerOptions) -> WriterParts:
+    """Lock the directory, recover it, and start the background sealer."""
+    layout.create_dirs()
+    lock = WriterLock(layout.lock)
+    lock.acquire()
+    try:
+        return _recover(layout, options, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> WriterParts:
+    manifest = load_manifest(layout.manifest)
+    if manifest is None:
+        if any(layout.segments.glob("*.parquet")):
+            raise LedgerFormatError(
+                f"{layout.manifest} is missing but {layout.segments} holds segments; nothing was changed: "
+                "restore the MANIFEST from a backup"
+            )
+        manifest = Manifest()
+        save_manifest(layout.manifest, manifest)
+    report = RecoveryReport()
+    sweep_leftovers(layout, manifest, report)
+    entries = []
+    for entry in manifest.segments:
+        if entry.healthy:
+            problem = check_segment(layout, entry)
+            if problem is not None:
+                entry = quarantine_segment(layout, entry, problem, report)
+            elif not index_ok(layout, entry):
+                entry = rebuild_index(layout, entry, options.compression_level)
+                report.warnings.append(f"rebuilt the damaged index of {entry.file} (nothing lost)")
+        entries.append(entry)
+    if entries != list(manifest.segments):
+        manifest = manifest.with_segments(entries)
+        save_manifest(layout.manifest, manifest)
+
+    keeper = ManifestKeeper(layout.manifest, manifest)
+    catalog = Catalog(layout, writer=True)
+    catalog.load(entries)
+    heads = initial_heads(catalog, layout)
+    records, sources = recover_wal(layout, manifest.sealed_through, heads, report, quarantine=True)
+    position = max([manifest.sealed_through, *(e.last_position for e in entries),
+                    records[-1].position if records else 0])
+    writer = Writer(layout, catalog, heads, position)
+    sealer = Sealer(layout, options, writer, catalog, keeper)
+    compactor = Compactor(layout, options, writer, catalog, keeper)
+    if records:  # seal what the WAL held now, so that recovery never has to run twice
+        recovered = Buffer(sources)
+        for r in records:
+            recovered.add(r)
+        writer.frozen.append(recovered)
+        sealer.seal_buffer(recovered)
+    else:
+        for path in sources:
+            path.unlink(missing_ok=True)
+    if options.auto_compact:
+        sealer.after_seal.append(compactor.maybe)
+    sealer.start()
+    for line in report.lines():
+        log.warning("ledger %s: %s", layout.root, line)
+    return WriterParts(lock, keeper, catalog, writer, sealer, compactor, report)
+
+
+def open_reader(layout: Layout) -> ReaderParts:
+    """Read the manifest (and, when no writer runs, the WAL) without changing anything."""
+    if not layout.root.is_dir():
+        raise LedgerError(f"there is no ledger at {layout.root} (no such directory); check --ledger / the path")
+    manifest = load_manifest(layout.manifest)
+    if manifest is None:
+        if not layout.wal.is_dir():
+            raise LedgerError(f"{layout.root} is not a ChatSnapshot ledger (no MANIFEST, no wal/)")
+        manifest = Manifest()
+    catalog = Catalog(layout, writer=False)
+    catalog.load(manifest.segments)
+    report = RecoveryReport()
+    buffers: tuple[Buffer, ...] = ()
+    durable = max([manifest.sealed_through, *(e.last_position for e in manifest.segments)])
+    if layout.wal.is_dir() and not writer_alive(layout.lock):
+        # No writer: what a crashed writer left in the WAL is part of the ledger.
+        records, sources = recover_wal(layout, manifest.sealed_through, {}, report, quarantine=False)
+        if records:
+            buf = Buffer(sources)
+            for r in records:
+                buf.add(r)
+            buffers = (buf,)
+            durable = max(durable, records[-1].position)
+    for entry in manifest.segments:
+        if not entry.healthy:
+            report.warnings.append(f"segment {entry.file} is quarantined: {entry.reason}")
+    return ReaderParts(manifest, catalog, buffers, durable, report)
+
+
+def manifest_stamp(layout: Layout) -> tuple[int, int, int] | None:
+    """(inode, size, mtime_ns) of the MANIFEST: changes whenever it is replaced."""
+    try:
+        st = Path(layout.manifest).stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns

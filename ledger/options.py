@@ -1,0 +1,50 @@
+"""Tunables of a ledger, with defaults and ``validate()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["LedgerOptions"]
+
+
+@dataclass(frozen=True)
+class LedgerOptions:
+    """How a writer seals and compacts. Readers ignore these.
+
+    seal_interval       seconds a non-empty WAL may wait before it is sealed into a
+                        segment (what other processes can read lags by at most this)
+    seal_max_bytes      seal as soon as the unsealed records reach about this size
+    row_group_rows      rows per Parquet row group: smaller is faster point replay,
+                        larger is a smaller footer
+    compression_level   zstd level of segments
+    compact_target_rows compaction merges adjacent smaller segments up to about
+                        this many rows (the peak memory of a compaction is about
+                        this many envelopes)
+    auto_compact        compact in the background when ``compact_trigger`` small
+                        segments have accumulated
+    compact_trigger     see auto_compact
+    """
+
+    seal_interval: float = 5.0
+    seal_max_bytes: int = 64 << 20
+    row_group_rows: int = 1024
+    compression_level: int = 3
+    compact_target_rows: int = 262_144
+    auto_compact: bool = True
+    compact_trigger: int = 8
+
+    def validate(self) -> LedgerOptions:
+        """Return self, or raise ValueError naming the setting to change."""
+        if not 0 < self.seal_interval <= 3600:
+            raise ValueError(f"seal_interval must be in (0, 3600] seconds, got {self.seal_interval}")
+        if not 1 << 10 <= self.seal_max_bytes <= 1 << 30:
+            raise ValueError(f"seal_max_bytes must be in [1 KiB, 1 GiB], got {self.seal_max_bytes}")
+        if not 16 <= self.row_group_rows <= 1 << 20:
+            raise ValueError(f"row_group_rows must be in [16, 1048576], got {self.row_group_rows}")
+        if not 1 <= self.compression_level <= 19:
+            raise ValueError(f"compression_level must be a zstd level in [1, 19], got {self.compression_level}")
+        if self.compact_target_rows < self.row_group_rows:
+            raise ValueError("compact_target_rows must be at least row_group_rows")
+        if self.compact_trigger < 2:
+            raise ValueError(f"compact_trigger must be at least 2, got {self.compact_trigger}")
+        return self

@@ -1,0 +1,167 @@
+"""Stored records and the canonical encoding that the hash chain covers.
+
+A ``Record`` is an envelope in storage form: ids as bytes, one field per Parquet
+column, in column order. ``encode`` turns a record (without its hash) into the
+canonical byte string; ``hash = SHA-256(encode(record))``. The same bytes are
+the body of a WAL record, so the chain hash is also the WAL's checksum.
+
+Canonical encoding, version 1 (integers big-endian; strings UTF-8)::
+
+    offset size  field
+         0    4  magic b"CSE1"
+         4    2  schema_version                    u16
+         6    8  occurred_at, UTC ns               i64
+        14    8  recorded_at, UTC ns               i64
+        22    8  seq                               i64
+        30    8  position                          i64
+        38    1  presence bits: 1 service, 2 agent, 4 causation_id,
+                 8 trace_id, 16 span_id, 32 parent_span_id
+        39   16  event_id
+        55   16  causation_id     (zeros when absent)
+        71   16  trace_id         (zeros when absent)
+        87    8  span_id          (zeros when absent)
+        95    8  parent_span_id   (zeros when absent)
+       103   32  prev_hash        (zeros for seq 1)
+       135    2  length of event_type              u16
+       137    2  length of source.origin           u16
+       139    2  length of source.runtime          u16
+       141    2  length of source.service          u16 (0 when absent)
+       143    2  length of source.agent            u16 (0 when absent)
+       145    2  length of correlation_id          u16
+       147    4  length of payload_json            u32
+       151       event_type, origin, runtime, service, agent, correlation_id,
+                 payload_json, concatenated
+
+Any language can recompute a hash from the columns of a sealed segment with
+this table; ``verify`` does exactly that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import NamedTuple
+
+from chatsnapshot.ledger.envelope import Envelope, Source
+from chatsnapshot.ledger.ids import hex_id, hex_to_bytes, uuid_bytes, uuid_text
+
+__all__ = ["GENESIS", "MAGIC", "Record", "decode", "encode", "record_from_envelope", "record_to_envelope"]
+
+MAGIC = b"CSE1"
+GENESIS = bytes(32)  # prev_hash of a correlation's first envelope
+_HEAD = struct.Struct(">4sHqqqqB16s16s16s8s8s32sHHHHHHI")
+_Z16, _Z8 = bytes(16), bytes(8)
+
+
+class Record(NamedTuple):
+    """An envelope in storage form; field order is the segment column order."""
+
+    event_id: bytes
+    event_type: str
+    schema_version: int
+    occurred_at: int
+    recorded_at: int
+    source_origin: str
+    source_runtime: str
+    source_service: str | None
+    source_agent: str | None
+    correlation_id: str
+    causation_id: bytes | None
+    trace_id: bytes | None
+    span_id: bytes | None
+    parent_span_id: bytes | None
+    seq: int
+    position: int
+    payload: str
+    prev_hash: bytes
+    hash: bytes
+
+    def content(self) -> tuple[object, ...]:
+        """The producer-given fields, for telling a duplicate from a conflict."""
+        return (
+            self.event_type, self.schema_version, self.occurred_at, self.source_origin, self.source_runtime,
+            self.source_service, self.source_agent, self.correlation_id, self.causation_id, self.trace_id,
+            self.span_id, self.parent_span_id, self.payload,
+        )
+
+
+CONTENT_FIELDS = (
+    "event_type", "schema_version", "occurred_at", "source_origin", "source_runtime", "source_service",
+    "source_agent", "correlation_id", "causation_id", "trace_id", "span_id", "parent_span_id", "payload",
+)
+
+
+def encode(r: Record) -> bytes:
+    """The canonical bytes of a record; its ``hash`` field is not included."""
+    svc, agent = r.source_service, r.source_agent
+    caus, trace, span, parent = r.causation_id, r.trace_id, r.span_id, r.parent_span_id
+    et, origin, runtime = r.event_type.encode(), r.source_origin.encode(), r.source_runtime.encode()
+    svc_b = svc.encode() if svc is not None else b""
+    agent_b = agent.encode() if agent is not None else b""
+    corr, payload = r.correlation_id.encode(), r.payload.encode()
+    bits = (
+        (svc is not None) | (agent is not None) << 1 | (caus is not None) << 2
+        | (trace is not None) << 3 | (span is not None) << 4 | (parent is not None) << 5
+    )
+    head = _HEAD.pack(
+        MAGIC, r.schema_version, r.occurred_at, r.recorded_at, r.seq, r.position, bits, r.event_id,
+        caus or _Z16, trace or _Z16, span or _Z8, parent or _Z8, r.prev_hash,
+        len(et), len(origin), len(runtime), len(svc_b), len(agent_b), len(corr), len(payload),
+    )
+    return b"".join((head, et, origin, runtime, svc_b, agent_b, corr, payload))
+
+
+def decode(body: bytes | memoryview, digest: bytes) -> Record:
+    """Canonical bytes (and the stored hash) -> Record. Raises ValueError when
+    the bytes are not a canonical record."""
+    (magic, version, occurred, recorded, seq, position, bits, eid, caus, trace, span, parent, prev,
+     n_et, n_origin, n_runtime, n_svc, n_agent, n_corr, n_payload) = _HEAD.unpack_from(body)
+    if magic != MAGIC:
+        raise ValueError("not a canonical record (bad magic)")
+    if _HEAD.size + n_et + n_origin + n_runtime + n_svc + n_agent + n_corr + n_payload != len(body):
+        raise ValueError("canonical record lengths do not add up")
+    raw = bytes(body[_HEAD.size:])
+    parts, at = [], 0
+    for n in (n_et, n_origin, n_runtime, n_svc, n_agent, n_corr, n_payload):
+        parts.append(raw[at:at + n].decode())
+        at += n
+    et, origin, runtime, svc, agent, corr, payload = parts
+    return Record(
+        eid, et, version, occurred, recorded, origin, runtime,
+        svc if bits & 1 else None, agent if bits & 2 else None, corr,
+        caus if bits & 4 else None, trace if bits & 8 else None,
+        span if bits & 16 else None, parent if bits & 32 else None,
+        seq, position, payload, prev, digest,
+    )
+
+
+def digest(r: Record) -> bytes:
+    """SHA-256 of the record's canonical encoding: what its ``hash`` must be."""
+    return hashlib.sha256(encode(r)).digest()
+
+
+def record_from_envelope(e: Envelope, *, seq: int, position: int, recorded_at: int, prev_hash: bytes) -> Record:
+    """Seal an unstored envelope into a record with its hash computed."""
+    s = e.source
+    r = Record(
+        uuid_bytes(e.event_id), e.event_type, e.schema_version, e.occurred_at, recorded_at,
+        s.origin, s.runtime, s.service, s.agent, e.correlation_id,
+        uuid_bytes(e.causation_id) if e.causation_id else None,
+        hex_to_bytes(e.trace_id), hex_to_bytes(e.span_id), hex_to_bytes(e.parent_span_id),
+        seq, position, e.payload_json, prev_hash, b"",
+    )
+    return r._replace(hash=digest(r))
+
+
+def record_to_envelope(r: Record) -> Envelope:
+    """A stored record as an ``Envelope`` (no re-validation: the ledger wrote it)."""
+    return Envelope._trusted(
+        event_id=uuid_text(r.event_id), event_type=r.event_type, correlation_id=r.correlation_id,
+        occurred_at=r.occurred_at,
+        source=Source._trusted(r.source_origin, r.source_runtime, r.source_service, r.source_agent),
+        payload_json=r.payload,
+        causation_id=uuid_text(r.causation_id) if r.causation_id else None,
+        trace_id=hex_id(r.trace_id), span_id=hex_id(r.span_id), parent_span_id=hex_id(r.parent_span_id),
+        schema_version=r.schema_version, recorded_at=r.recorded_at, seq=r.seq, position=r.position,
+        prev_hash=r.prev_hash.hex(), hash=r.hash.hex(),
+    )

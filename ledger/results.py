@@ -1,0 +1,73 @@
+"""What the ledger's verbs return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NamedTuple
+
+__all__ = ["AppendResult", "AppendStatus", "ChainBreak", "CompactionReport", "Problem", "VerifyReport"]
+
+
+class AppendStatus(StrEnum):
+    STORED = "stored"  # newly committed and durable
+    DUPLICATE = "duplicate"  # the same fact was already stored; nothing written
+    CONFLICT = "conflict"  # same event_id, other content: rejected, the stored one stays
+
+
+class AppendResult(NamedTuple):
+    """The outcome for one envelope of an ``append``.
+
+    ``seq`` and ``position`` are those of the stored envelope: the new one for
+    STORED, the original for DUPLICATE and CONFLICT. ``reason`` says, for a
+    conflict, which fields differ.
+    """
+
+    event_id: str
+    status: AppendStatus
+    seq: int
+    position: int
+    reason: str | None = None
+
+
+class ChainBreak(NamedTuple):
+    """The first place a correlation's chain does not hold."""
+
+    correlation_id: str
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.correlation_id} seq {self.seq}: {self.reason}"
+
+
+class Problem(NamedTuple):
+    """Something wrong with a file rather than with one chain."""
+
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.reason}"
+
+
+@dataclass
+class VerifyReport:
+    """The result of ``verify``: ``ok`` when every chain holds and every file checks out."""
+
+    correlations: int = 0
+    envelopes: int = 0
+    breaks: list[ChainBreak] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks and not self.problems
+
+
+@dataclass
+class CompactionReport:
+    segments_before: int = 0
+    segments_after: int = 0
+    merged: int = 0  # segments merged away
+    rows_rewritten: int = 0

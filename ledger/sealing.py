@@ -1,0 +1,139 @@
+"""Sealing: unsealed records -> a durable Parquet segment listed in the manifest.
+
+Order of durable steps (see layout.py): segment file, index file, manifest,
+then the WAL files the records came from are deleted. ``Sealer`` runs this in
+a background thread every ``seal_interval`` seconds, or as soon as the live
+buffer passes ``seal_max_bytes``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from chatsnapshot.ledger.buffer import Buffer
+from chatsnapshot.ledger.catalog import Catalog, Segment
+from chatsnapshot.ledger.fsutil import fsync_dir
+from chatsnapshot.ledger.layout import Layout
+from chatsnapshot.ledger.manifest import ManifestKeeper, SegmentEntry
+from chatsnapshot.ledger.options import LedgerOptions
+from chatsnapshot.ledger.segment import build_index, records_to_table, write_parquet
+from chatsnapshot.ledger.writer import Writer
+
+__all__ = ["Sealer", "write_segment"]
+
+log = logging.getLogger("chatsnapshot.ledger")
+_INDEX_ROW_GROUP = 4096
+
+
+def write_segment(layout: Layout, options: LedgerOptions, keeper: ManifestKeeper,
+                  table: pa.Table) -> tuple[SegmentEntry, pa.Table]:
+    """Write a sorted segment table and its index durably; return the manifest
+    entry (not yet in the manifest) and the index table."""
+    seg_id = keeper.allocate_id()
+    path, index_path = layout.segment_file(seg_id), layout.index_file(seg_id)
+    size, sha = write_parquet(table, path, row_group_rows=options.row_group_rows,
+                              compression_level=options.compression_level, segment=True)
+    index = build_index(table)
+    isize, isha = write_parquet(index, index_path, row_group_rows=_INDEX_ROW_GROUP,
+                                compression_level=options.compression_level, segment=False)
+    bounds = pc.min_max(table.column("position"))
+    entry = SegmentEntry(
+        id=seg_id, file=layout.relative(path), index_file=layout.relative(index_path),
+        rows=table.num_rows, bytes=size, sha256=sha, index_bytes=isize, index_sha256=isha,
+        first_position=bounds["min"].as_py(), last_position=bounds["max"].as_py(),
+    )
+    return entry, index
+
+
+class Sealer:
+    """Seals frozen buffers; optionally runs in a background thread."""
+
+    def __init__(self, layout: Layout, options: LedgerOptions, writer: Writer, catalog: Catalog,
+                 keeper: ManifestKeeper) -> None:
+        self._layout, self._options = layout, options
+        self._writer, self._catalog, self._keeper = writer, catalog, keeper
+        self._lock = threading.Lock()  # one seal at a time
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.after_seal: list[Callable[[], None]] = []  # run in the sealer thread after a background seal
+        writer.on_grow.append(self._grew)
+
+    def seal_buffer(self, buf: Buffer) -> Segment:
+        """Seal one frozen buffer (all its records are durable in the WAL)."""
+        table = records_to_table(buf.records)
+        entry, index = write_segment(self._layout, self._options, self._keeper, table)
+        self._keeper.update(lambda m: m.with_segments(
+            [*m.segments, entry], sealed_through=max(m.sealed_through, entry.last_position)))
+        segment = self._catalog.open_segment(entry, table, index)
+        with self._writer.commit_lock:
+            self._catalog.add(segment)
+            self._writer.frozen.remove(buf)
+        for path in buf.wal_paths:
+            path.unlink(missing_ok=True)
+        fsync_dir(self._layout.wal)
+        return segment
+
+    def seal_all(self) -> int:
+        """Rotate the WAL and seal every frozen buffer. Returns envelopes sealed."""
+        with self._lock:
+            self._writer.rotate()
+            sealed = 0
+            for buf in list(self._writer.frozen):
+                sealed += len(buf)
+                self.seal_buffer(buf)
+            return sealed
+
+    # -- background --------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="chatsnapshot-sealer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _grew(self, live_bytes: int) -> None:
+        if live_bytes >= self._options.seal_max_bytes:
+            with self._wake:
+                self._wake.notify_all()
+
+    def _due(self) -> tuple[bool, float]:
+        """Whether to seal now, and otherwise how long until it is due."""
+        live = self._writer.live
+        if live.nbytes >= self._options.seal_max_bytes or self._writer.frozen:
+            return True, 0.0
+        if live.first_added is None:
+            return False, self._options.seal_interval
+        left = live.first_added + self._options.seal_interval - time.monotonic()
+        return left <= 0, max(left, 0.0)
+
+    def _run(self) -> None:
+        backoff = 0.0
+        while True:
+            with self._wake:
+                due, wait = self._due()
+                if backoff:
+                    due, wait = False, backoff
+                if not due and not self._stopping:
+                    self._wake.wait(timeout=wait)
+                if self._stopping:
+                    return
+            try:
+                if self._due()[0] and self.seal_all():
+                    for callback in self.after_seal:
+                        callback()
+                backoff = 0.0
+            except Exception:  # a full disk must not kill the thread; the WAL keeps the data
+                backoff = min(max(backoff * 2, 0.5), 30.0)
+                log.exception("sealing failed; the records stay in the WAL; retrying in %.1fs", backoff)

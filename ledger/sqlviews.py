@@ -1,0 +1,93 @@
+"""SQL over the ledger with DuckDB: the ``envelopes`` and ``runs`` views.
+
+``envelopes`` has one row per envelope and every field of the envelope:
+UUIDs as DuckDB ``UUID``, times as ``TIMESTAMPTZ_NS``, OTel ids and hashes as
+lowercase hex text, the payload as ``JSON``. ``runs`` has one row per
+correlation: first and last ``occurred_at``, the count, counts per event type
+(a MAP), the last event type and seq. Segments are read where they lie with
+``read_parquet``; the unsealed tail (writer only) is a registered Arrow table.
+
+The same views over a copied directory with plain DuckDB (no ChatSnapshot)::
+
+    CREATE VIEW envelopes AS SELECT * FROM read_parquet('LEDGER/segments/*.parquet');
+"""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+import pyarrow as pa
+from chatsnapshot.ledger.reader import Snapshot
+from chatsnapshot.ledger.segment import records_to_table
+
+__all__ = ["ENVELOPES_VIEW", "RUNS_VIEW", "SqlEngine"]
+
+ENVELOPES_VIEW = """
+CREATE OR REPLACE VIEW envelopes AS
+SELECT event_id, event_type, schema_version, occurred_at, recorded_at,
+       source_origin, source_runtime, source_service, source_agent,
+       correlation_id, causation_id,
+       lower(hex(trace_id)) AS trace_id, lower(hex(span_id)) AS span_id,
+       lower(hex(parent_span_id)) AS parent_span_id,
+       seq, position, payload, lower(hex(prev_hash)) AS prev_hash, lower(hex(hash)) AS hash
+FROM (SELECT * FROM _sealed UNION ALL SELECT * FROM _unsealed)
+"""
+RUNS_VIEW = """
+CREATE OR REPLACE VIEW runs AS
+SELECT correlation_id,
+       min(occurred_at) AS first_occurred_at,
+       max(occurred_at) AS last_occurred_at,
+       count(*) AS envelopes,
+       histogram(event_type) AS event_types,
+       arg_max(event_type, seq) AS last_event_type,
+       max(seq) AS last_seq
+FROM envelopes
+GROUP BY correlation_id
+"""
+
+
+def _quote(path: str) -> str:
+    return "'" + path.replace("'", "''") + "'"
+
+
+def _arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
+    to_table = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    return to_table()
+
+
+class SqlEngine:
+    """One in-memory DuckDB connection whose views follow the ledger's snapshots."""
+
+    def __init__(self) -> None:
+        self._con = duckdb.connect(":memory:")
+        self._lock = threading.Lock()
+        self._files: tuple[str, ...] | None = None
+        self._unsealed_key: tuple[int, int] | None = None
+
+    def query(self, snap: Snapshot, sql: str, root: str) -> pa.Table:
+        """Run ``sql`` against the views over ``snap``; raises duckdb.Error."""
+        with self._lock:
+            self._refresh(snap, root)
+            return _arrow(self._con.sql(sql))
+
+    def _refresh(self, snap: Snapshot, root: str) -> None:
+        files = tuple(f"{root}/{s.entry.file}" for s in snap.segments if s.file is not None)
+        unsealed_key = (snap.durable, sum(len(b) for b in snap.buffers))
+        if unsealed_key != self._unsealed_key:
+            self._con.register("_unsealed", records_to_table(snap.unsealed()))
+            self._unsealed_key = unsealed_key
+        if files != self._files:
+            if files:
+                source = f"SELECT * FROM read_parquet([{', '.join(map(_quote, files))}])"
+            else:
+                source = "SELECT * FROM _unsealed WHERE false"
+            self._con.execute(f"CREATE OR REPLACE VIEW _sealed AS {source}")
+            self._con.execute(ENVELOPES_VIEW)
+            self._con.execute(RUNS_VIEW)
+            self._files = files
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+

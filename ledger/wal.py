@@ -1,0 +1,152 @@
+"""The write-ahead log: where an append becomes durable.
+
+A WAL file holds committed records in position order, each framed as::
+
+    ┌──────────────┬─────────────────────────────────────┬────────────────┐
+    │ u32 BE: n    │ body: n bytes, canonical encoding   │ SHA-256(body)  │
+    │              │ (records.py; starts with b"CSE1")   │ = record hash  │
+    └──────────────┴─────────────────────────────────────┴────────────────┘
+
+The trailing digest is the envelope's chain hash, so it doubles as the record
+checksum: a record is valid exactly when its digest matches its body.
+
+``scan`` reads a file back. A run of invalid bytes that reaches the end of the
+file is a *torn tail*: the writer died during a write that was never fsync'd,
+hence never acknowledged. Invalid bytes followed by valid records are *damage*:
+bytes that were once durable changed, so records may be lost; ``scan``
+resynchronises on the next valid record (found by its magic and digest) and
+reports the range it skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chatsnapshot.ledger.fsutil import fsync_dir
+from chatsnapshot.ledger.records import MAGIC, Record, decode
+
+__all__ = ["Damage", "WalFile", "WalScan", "frame", "scan"]
+
+_LEN = struct.Struct(">I")
+_DIGEST = 32
+_MIN_BODY = 151  # the fixed head of the canonical encoding
+_MAX_BODY = 64 << 20
+
+
+def frame(body: bytes, digest: bytes) -> bytes:
+    """One WAL record: length, body, digest."""
+    return b"".join((_LEN.pack(len(body)), body, digest))
+
+
+class WalFile:
+    """An open WAL file that records are appended to.
+
+    ``append`` writes but does not sync; ``sync`` makes everything appended so
+    far durable (fdatasync). Not thread-safe on its own: the writer serialises
+    ``append`` under its commit lock, and one group-commit leader at a time calls
+    ``sync``.
+    """
+
+    def __init__(self, path: Path, fd: int, size: int, first_position: int) -> None:
+        self.path = path
+        self.fd = fd
+        self.size = size
+        self.first_position = first_position
+
+    @classmethod
+    def create(cls, path: Path, first_position: int) -> WalFile:
+        """Create a new, empty WAL file and make its directory entry durable."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        fsync_dir(path.parent)
+        return cls(path, fd, 0, first_position)
+
+    def append(self, data: bytes) -> None:
+        """Write ``data`` at the end of the file (not yet durable)."""
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        self.size += len(data)
+
+    def sync(self) -> None:
+        """Make every appended byte durable."""
+        os.fdatasync(self.fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A byte range of a WAL file that holds no valid record."""
+
+    offset: int
+    length: int
+    torn_tail: bool  # True when the range reaches the end of the file
+
+
+@dataclass
+class WalScan:
+    """What ``scan`` found in one WAL file."""
+
+    path: Path
+    records: list[Record] = field(default_factory=list)
+    damage: list[Damage] = field(default_factory=list)
+    valid_end: int = 0  # offset just past the last valid record
+
+
+def _record_at(data: bytes, at: int) -> tuple[Record, int] | None:
+    """The valid record starting at ``at`` and the offset after it, or None."""
+    if at + _LEN.size > len(data):
+        return None
+    (n,) = _LEN.unpack_from(data, at)
+    end = at + _LEN.size + n + _DIGEST
+    if not _MIN_BODY <= n <= _MAX_BODY or end > len(data):
+        return None
+    body = data[at + _LEN.size:at + _LEN.size + n]
+    digest = data[end - _DIGEST:end]
+    if body[:4] != MAGIC or hashlib.sha256(body).digest() != digest:
+        return None
+    try:
+        return decode(body, digest), end
+    except (ValueError, UnicodeDecodeError, struct.error):
+        return None
+
+
+def scan(path: Path) -> WalScan:
+    """Read every valid record of a WAL file, reporting torn tails and damage."""
+    data = path.read_bytes()
+    result = WalScan(path)
+    at = 0
+    while at < len(data):
+        found = _record_at(data, at)
+        if found is not None:
+            record, at = found
+            result.records.append(record)
+            result.valid_end = at
+            continue
+        resume = _resync(data, at)
+        if resume is None:
+            result.damage.append(Damage(at, len(data) - at, torn_tail=True))
+            break
+        result.damage.append(Damage(at, resume - at, torn_tail=False))
+        at = resume
+    return result
+
+
+def _resync(data: bytes, bad: int) -> int | None:
+    """The offset of the next valid record after ``bad``, or None."""
+    probe = bad + 1
+    while True:
+        hit = data.find(MAGIC, probe + _LEN.size)
+        if hit < 0:
+            return None
+        start = hit - _LEN.size
+        if _record_at(data, start) is not None:
+            return start
+        probe = start + 1

@@ -1,0 +1,274 @@
+"""The commit path: sequencing, hash chain, WAL write, group commit.
+
+``append`` takes the commit lock, decides per envelope whether it is new, a
+duplicate or a conflict, assigns ``seq`` (per correlation), ``position``
+(global) and ``recorded_at``, computes the chain hash, and writes the framed
+records to the WAL. It then waits, outside the lock, until its last position is
+durable. Group commit: the first waiter becomes the *leader* and fsyncs
+everything written so far; those who wrote meanwhile wait for the next leader.
+One fsync therefore serves every writer that was waiting at that moment, while
+the next batch is being sequenced.
+
+Faults: if a WAL write or fsync fails (disk full, I/O error), every waiter whose
+records are not durable gets ``StoreUnavailableError`` and nothing of theirs is
+acknowledged. The next ``append`` rolls the in-memory state back to the last
+durable position, truncates the WAL there, and tries again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from chatsnapshot.ledger.buffer import Buffer
+from chatsnapshot.ledger.catalog import Catalog
+from chatsnapshot.ledger.envelope import Envelope
+from chatsnapshot.ledger.errors import LedgerClosedError, StoreUnavailableError
+from chatsnapshot.ledger.ids import hex_to_bytes, uuid_bytes
+from chatsnapshot.ledger.layout import Layout
+from chatsnapshot.ledger.records import CONTENT_FIELDS, GENESIS, Record, encode
+from chatsnapshot.ledger.results import AppendResult, AppendStatus
+from chatsnapshot.ledger.wal import WalFile, frame
+
+__all__ = ["Heads", "Writer"]
+
+log = logging.getLogger("chatsnapshot.ledger")
+
+Heads = dict[str, tuple[int, bytes]]  # correlation_id -> (last seq, last hash)
+
+
+class Writer:
+    """Owns the WAL, the unsealed buffers and the per-correlation heads."""
+
+    def __init__(self, layout: Layout, catalog: Catalog, heads: Heads, position: int) -> None:
+        self.layout = layout
+        self.catalog = catalog
+        self.heads = heads
+        self.commit_lock = threading.Lock()
+        self._sync = threading.Condition()
+        self._position = position  # last position assigned
+        self._durable = position  # last position known to be on disk
+        self._recorded_at = 0
+        self._syncing = False
+        self._fault: BaseException | None = None
+        self._closed = False
+        self._retired: list[WalFile] = []
+        self.wal = WalFile.create(layout.wal_file(position + 1), position + 1)
+        self._durable_size = 0  # bytes of the current WAL known to be on disk
+        self.live = Buffer([self.wal.path])
+        self.frozen: list[Buffer] = []
+        self.on_grow: list[Callable[[int], None]] = []  # called with the live bytes after each append
+
+    # -- appending -------------------------------------------------------------
+
+    def append(self, envelopes: Iterable[Envelope]) -> list[AppendResult]:
+        batch = list(envelopes)
+        for e in batch:
+            if not isinstance(e, Envelope):
+                raise TypeError(f"append takes Envelope objects, got {type(e).__name__}")
+        with self.commit_lock:
+            self._ready()
+            results, frames = self._sequence(batch)
+            if frames:
+                try:
+                    self.wal.append(b"".join(frames))
+                except OSError as e:
+                    self._fail(e)
+                    raise StoreUnavailableError(f"could not write the WAL ({e}); nothing was acknowledged") from e
+            last = self._position
+        if frames:
+            self._wait_durable(last)
+            for callback in self.on_grow:
+                callback(self.live.nbytes)
+        return results
+
+    def _ready(self) -> None:
+        if self._closed:
+            raise LedgerClosedError("the ledger is closed; open it again")
+        if self._fault is not None:
+            self._rollback()
+
+    def _sequence(self, batch: list[Envelope]) -> tuple[list[AppendResult], list[bytes]]:
+        drafts = [_draft(e) for e in batch]
+        known = self._known([d.event_id for d in drafts])
+        now = self._recorded_at = max(time.time_ns(), self._recorded_at)
+        heads, live = self.heads, self.live
+        results: list[AppendResult] = []
+        frames: list[bytes] = []
+        for env, draft in zip(batch, drafts, strict=True):
+            stored = known.get(draft.event_id) or live.by_id.get(draft.event_id)
+            if stored is not None:
+                results.append(_compare(env.event_id, draft, stored))
+                continue
+            corr = draft.correlation_id
+            seq, prev = heads.get(corr, (0, GENESIS))
+            self._position += 1
+            record = draft._replace(recorded_at=now, seq=seq + 1, position=self._position, prev_hash=prev)
+            body = encode(record)
+            digest = hashlib.sha256(body).digest()
+            record = record._replace(hash=digest)
+            frames.append(frame(body, digest))
+            live.add(record)
+            heads[corr] = (seq + 1, digest)
+            results.append(AppendResult(env.event_id, AppendStatus.STORED, seq + 1, self._position))
+        return results, frames
+
+    def _known(self, ids: list[bytes]) -> dict[bytes, Record]:
+        """Stored records for those ids that are already in a frozen buffer or a
+        sealed segment (the live buffer is checked as the batch goes)."""
+        found: dict[bytes, Record] = {}
+        rest = []
+        for eid in ids:
+            for buf in self.frozen:
+                rec = buf.by_id.get(eid)
+                if rec is not None:
+                    found[eid] = rec
+                    break
+            else:
+                if eid not in self.live.by_id:
+                    rest.append(eid)
+        found.update(self.catalog.find_ids(rest))
+        return found
+
+    # -- group commit ------------------------------------------------------------
+
+    def _wait_durable(self, target: int) -> None:
+        with self._sync:
+            while True:
+                if self._durable >= target:
+                    return
+                if self._fault is not None:
+                    raise StoreUnavailableError(f"the WAL could not be synced ({self._fault}); nothing acknowledged")
+                if not self._syncing:
+                    self._syncing = True
+                    break
+                self._sync.wait()
+        with self.commit_lock:  # the leader syncs everything written so far
+            wal, upto, size = self.wal, self._position, self.wal.size
+        error: OSError | None = None
+        try:
+            wal.sync()
+        except OSError as e:
+            error = e
+        with self._sync:
+            self._syncing = False
+            if error is not None:
+                self._fault = self._fault or error
+            elif wal is self.wal:
+                self._durable = max(self._durable, upto)
+                self._durable_size = max(self._durable_size, size)
+            self._close_retired()
+            self._sync.notify_all()
+        if error is not None:
+            raise StoreUnavailableError(f"could not sync the WAL ({error}); nothing was acknowledged") from error
+        self._wait_durable(target)  # returns at once unless a rotation raced the sync
+
+    def _fail(self, error: BaseException) -> None:
+        with self._sync:
+            self._fault = self._fault or error
+            self._sync.notify_all()
+
+    def _rollback(self) -> None:
+        """After a fault: forget what is not durable, truncate the WAL there."""
+        with self._sync:
+            while self._syncing:
+                self._sync.wait()
+            durable = self._durable
+        log.warning("store fault (%s): rolling back to position %d", self._fault, durable)
+        dropped = self.live.drop_after(durable)
+        for corr in {r.correlation_id for r in dropped}:
+            self.heads.pop(corr, None)
+            head = self._head_from_memory(corr)
+            if head is not None:
+                self.heads[corr] = head
+        os.ftruncate(self.wal.fd, self._durable_size)  # OSError: still faulted, the caller sees it
+        self.wal.size = self._durable_size
+        self._position = durable
+        with self._sync:
+            self._fault = None
+
+    def _head_from_memory(self, corr: str) -> tuple[int, bytes] | None:
+        for buf in (self.live, *reversed(self.frozen)):
+            chain = buf.by_corr.get(corr)
+            if chain:
+                return chain[-1].seq, chain[-1].hash
+        for seg in reversed(self.catalog.segments):
+            entry = seg.index.get(corr) if seg.index is not None else None
+            if entry is not None:
+                return entry.last_seq, entry.last_hash
+        return None
+
+    # -- rotation and retirement -------------------------------------------------
+
+    def rotate(self) -> Buffer | None:
+        """Freeze the live buffer and start a new WAL file. Called by the sealer.
+
+        Every record of the frozen buffer is durable when this returns."""
+        with self.commit_lock:
+            if self._closed and not self.live.records:
+                return None
+            self._ready()
+            if not self.live.records:
+                return None
+            old = self.wal
+            try:
+                old.sync()
+                new = WalFile.create(self.layout.wal_file(self._position + 1), self._position + 1)
+            except OSError as e:
+                self._fail(e)
+                raise StoreUnavailableError(f"could not rotate the WAL ({e})") from e
+            frozen, self.live = self.live, Buffer([new.path])
+            self.frozen.append(frozen)
+            self.wal, self._durable_size = new, 0
+            with self._sync:
+                self._durable = max(self._durable, self._position)
+                self._retired.append(old)
+                self._close_retired()
+                self._sync.notify_all()
+            return frozen
+
+    def _close_retired(self) -> None:
+        """Close retired WAL files once no leader can be syncing them (caller holds _sync)."""
+        if not self._syncing:
+            for wal in self._retired:
+                wal.close()
+            self._retired.clear()
+
+    @property
+    def durable_position(self) -> int:
+        return self._durable
+
+    def close(self) -> None:
+        with self.commit_lock:
+            self._closed = True
+            with self._sync:
+                while self._syncing:
+                    self._sync.wait()
+                self._retired.append(self.wal)
+                self._close_retired()
+
+
+def _draft(e: Envelope) -> Record:
+    """An envelope in record form, ledger-assigned fields still empty."""
+    s = e.source
+    return Record(
+        uuid_bytes(e.event_id), e.event_type, e.schema_version, e.occurred_at, 0,
+        s.origin, s.runtime, s.service, s.agent, e.correlation_id,
+        uuid_bytes(e.causation_id) if e.causation_id else None,
+        hex_to_bytes(e.trace_id), hex_to_bytes(e.span_id), hex_to_bytes(e.parent_span_id),
+        0, 0, e.payload_json, GENESIS, b"",
+    )
+
+
+def _compare(event_id: str, draft: Record, stored: Record) -> AppendResult:
+    if draft.content() == stored.content():
+        return AppendResult(event_id, AppendStatus.DUPLICATE, stored.seq, stored.position)
+    differ = [name for name, a, b in zip(CONTENT_FIELDS, draft.content(), stored.content(), strict=True) if a != b]
+    return AppendResult(
+        event_id, AppendStatus.CONFLICT, stored.seq, stored.position,
+        f"event_id already stored with different {', '.join(differ)}; the stored envelope stays",
+    )
