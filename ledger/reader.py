@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from chatsnapshot.ledger.buffer import Buffer
 from chatsnapshot.ledger.catalog import Segment
-from chatsnapshot.ledger.records import Record
+from chatsnapshot.ledger.records import POSITION, SEQ, Record, Row
 from chatsnapshot.ledger.segment import table_to_records
 
 __all__ = ["Snapshot", "replay_records"]
@@ -22,9 +22,9 @@ class Snapshot:
     buffers: tuple[Buffer, ...]
     durable: int
 
-    def unsealed(self) -> list[Record]:
-        """The durable unsealed records, in position order."""
-        return [r for b in self.buffers for r in b.records if r.position <= self.durable]
+    def unsealed(self) -> list[Row]:
+        """The durable unsealed rows, in position order."""
+        return [r for b in self.buffers for r in b.records if r[POSITION] <= self.durable]
 
 
 def replay_records(snap: Snapshot, correlation_id: str, after_seq: int = 0) -> Iterator[Record]:
@@ -44,5 +44,5 @@ def replay_records(snap: Snapshot, correlation_id: str, after_seq: int = 0) -> I
         yield from table_to_records(seg.file.read_rows(loc.first_row + skip, loc.row_count - skip))
     for buf in snap.buffers:
         for r in buf.by_corr.get(correlation_id, ()):
-            if r.seq > after_seq and r.position <= snap.durable:
-                yield r
+            if r[SEQ] > after_seq and r[POSITION] <= snap.durable:
+                yield Record._make(r)

@@ -43,9 +43,19 @@ import struct
 from typing import NamedTuple
 
 from chatsnapshot.ledger.envelope import Envelope, Source
-from chatsnapshot.ledger.ids import hex_id, hex_to_bytes, uuid_bytes, uuid_text
+from chatsnapshot.ledger.ids import hex_id, uuid_text
 
-__all__ = ["GENESIS", "MAGIC", "Record", "decode", "encode", "record_from_envelope", "record_to_envelope"]
+__all__ = [
+    "CONTENT_FIELDS",
+    "GENESIS",
+    "MAGIC",
+    "Record",
+    "Row",
+    "decode",
+    "digest",
+    "encode",
+    "record_to_envelope",
+]
 
 MAGIC = b"CSE1"
 GENESIS = bytes(32)  # prev_hash of a correlation's first envelope
@@ -85,30 +95,37 @@ class Record(NamedTuple):
         )
 
 
+Row = tuple  # a Record's fields as a plain tuple: what the writer keeps in memory
+# Plain tuples of atoms are untracked by CPython's cyclic GC; NamedTuple
+# instances never are, so a buffer of 100k Records would be walked by every
+# full collection. Hot paths index rows with these constants.
+EVENT_ID, CORRELATION_ID, SEQ, POSITION, HASH = 0, 9, 14, 15, 18
+
 CONTENT_FIELDS = (
     "event_type", "schema_version", "occurred_at", "source_origin", "source_runtime", "source_service",
     "source_agent", "correlation_id", "causation_id", "trace_id", "span_id", "parent_span_id", "payload",
 )
 
 
-def encode(r: Record) -> bytes:
-    """The canonical bytes of a record; its ``hash`` field is not included."""
-    svc, agent = r.source_service, r.source_agent
-    caus, trace, span, parent = r.causation_id, r.trace_id, r.span_id, r.parent_span_id
-    et, origin, runtime = r.event_type.encode(), r.source_origin.encode(), r.source_runtime.encode()
+def encode(r: Record | tuple) -> bytes:
+    """The canonical bytes of a record. ``r`` is a ``Record`` or a plain tuple of
+    its fields in column order; ``hash`` (the 19th field) is never included."""
+    (eid, event_type, version, occurred, recorded, origin, runtime, svc, agent, corr, caus, trace, span, parent,
+     seq, position, payload, prev) = r[:18]
+    et, origin_b, runtime_b = event_type.encode(), origin.encode(), runtime.encode()
     svc_b = svc.encode() if svc is not None else b""
     agent_b = agent.encode() if agent is not None else b""
-    corr, payload = r.correlation_id.encode(), r.payload.encode()
+    corr_b, payload_b = corr.encode(), payload.encode()
     bits = (
         (svc is not None) | (agent is not None) << 1 | (caus is not None) << 2
         | (trace is not None) << 3 | (span is not None) << 4 | (parent is not None) << 5
     )
     head = _HEAD.pack(
-        MAGIC, r.schema_version, r.occurred_at, r.recorded_at, r.seq, r.position, bits, r.event_id,
-        caus or _Z16, trace or _Z16, span or _Z8, parent or _Z8, r.prev_hash,
-        len(et), len(origin), len(runtime), len(svc_b), len(agent_b), len(corr), len(payload),
+        MAGIC, version, occurred, recorded, seq, position, bits, eid,
+        caus or _Z16, trace or _Z16, span or _Z8, parent or _Z8, prev,
+        len(et), len(origin_b), len(runtime_b), len(svc_b), len(agent_b), len(corr_b), len(payload_b),
     )
-    return b"".join((head, et, origin, runtime, svc_b, agent_b, corr, payload))
+    return b"".join((head, et, origin_b, runtime_b, svc_b, agent_b, corr_b, payload_b))
 
 
 def decode(body: bytes | memoryview, digest: bytes) -> Record:
@@ -138,19 +155,6 @@ def decode(body: bytes | memoryview, digest: bytes) -> Record:
 def digest(r: Record) -> bytes:
     """SHA-256 of the record's canonical encoding: what its ``hash`` must be."""
     return hashlib.sha256(encode(r)).digest()
-
-
-def record_from_envelope(e: Envelope, *, seq: int, position: int, recorded_at: int, prev_hash: bytes) -> Record:
-    """Seal an unstored envelope into a record with its hash computed."""
-    s = e.source
-    r = Record(
-        uuid_bytes(e.event_id), e.event_type, e.schema_version, e.occurred_at, recorded_at,
-        s.origin, s.runtime, s.service, s.agent, e.correlation_id,
-        uuid_bytes(e.causation_id) if e.causation_id else None,
-        hex_to_bytes(e.trace_id), hex_to_bytes(e.span_id), hex_to_bytes(e.parent_span_id),
-        seq, position, e.payload_json, prev_hash, b"",
-    )
-    return r._replace(hash=digest(r))
 
 
 def record_to_envelope(r: Record) -> Envelope:

@@ -38,13 +38,14 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from chatsnapshot.ledger.fsutil import fsync_dir
-from chatsnapshot.ledger.records import Record
+from chatsnapshot.ledger.records import Record, Row
 
 __all__ = [
     "INDEX_SCHEMA",
@@ -110,17 +111,23 @@ class IndexEntry:
     last_hash: bytes
 
 
-def records_to_table(records: Sequence[Record]) -> pa.Table:
-    """Records (any order) -> a segment table sorted by ``correlation_id, seq``."""
-    columns = list(zip(*records, strict=True)) if records else [()] * len(SCHEMA)
+def records_to_table(records: Sequence[Row]) -> pa.Table:
+    """Records or rows (any order) -> a segment table sorted by ``correlation_id, seq``."""
     arrays = []
-    for field, values in zip(SCHEMA, columns, strict=True):
-        storage = pa.array(values, type=_STORAGE[field.name])
+    for i, field in enumerate(SCHEMA):
+        values = list(map(itemgetter(i), records))
+        storage = _column(values, _STORAGE[field.name])
         if isinstance(field.type, pa.BaseExtensionType):
             storage = pa.ExtensionArray.from_storage(field.type, storage)
         arrays.append(storage)
     table = pa.Table.from_arrays(arrays, schema=SCHEMA)
     return table.sort_by([("correlation_id", "ascending"), ("seq", "ascending")])
+
+
+def _column(values: list, target: pa.DataType) -> pa.Array:
+    if target == pa.string():  # inferring then casting is ~25x faster than pa.array(strs, type=string)
+        return pa.array(values).cast(target)
+    return pa.array(values, type=target)
 
 
 def table_to_records(table: pa.Table) -> list[Record]:

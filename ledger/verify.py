@@ -73,7 +73,7 @@ def verify(snap: Snapshot, layout: Layout, correlation_id: str | None = None) ->
         else:
             _whole_segment(seg, layout, chains, report)
     for r in snap.unsealed():
-        chains.check(r)
+        chains.check(Record._make(r))
     report.correlations = len(chains.heads.keys() | chains.broken)
     return report
 

@@ -29,9 +29,10 @@ from pathlib import Path
 from chatsnapshot.ledger.fsutil import fsync_dir
 from chatsnapshot.ledger.records import MAGIC, Record, decode
 
-__all__ = ["Damage", "WalFile", "WalScan", "frame", "scan"]
+__all__ = ["LENGTH", "Damage", "WalFile", "WalScan", "frame", "scan"]
 
-_LEN = struct.Struct(">I")
+LENGTH = struct.Struct(">I")  # the frame's length prefix
+_LEN = LENGTH
 _DIGEST = 32
 _MIN_BODY = 151  # the fixed head of the canonical encoding
 _MAX_BODY = 64 << 20

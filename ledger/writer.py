@@ -30,9 +30,10 @@ from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.errors import LedgerClosedError, StoreUnavailableError
 from chatsnapshot.ledger.ids import hex_to_bytes, uuid_bytes
 from chatsnapshot.ledger.layout import Layout
-from chatsnapshot.ledger.records import CONTENT_FIELDS, GENESIS, Record, encode
+from chatsnapshot.ledger.records import CONTENT_FIELDS, GENESIS, HASH, SEQ, Record, Row, encode
 from chatsnapshot.ledger.results import AppendResult, AppendStatus
-from chatsnapshot.ledger.wal import WalFile, frame
+from chatsnapshot.ledger.wal import LENGTH as _LEN
+from chatsnapshot.ledger.wal import WalFile
 
 __all__ = ["Heads", "Writer"]
 
@@ -93,44 +94,60 @@ class Writer:
             self._rollback()
 
     def _sequence(self, batch: list[Envelope]) -> tuple[list[AppendResult], list[bytes]]:
-        drafts = [_draft(e) for e in batch]
-        known = self._known([d.event_id for d in drafts])
+        ids = [uuid_bytes(e.event_id) for e in batch]
+        known = self._known(ids)
         now = self._recorded_at = max(time.time_ns(), self._recorded_at)
         heads, live = self.heads, self.live
+        live_ids, live_records, live_corr = live.by_id, live.records, live.by_corr
         results: list[AppendResult] = []
-        frames: list[bytes] = []
-        for env, draft in zip(batch, drafts, strict=True):
-            stored = known.get(draft.event_id) or live.by_id.get(draft.event_id)
+        parts: list[bytes] = []  # WAL frames: length, body, digest, ... joined once
+        position, added = self._position, 0
+        sha256, pack_len, fromhex = hashlib.sha256, _LEN.pack, bytes.fromhex
+        if not live_records:
+            live.first_added = time.monotonic()
+        for env, eid in zip(batch, ids, strict=True):
+            stored = known.get(eid) or live_ids.get(eid)
             if stored is not None:
-                results.append(_compare(env.event_id, draft, stored))
+                results.append(_compare(env, stored))
                 continue
-            corr = draft.correlation_id
+            corr, s, caus, trace, span, parent = (
+                env.correlation_id, env.source, env.causation_id, env.trace_id, env.span_id, env.parent_span_id)
             seq, prev = heads.get(corr, (0, GENESIS))
-            self._position += 1
-            record = draft._replace(recorded_at=now, seq=seq + 1, position=self._position, prev_hash=prev)
-            body = encode(record)
-            digest = hashlib.sha256(body).digest()
-            record = record._replace(hash=digest)
-            frames.append(frame(body, digest))
-            live.add(record)
-            heads[corr] = (seq + 1, digest)
-            results.append(AppendResult(env.event_id, AppendStatus.STORED, seq + 1, self._position))
-        return results, frames
+            seq += 1
+            position += 1
+            fields = (
+                eid, env.event_type, env.schema_version, env.occurred_at, now, s.origin, s.runtime, s.service,
+                s.agent, corr, uuid_bytes(caus) if caus else None, fromhex(trace) if trace else None,
+                fromhex(span) if span else None, fromhex(parent) if parent else None,
+                seq, position, env.payload_json, prev,
+            )
+            body = encode(fields)
+            digest = sha256(body).digest()
+            parts += (pack_len(len(body)), body, digest)
+            added += len(body)
+            record = (*fields, digest)
+            live_records.append(record)
+            live_ids[eid] = record
+            chain = live_corr.get(corr)
+            if chain is None:
+                live_corr[corr] = [record]
+            else:
+                chain.append(record)
+            heads[corr] = (seq, digest)
+            results.append(AppendResult(env.event_id, AppendStatus.STORED, seq, position))
+        live.nbytes += added
+        self._position = position
+        return results, parts
 
-    def _known(self, ids: list[bytes]) -> dict[bytes, Record]:
+    def _known(self, ids: list[bytes]) -> dict[bytes, Row]:
         """Stored records for those ids that are already in a frozen buffer or a
         sealed segment (the live buffer is checked as the batch goes)."""
-        found: dict[bytes, Record] = {}
-        rest = []
-        for eid in ids:
-            for buf in self.frozen:
-                rec = buf.by_id.get(eid)
-                if rec is not None:
-                    found[eid] = rec
-                    break
-            else:
-                if eid not in self.live.by_id:
-                    rest.append(eid)
+        found: dict[bytes, Row] = {}
+        rest = [eid for eid in ids if eid not in self.live.by_id]
+        for buf in self.frozen:
+            hits = [eid for eid in rest if eid in buf.by_id]
+            found.update((eid, buf.by_id[eid]) for eid in hits)
+            rest = [eid for eid in rest if eid not in buf.by_id] if hits else rest
         found.update(self.catalog.find_ids(rest))
         return found
 
@@ -195,7 +212,7 @@ class Writer:
         for buf in (self.live, *reversed(self.frozen)):
             chain = buf.by_corr.get(corr)
             if chain:
-                return chain[-1].seq, chain[-1].hash
+                return chain[-1][SEQ], chain[-1][HASH]
         for seg in reversed(self.catalog.segments):
             entry = seg.index.get(corr) if seg.index is not None else None
             if entry is not None:
@@ -264,11 +281,14 @@ def _draft(e: Envelope) -> Record:
     )
 
 
-def _compare(event_id: str, draft: Record, stored: Record) -> AppendResult:
-    if draft.content() == stored.content():
-        return AppendResult(event_id, AppendStatus.DUPLICATE, stored.seq, stored.position)
-    differ = [name for name, a, b in zip(CONTENT_FIELDS, draft.content(), stored.content(), strict=True) if a != b]
+def _compare(env: Envelope, stored: Row) -> AppendResult:
+    """DUPLICATE when ``env`` says what ``stored`` says, else CONFLICT naming the fields."""
+    stored = Record._make(stored)
+    mine, theirs = _draft(env).content(), stored.content()
+    if mine == theirs:
+        return AppendResult(env.event_id, AppendStatus.DUPLICATE, stored.seq, stored.position)
+    differ = [name for name, a, b in zip(CONTENT_FIELDS, mine, theirs, strict=True) if a != b]
     return AppendResult(
-        event_id, AppendStatus.CONFLICT, stored.seq, stored.position,
+        env.event_id, AppendStatus.CONFLICT, stored.seq, stored.position,
         f"event_id already stored with different {', '.join(differ)}; the stored envelope stays",
     )
