@@ -1,0 +1,77 @@
+"""``chatsnapshot``: the command line.
+
+Each subcommand lives in its own module with a ``register(subparsers)``
+function. User errors end as one line on stderr and a non-zero exit, never a
+traceback: 1 when the answer is "no" (a broken chain, a conflict), 2 when the
+command could not do its work (no ledger, locked, bad input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import duckdb
+
+from chatsnapshot import __version__
+from chatsnapshot.cli import append, compact, replay, runs, sql, verify
+from chatsnapshot.cli.common import EXIT_ERROR, UserError
+from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, DEFAULT_LEDGER
+from chatsnapshot.ledger import EnvelopeError, LedgerError
+
+__all__ = ["build_parser", "main"]
+
+_COMMANDS = (replay, runs, sql, verify, compact, append)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--ledger", metavar="DIR", default=argparse.SUPPRESS,
+        help=f"ledger directory (env {CHATSNAPSHOT_LEDGER}; default {DEFAULT_LEDGER})",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log what the ledger does (recovery, sealing) to stderr")
+    parser = argparse.ArgumentParser(
+        prog="chatsnapshot", parents=[common],
+        description="ChatSnapshot: the durable execution ledger for agent systems.",
+        epilog="Run 'chatsnapshot COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"chatsnapshot {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _COMMANDS:
+        module.register(subparsers, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.ERROR,
+                        format="chatsnapshot: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, LedgerError, EnvelopeError) as e:
+        return _fail(str(e))
+    except duckdb.Error as e:
+        return _fail(f"SQL error: {str(e).splitlines()[0]}")
+    except FileNotFoundError as e:
+        return _fail(f"{e.filename}: no such file")
+    except PermissionError as e:
+        return _fail(f"{e.filename}: permission denied")
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `chatsnapshot replay X | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _fail(message: str) -> int:
+    print(f"chatsnapshot: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

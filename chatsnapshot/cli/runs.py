@@ -1,0 +1,37 @@
+"""chatsnapshot runs: one line per correlation."""
+
+from __future__ import annotations
+
+import argparse
+
+from chatsnapshot.cli import common
+from chatsnapshot.cli.output import print_table, write_jsonl
+from chatsnapshot.ledger.timestamps import format_rfc3339_ns
+
+
+def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "runs", parents=[parent], help="list the correlations (runs) in the ledger",
+        description="List every correlation: first and last occurred_at, envelope count, last event type.",
+    )
+    p.add_argument("--format", choices=("table", "jsonl"), default="table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with common.open_reader(args) as ledger:
+        runs = ledger.runs()
+    if args.format == "jsonl":
+        write_jsonl({
+            "correlation_id": r.correlation_id,
+            "first_occurred_at": format_rfc3339_ns(r.first_occurred_at),
+            "last_occurred_at": format_rfc3339_ns(r.last_occurred_at),
+            "envelopes": r.envelopes, "event_types": r.event_types,
+            "last_event_type": r.last_event_type, "last_seq": r.last_seq,
+        } for r in runs)
+    else:
+        rows = [(r.correlation_id, format_rfc3339_ns(r.first_occurred_at), format_rfc3339_ns(r.last_occurred_at),
+                 r.envelopes, r.last_event_type) for r in runs]
+        print_table(("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes", "last_event_type"),
+                    rows)
+    return 0
