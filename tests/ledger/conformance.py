@@ -1,0 +1,233 @@
+"""The store conformance suite: design.md contracts 1, 2, 3, 5, 7.
+
+Any store that offers the ``Ledger`` verbs passes these tests. A test module
+subclasses ``StoreConformance`` and says only how to open its store: ``FACTORY``
+names a ``module:function`` that opens a writable store for a directory (the
+crash tests import it in another process), and ``open_reader`` opens one
+read-only. Nothing here knows the on-disk format.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from chatsnapshot.ledger import AppendStatus, Envelope, Ledger, LedgerLockedError
+from chatsnapshot.ledger.records import GENESIS
+
+from tests.helpers import LineCollector, make_facts, python
+from tests.ledger.independent_hash import envelope_hash
+
+
+class StoreConformance:
+    FACTORY: str = ""  # "module:function(path) -> writable store"
+
+    # -- how to open the store under test ------------------------------------------
+
+    def open(self, path: Path):
+        module, _, name = self.FACTORY.partition(":")
+        return getattr(importlib.import_module(module), name)(path)
+
+    def open_reader(self, path: Path):
+        raise NotImplementedError
+
+    def crash_writer(self, path: Path, mode: str, seed: int = 0):
+        return python("-m", "tests.ledger.writer_process", self.FACTORY, str(path), mode, str(seed))
+
+    # -- helpers -------------------------------------------------------------------
+
+    def all_envelopes(self, store, correlations) -> dict[str, list[Envelope]]:
+        return {c: list(store.replay(c)) for c in correlations}
+
+    def assert_consistent(self, store, expected_ids: set[str] | None = None) -> None:
+        """Every chain gapless from 1, positions unique and increasing per chain,
+        verify clean, and (if given) exactly ``expected_ids`` present once each."""
+        seen: Counter[str] = Counter()
+        positions: list[int] = []
+        for run in store.runs():
+            chain = list(store.replay(run.correlation_id))
+            assert [e.seq for e in chain] == list(range(1, len(chain) + 1)), run.correlation_id
+            assert all(a.position < b.position for a, b in itertools.pairwise(chain))
+            seen.update(e.event_id for e in chain)
+            positions += [e.position for e in chain]
+        assert len(positions) == len(set(positions)), "a position was given twice"
+        assert all(n == 1 for n in seen.values()), "an envelope is stored more than once"
+        if expected_ids is not None:
+            assert expected_ids <= set(seen), f"{len(expected_ids - set(seen))} acknowledged envelopes are missing"
+        report = store.verify()
+        assert report.ok, report
+
+    # -- contract 1: durable ack ---------------------------------------------------
+
+    def test_acknowledged_is_durable_without_close(self, tmp_path):
+        child = self.crash_writer(tmp_path, "crash")
+        out, err = child.communicate(timeout=60)
+        acks = [line for line in out.splitlines() if line.startswith("ACK ")]
+        assert child.returncode == 0 and acks, err
+        with self.open(tmp_path) as store:
+            self.assert_consistent(store, {eval_ack(a)["id"] for a in acks})
+
+    def test_sigkill_at_random_moments_loses_nothing_acknowledged(self, tmp_path):
+        acked: set[str] = set()
+        rnd = random.Random(20261124)
+        for round_ in range(10):
+            child = self.crash_writer(tmp_path, "loop", seed=round_)
+            lines = LineCollector(child)
+            assert lines.ready.wait(60), child.stderr.read() if child.poll() is not None else "writer never started"
+            time.sleep(rnd.uniform(0.05, 1.2))
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+            lines.join()
+            new = [a for a in lines.acks() if a["status"] == "stored"]
+            acked.update(a["id"] for a in new)
+            with self.open(tmp_path) as store:
+                self.assert_consistent(store, acked)
+        assert len(acked) > 100, "the writer acknowledged too little for the test to mean anything"
+
+    # -- contract 2: idempotent ----------------------------------------------------
+
+    def test_same_envelopes_twice_stored_once(self, tmp_path):
+        batch = make_facts(50)
+        with self.open(tmp_path) as store:
+            first = store.append(batch)
+            again = store.append(batch)
+            assert {r.status for r in first} == {AppendStatus.STORED}
+            assert {r.status for r in again} == {AppendStatus.DUPLICATE}
+            assert [(r.seq, r.position) for r in again] == [(r.seq, r.position) for r in first]
+            self.assert_consistent(store, {e.event_id for e in batch})
+            assert sum(r.envelopes for r in store.runs()) == 50
+
+    def test_duplicates_after_restart_sealed_and_unsealed(self, tmp_path):
+        batch = make_facts(40)
+        with self.open(tmp_path) as store:
+            store.append(batch)
+        with self.open(tmp_path) as store:  # after a clean close
+            assert {r.status for r in store.append(batch)} == {AppendStatus.DUPLICATE}
+        child = self.crash_writer(tmp_path, "crash", seed=5)  # facts left only in a WAL
+        out, _ = child.communicate(timeout=60)
+        crashed = [eval_ack(a) for a in out.splitlines() if a.startswith("ACK ")]
+        with self.open(tmp_path) as store:
+            from_crash = [e for run in store.runs() for e in store.replay(run.correlation_id)
+                          if e.event_id in {a["id"] for a in crashed}]
+            assert len(from_crash) == len(crashed)
+            assert {r.status for r in store.append(from_crash)} == {AppendStatus.DUPLICATE}
+            assert {r.status for r in store.append(batch)} == {AppendStatus.DUPLICATE}
+            self.assert_consistent(store)
+
+    def test_same_id_other_content_is_a_conflict_and_original_stays(self, tmp_path):
+        original = Envelope.create("system.task_scheduled", correlation_id="c", payload={"task": "a"})
+        forged = Envelope.create("system.task_scheduled", correlation_id="c", payload={"task": "b"},
+                                 event_id=original.event_id, occurred_at=original.occurred_at)
+        with self.open(tmp_path) as store:
+            store.append([original])
+            (result,) = store.append([forged])
+            assert result.status is AppendStatus.CONFLICT and "payload" in result.reason
+        with self.open(tmp_path) as store:  # also once sealed
+            (result,) = store.append([forged])
+            assert result.status is AppendStatus.CONFLICT
+            (stored,) = store.replay("c")
+            assert stored.payload == {"task": "a"}
+
+    def test_duplicate_inside_one_batch(self, tmp_path):
+        (fact,) = make_facts(1)
+        with self.open(tmp_path) as store:
+            results = store.append([fact, fact])
+            assert [r.status for r in results] == [AppendStatus.STORED, AppendStatus.DUPLICATE]
+
+    # -- contract 3: ordered -------------------------------------------------------
+
+    def test_seq_gapless_and_replay_stable_under_concurrent_writers(self, tmp_path):
+        batches = [make_facts(40, correlations=5, prefix="conc") for _ in range(24)]
+        with self.open(tmp_path) as store:
+            def work(chunk):
+                for b in chunk:
+                    store.append(b)
+            threads = [threading.Thread(target=work, args=(batches[i::6],)) for i in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            ids = {e.event_id for b in batches for e in b}
+            self.assert_consistent(store, ids)
+            first = self.all_envelopes(store, [f"conc-{i}" for i in range(5)])
+            assert first == self.all_envelopes(store, [f"conc-{i}" for i in range(5)])
+        with self.open_reader(tmp_path) as reader:
+            assert self.all_envelopes(reader, [f"conc-{i}" for i in range(5)]) == first
+
+    def test_replay_after_seq(self, tmp_path):
+        with self.open(tmp_path) as store:
+            store.append(make_facts(30, correlations=1))
+            assert [e.seq for e in store.replay("run-0", after_seq=25)] == [26, 27, 28, 29, 30]
+            assert list(store.replay("run-0", after_seq=30)) == []
+            assert list(store.replay("no-such-run")) == []
+
+    # -- contract 5: chained, immutable --------------------------------------------
+
+    def test_chain_links_and_hashes_follow_the_documented_encoding(self, tmp_path):
+        with self.open(tmp_path) as store:
+            store.append(make_facts(20, correlations=2))
+            store.seal()
+            store.append(make_facts(6, correlations=2))  # some sealed, some not
+            for corr in ("run-0", "run-1"):
+                chain = list(store.replay(corr))
+                assert chain[0].prev_hash == GENESIS.hex()
+                for prev, env in itertools.pairwise(chain):
+                    assert env.prev_hash == prev.hash
+                for env in chain:
+                    assert envelope_hash(env) == env.hash
+
+    # -- contract 7: one writer, many readers --------------------------------------
+
+    def test_second_writer_process_is_refused_naming_the_holder(self, tmp_path):
+        holder = self.crash_writer(tmp_path, "hold")
+        lines = LineCollector(holder)
+        try:
+            assert lines.ready.wait(60)
+            pid = lines.lines[0].split()[1]
+            with pytest.raises(LedgerLockedError) as e:
+                self.open(tmp_path)
+            assert f"pid {pid}" in str(e.value) and "read-only" in str(e.value)
+        finally:
+            holder.kill()
+            holder.wait()
+
+    def test_reader_process_replays_while_writer_appends(self, tmp_path):
+        writer = self.crash_writer(tmp_path, "loop", seed=1)
+        lines = LineCollector(writer)
+        try:
+            assert lines.ready.wait(60)
+            seen_lengths = []
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and len(set(seen_lengths)) < 3:
+                with self.open_reader(tmp_path) as reader:
+                    chain = list(reader.replay("crash1-0"))
+                    assert [e.seq for e in chain] == list(range(1, len(chain) + 1))
+                    seen_lengths.append(len(chain))
+                time.sleep(0.2)
+            assert len(set(seen_lengths)) >= 3, f"the reader never saw the chain grow: {seen_lengths}"
+        finally:
+            writer.kill()
+            writer.wait()
+
+
+def eval_ack(line: str) -> dict:
+    import json
+
+    return json.loads(line[4:])
+
+
+def open_default(path: Path) -> Ledger:
+    """The factory for the WAL + Parquet store, with quick seals so that crash
+    tests also land in the middle of sealing and compaction."""
+    from chatsnapshot.ledger import LedgerOptions
+
+    return Ledger.open(path, options=LedgerOptions(seal_interval=0.05, seal_max_bytes=32 << 10,
+                                                   compact_target_rows=2048, compact_trigger=3,
+                                                   row_group_rows=64))
