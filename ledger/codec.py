@@ -11,8 +11,9 @@ On input, the fields the ledger assigns are ignored (``keep_assigned=True``
 keeps them, for a lossless round trip of stored envelopes); ``schema_version``
 defaults to 1; ``source.service``, ``source.agent``, ``causation_id`` and the
 OTel anchors may be null or absent. ``fact_from_json`` also accepts a *bare
-fact*, where ``event_id`` (a new UUIDv7), ``occurred_at`` (now) and ``source``
-(system/custom) may be left out. Unknown keys are refused, so a misspelt field
+fact*, where ``event_id`` (a new UUIDv7), ``occurred_at`` (the time in the
+event_id when it is a UUIDv7, else now) and ``source`` (system/custom) may be
+left out. Unknown keys are refused, so a misspelt field
 is an error rather than silently lost.
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from chatsnapshot.ledger.envelope import SCHEMA_VERSION, Envelope, Source, canonical_json
 from chatsnapshot.ledger.errors import EnvelopeError
-from chatsnapshot.ledger.ids import uuid7, uuid_bytes, uuid_text
+from chatsnapshot.ledger.ids import uuid7, uuid7_unix_ms, uuid_bytes, uuid_text
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns, parse_rfc3339_ns
 from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2
 
@@ -93,6 +94,10 @@ def _from_json(obj: object, *, bare: bool, keep_assigned: bool) -> Envelope:
     if not isinstance(payload, dict):
         raise EnvelopeError(f"payload must be a JSON object, got {type(payload).__name__}", field="payload")
     occurred = obj.get("occurred_at")
+    if occurred is None and isinstance(obj.get("event_id"), str):
+        # A UUIDv7 says when it was made: the same fact appended twice keeps the same time.
+        ms = uuid7_unix_ms(obj["event_id"].lower())
+        occurred = None if ms is None else ms * 1_000_000
     assigned: dict[str, Any] = {}
     if keep_assigned:
         recorded = obj.get("recorded_at")

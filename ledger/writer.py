@@ -30,7 +30,7 @@ from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.errors import LedgerClosedError, StoreUnavailableError
 from chatsnapshot.ledger.ids import hex_to_bytes, uuid_bytes
 from chatsnapshot.ledger.layout import Layout
-from chatsnapshot.ledger.records import CONTENT_FIELDS, GENESIS, HASH, SEQ, Record, Row, encode
+from chatsnapshot.ledger.records import CONTENT_FIELDS, CORRELATION_ID, GENESIS, HASH, SEQ, Record, Row, encode
 from chatsnapshot.ledger.results import AppendResult, AppendStatus
 from chatsnapshot.ledger.wal import LENGTH as _LEN
 from chatsnapshot.ledger.wal import WalFile
@@ -197,7 +197,7 @@ class Writer:
             durable = self._durable
         log.warning("store fault (%s): rolling back to position %d", self._fault, durable)
         dropped = self.live.drop_after(durable)
-        for corr in {r.correlation_id for r in dropped}:
+        for corr in {r[CORRELATION_ID] for r in dropped}:
             self.heads.pop(corr, None)
             head = self._head_from_memory(corr)
             if head is not None:

@@ -16,9 +16,10 @@ BATCH = 512
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "append", parents=[parent], help="append envelopes or facts from a JSON Lines file",
-        description="Append one envelope or bare fact per line (JSON). A bare fact needs only event_type and "
-                    "correlation_id; event_id (a new UUIDv7), occurred_at (now) and source (system/custom) are "
-                    "filled in. Give facts an event_id to make appending the same file again idempotent. "
+        description="Append one envelope or bare fact per line (JSON). A bare fact needs only event_type "
+                    "and correlation_id; event_id (a new UUIDv7), occurred_at (the time in a UUIDv7 event_id, else "
+                    "now) and source (system/custom) are filled in. Give facts a UUIDv7 event_id (or an event_id "
+                    "and an occurred_at) to make appending the same file again idempotent. "
                     "Every line is checked before anything is appended.",
         epilog='example: echo \'{"event_type": "system.task_scheduled", "correlation_id": "run-1"}\' '
                "| chatsnapshot append -",

@@ -45,9 +45,10 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout,
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None,
                 *, elastic: str | None = None) -> None:
     """Aligned columns. ``elastic`` names the column that is cut to fit the terminal."""
+    out = out or sys.stdout
     cells = [[_cell(v).replace("\n", " ") for v in row] for row in rows[:TABLE_ROW_LIMIT]]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     if elastic is not None and out.isatty():
@@ -62,7 +63,8 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], out: Text
         out.write(f"… {len(rows) - TABLE_ROW_LIMIT} more rows (use --format jsonl or csv for all of them)\n")
 
 
-def write_jsonl(objects: Any, out: TextIO = sys.stdout) -> None:
+def write_jsonl(objects: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     for obj in objects:
         out.write(json.dumps(obj, ensure_ascii=False, default=json_default) + "\n")
 
@@ -86,7 +88,8 @@ def arrow_rows(table: pa.Table) -> tuple[list[str], list[tuple[Any, ...]]]:
     return table.column_names, list(zip(*columns, strict=True))
 
 
-def write_csv(table: pa.Table, out: TextIO = sys.stdout) -> None:
+def write_csv(table: pa.Table, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     names, rows = arrow_rows(table)
     w = csv.writer(out)
     w.writerow(names)

@@ -1,0 +1,75 @@
+"""Compaction merges segments without changing a single envelope."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from chatsnapshot.ledger import Ledger, LedgerOptions
+from chatsnapshot.ledger.compaction import plan
+from chatsnapshot.ledger.manifest import SegmentEntry
+
+OPTIONS = LedgerOptions(row_group_rows=32, compact_target_rows=4096, auto_compact=False)
+
+
+def many_segments(path, facts, seals=12):
+    with Ledger.open(path, options=OPTIONS) as ledger:
+        for _ in range(seals):
+            ledger.append(facts(37, correlations=5))
+            ledger.seal()
+
+
+def everything(ledger):
+    return {r.correlation_id: list(ledger.replay(r.correlation_id)) for r in ledger.runs()}
+
+
+def test_compaction_keeps_every_envelope_identical(tmp_path, facts):
+    many_segments(tmp_path, facts)
+    with Ledger.open(tmp_path, options=OPTIONS) as ledger:
+        before = everything(ledger)
+        rows_before = ledger.sql("SELECT * FROM envelopes ORDER BY position")
+        report = ledger.compact()
+        assert (report.segments_before, report.segments_after, report.merged) == (12, 1, 12)
+        assert everything(ledger) == before
+        assert ledger.sql("SELECT * FROM envelopes ORDER BY position").equals(rows_before)
+        assert ledger.verify().ok
+    files = sorted(p.name for p in (tmp_path / "segments").iterdir())
+    assert files == [json.loads((tmp_path / "MANIFEST").read_text())["segments"][0]["file"].split("/")[1]]
+    with Ledger.open(tmp_path, readonly=True) as reader:
+        assert everything(reader) == before
+
+
+def test_reader_holding_an_old_snapshot_survives_a_compaction(tmp_path, facts):
+    many_segments(tmp_path, facts, seals=4)
+    with Ledger.open(tmp_path, readonly=True) as reader:
+        expected = list(reader.replay("run-1"))
+        pending = reader.replay("run-1")  # snapshot taken now, files opened on first read
+        with Ledger.open(tmp_path, options=OPTIONS) as writer:
+            writer.compact()
+        assert list(pending) == expected
+
+
+def test_background_sealing_and_compaction_bound_the_segment_count(tmp_path, facts):
+    options = LedgerOptions(row_group_rows=32, compact_target_rows=4096, compact_trigger=4, seal_interval=0.02)
+    manifest = tmp_path / "MANIFEST"
+    with Ledger.open(tmp_path, options=options) as ledger:
+        for round_ in range(12):
+            ledger.append(facts(20))
+            deadline = time.monotonic() + 10  # the background sealer seals within seal_interval
+            while json.loads(manifest.read_text())["sealed_through"] < 20 * (round_ + 1):
+                assert time.monotonic() < deadline, "the background sealer did not seal"
+                time.sleep(0.01)
+        segments = json.loads(manifest.read_text())["segments"]
+        assert len(segments) < 4 + 1, f"{len(segments)} segments: background compaction did not run"
+        assert ledger.verify().ok
+
+
+def entry(id_, rows, status="sealed"):
+    return SegmentEntry(id_, f"s{id_}", f"i{id_}", rows, 1, "", 1, "", id_ * 10, id_ * 10 + 9, status)
+
+
+def test_plan_merges_only_adjacent_small_healthy_segments():
+    entries = [entry(1, 10), entry(2, 10), entry(3, 900), entry(4, 10), entry(5, 10, "quarantined"),
+               entry(6, 10), entry(7, 10), entry(8, 10)]
+    groups = [[e.id for e in g] for g in plan(entries, target_rows=1000)]
+    assert groups == [[1, 2], [6, 7, 8]]
