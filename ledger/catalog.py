@@ -13,28 +13,33 @@ For each segment the catalog can answer two questions without scanning it:
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from chatsnapshot.ledger.layout import Layout
 from chatsnapshot.ledger.manifest import SegmentEntry
 from chatsnapshot.ledger.records import Record
 from chatsnapshot.ledger.segment import IndexEntry, SegmentFile, table_to_records
 
+if TYPE_CHECKING:
+    import numpy as np
+
 __all__ = ["Catalog", "Segment", "fingerprints"]
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_MIX = 0x9E3779B97F4A7C15
 
 
 def fingerprints(raw_ids: bytes | memoryview, count: int) -> np.ndarray:
     """64-bit fingerprints of ``count`` concatenated 16-byte ids."""
+    import numpy as np  # only the writer needs numpy; readers start faster without it
+
     pairs = np.frombuffer(raw_ids, dtype=np.uint64, count=2 * count).reshape(-1, 2)
     with np.errstate(over="ignore"):
-        return pairs[:, 0] ^ (pairs[:, 1] * _MIX)
+        return pairs[:, 0] ^ (pairs[:, 1] * np.uint64(_MIX))
 
 
 def _id_column_fingerprints(column: pa.ChunkedArray) -> np.ndarray:
@@ -45,6 +50,40 @@ def _id_column_fingerprints(column: pa.ChunkedArray) -> np.ndarray:
     fps = fingerprints(raw, len(storage)).copy()
     fps.sort()
     return fps
+
+
+class _IndexFile:
+    """A reader's handle on one index file, opened on first use.
+
+    The index is sorted by correlation_id, so the row groups' max statistics say
+    which one can hold a correlation: a lookup decodes one small row group, once
+    (and needs no pyarrow.dataset, so a reader process starts faster)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._file: pq.ParquetFile | None = None
+        self._highs: list[str] = []
+        self._groups: dict[int, tuple[list[str], pa.Table]] = {}
+
+    def lookup(self, correlation_id: str) -> IndexEntry | None:
+        if self._file is None:
+            f = pq.ParquetFile(self._path)
+            col = f.metadata.schema.names.index("correlation_id")
+            self._highs = [f.metadata.row_group(g).column(col).statistics.max
+                           for g in range(f.metadata.num_row_groups)]
+            self._file = f
+        group = bisect.bisect_left(self._highs, correlation_id)
+        if group == len(self._highs):
+            return None
+        if group not in self._groups:
+            table = self._file.read_row_group(group, use_threads=False)
+            self._groups[group] = (table.column("correlation_id").to_pylist(), table)
+        keys, table = self._groups[group]
+        at = bisect.bisect_left(keys, correlation_id)
+        if at == len(keys) or keys[at] != correlation_id:
+            return None
+        row = table.slice(at, 1).to_pylist()[0]
+        return IndexEntry(row["first_row"], row["row_count"], row["first_seq"], row["last_seq"], row["last_hash"])
 
 
 def _index_dict(table: pa.Table) -> dict[str, IndexEntry]:
@@ -62,14 +101,15 @@ class Segment:
     index: dict[str, IndexEntry] | None = None  # whole index (writer), else None
     fps: np.ndarray | None = None  # sorted fingerprints (writer), else None
     _index_path: str = field(default="", repr=False)
+    _index_file: _IndexFile | None = field(default=None, repr=False)
 
     def locate(self, correlation_id: str) -> IndexEntry | None:
         """Where ``correlation_id``'s rows are in this segment, if anywhere."""
         if self.index is not None:
             return self.index.get(correlation_id)
-        table = pq.read_table(self._index_path, filters=[("correlation_id", "=", correlation_id)])
-        found = _index_dict(table)
-        return found.get(correlation_id)
+        if self._index_file is None:
+            self._index_file = _IndexFile(self._index_path)
+        return self._index_file.lookup(correlation_id)
 
     def full_index(self) -> dict[str, IndexEntry]:
         """Every correlation of this segment and where its rows are."""
@@ -80,6 +120,8 @@ class Segment:
     def find_ids(self, candidates: list[bytes]) -> list[Record]:
         """The stored records among ``candidates`` (ids as 16 bytes)."""
         assert self.file is not None
+        import pyarrow.compute as pc
+
         ids = self.file.read_columns(["event_id"]).column("event_id").combine_chunks().storage
         rows = pc.indices_nonzero(pc.is_in(ids, pa.array(candidates, pa.binary(16)))).to_pylist()
         return table_to_records(self.file.take(rows)) if rows else []
@@ -133,6 +175,8 @@ class Catalog:
         healthy = [s for s in self.segments if s.fps is not None and len(s.fps)]
         if not ids or not healthy:
             return {}
+        import numpy as np
+
         query = fingerprints(b"".join(ids), len(ids))
         found: dict[bytes, Record] = {}
         for seg in healthy:

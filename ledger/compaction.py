@@ -80,7 +80,8 @@ class Compactor:
         table = table.sort_by([("correlation_id", "ascending"), ("seq", "ascending")])
         if table.num_rows != sum(e.rows for e in group):
             raise RuntimeError("compaction read a different number of rows than the manifest lists; aborted")
-        entry, index = write_segment(self._layout, self._options, self._keeper, table)
+        entry, index = write_segment(self._layout, self._options, self._keeper, table,
+                                     level=self._options.compaction_level)
         old = {e.id for e in group}
         self._keeper.update(lambda m: m.with_segments([*(s for s in m.segments if s.id not in old), entry]))
         merged = self._catalog.open_segment(entry, table, index)

@@ -202,26 +202,31 @@ class Envelope:
         """A new fact: a fresh UUIDv7 and the current time unless given."""
         if payload is not None and not isinstance(payload, dict):
             raise EnvelopeError(f"payload must be a JSON object (dict), got {type(payload).__name__}", field="payload")
-        return cls(
+        text = canonical_json(payload or {})
+        if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode()) > MAX_PAYLOAD_BYTES:
+            _refuse_size(len(text.encode()))
+        env = cls(
             event_id=event_id or uuid7(),
             event_type=event_type,
             correlation_id=correlation_id,
             occurred_at=time.time_ns() if occurred_at is None else occurred_at,
             source=Source(origin, runtime, service, agent),
-            payload_json=canonical_json(payload or {}),
             causation_id=causation_id,
             trace_id=trace_id,
             span_id=span_id,
             parent_span_id=parent_span_id,
         )
+        object.__setattr__(env, "payload_json", text)  # canonical by construction: no second parse
+        return env
 
     @classmethod
-    def _trusted(cls, **fields: Any) -> Envelope:
+    def _trusted(cls, *values: Any) -> Envelope:
         """Build an envelope from values the ledger itself stored and verified,
-        skipping validation (the read path). Not for input from outside."""
-        env = object.__new__(cls)
-        for name in cls.__slots__:  # type: ignore[attr-defined]
-            object.__setattr__(env, name, fields[name])
+        in field order, skipping validation (the read path). Not for input from
+        outside."""
+        env = _new(cls)
+        for set_field, value in zip(_SETTERS, values, strict=True):
+            set_field(env, value)
         return env
 
     @property
@@ -243,7 +248,17 @@ class Envelope:
         )
 
 
+_VALID_TYPES: set[str] = set()  # event types already checked: a small vocabulary in practice
+
+
+_new = object.__new__
+# The slot descriptors' own setters: they bypass the frozen __setattr__, cheaply.
+_SETTERS = tuple(getattr(Envelope, name).__set__ for name in Envelope.__slots__)  # type: ignore[attr-defined]
+
+
 def _check_event_type(value: object) -> None:
+    if value in _VALID_TYPES:
+        return
     if not isinstance(value, str) or not value:
         raise EnvelopeError(f"event_type must be a non-empty string, got {value!r}", field="event_type")
     if len(value) > MAX_EVENT_TYPE:
@@ -257,9 +272,13 @@ def _check_event_type(value: object) -> None:
         )
     if namespace == "x" and value.count(".") < 2:
         raise EnvelopeError(f"event_type {value!r}: the x. namespace needs x.<vendor>.<name>", field="event_type")
+    if len(_VALID_TYPES) < 10_000:
+        _VALID_TYPES.add(value)
 
 
 def _canonical_payload(text: object) -> str:
+    if text == "{}":
+        return "{}"
     if not isinstance(text, str):
         raise EnvelopeError(f"payload_json must be JSON text, got {type(text).__name__}", field="payload")
     if len(text) > MAX_PAYLOAD_BYTES:  # characters <= bytes: a cheap early refusal

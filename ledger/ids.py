@@ -23,6 +23,17 @@ __all__ = [
 _HEX = frozenset("0123456789abcdef")
 _lock = threading.Lock()
 _last = 0  # last (unix_ms << 12 | sub-ms fraction) handed out, for monotonicity
+_random = b""  # os.urandom fetched in blocks: one syscall per 512 ids ...
+_taken = 0  # ... of which this many bytes are used
+
+
+def _forget_random() -> None:
+    """A forked child must not hand out the random bits its parent will use too."""
+    global _random, _taken
+    _random, _taken = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_random)
 
 
 def uuid7() -> str:
@@ -32,14 +43,17 @@ def uuid7() -> str:
     method 3, bumped when the clock stands still so ids from this process are
     strictly increasing), then 62 random bits.
     """
-    global _last
+    global _last, _random, _taken
     now = time.time_ns()
     stamp = (now // 1_000_000) << 12 | ((now % 1_000_000) * 4096 // 1_000_000)
     with _lock:
         if stamp <= _last:
             stamp = _last + 1
         _last = stamp
-    rand = int.from_bytes(os.urandom(8)) & 0x3FFF_FFFF_FFFF_FFFF
+        if _taken >= len(_random):
+            _random, _taken = os.urandom(4096), 0
+        rand = int.from_bytes(_random[_taken:_taken + 8]) & 0x3FFF_FFFF_FFFF_FFFF
+        _taken += 8
     value = (stamp >> 12) << 80 | 0x7 << 76 | (stamp & 0xFFF) << 64 | 0x2 << 62 | rand
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -16,7 +16,9 @@ class LedgerOptions:
     seal_max_bytes      seal as soon as the unsealed records reach about this size
     row_group_rows      rows per Parquet row group: smaller is faster point replay,
                         larger is a smaller footer
-    compression_level   zstd level of segments
+    compression_level   zstd level of segments written by sealing (on the ingest path: fast)
+    compaction_level    zstd level of segments written by compaction (in the background:
+                        tighter; this is what most of the data ends up stored at)
     compact_target_rows compaction merges adjacent smaller segments up to about
                         this many rows (the peak memory of a compaction is about
                         this many envelopes)
@@ -27,8 +29,9 @@ class LedgerOptions:
 
     seal_interval: float = 5.0
     seal_max_bytes: int = 64 << 20
-    row_group_rows: int = 1024
+    row_group_rows: int = 512
     compression_level: int = 3
+    compaction_level: int = 6
     compact_target_rows: int = 262_144
     auto_compact: bool = True
     compact_trigger: int = 8
@@ -41,8 +44,9 @@ class LedgerOptions:
             raise ValueError(f"seal_max_bytes must be in [1 KiB, 1 GiB], got {self.seal_max_bytes}")
         if not 16 <= self.row_group_rows <= 1 << 20:
             raise ValueError(f"row_group_rows must be in [16, 1048576], got {self.row_group_rows}")
-        if not 1 <= self.compression_level <= 19:
-            raise ValueError(f"compression_level must be a zstd level in [1, 19], got {self.compression_level}")
+        for name in ("compression_level", "compaction_level"):
+            if not 1 <= getattr(self, name) <= 19:
+                raise ValueError(f"{name} must be a zstd level in [1, 19], got {getattr(self, name)}")
         if self.compact_target_rows < self.row_group_rows:
             raise ValueError("compact_target_rows must be at least row_group_rows")
         if self.compact_trigger < 2:

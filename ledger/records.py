@@ -160,12 +160,9 @@ def digest(r: Record) -> bytes:
 def record_to_envelope(r: Record) -> Envelope:
     """A stored record as an ``Envelope`` (no re-validation: the ledger wrote it)."""
     return Envelope._trusted(
-        event_id=uuid_text(r.event_id), event_type=r.event_type, correlation_id=r.correlation_id,
-        occurred_at=r.occurred_at,
-        source=Source._trusted(r.source_origin, r.source_runtime, r.source_service, r.source_agent),
-        payload_json=r.payload,
-        causation_id=uuid_text(r.causation_id) if r.causation_id else None,
-        trace_id=hex_id(r.trace_id), span_id=hex_id(r.span_id), parent_span_id=hex_id(r.parent_span_id),
-        schema_version=r.schema_version, recorded_at=r.recorded_at, seq=r.seq, position=r.position,
-        prev_hash=r.prev_hash.hex(), hash=r.hash.hex(),
+        uuid_text(r.event_id), r.event_type, r.correlation_id, r.occurred_at,
+        Source._trusted(r.source_origin, r.source_runtime, r.source_service, r.source_agent),
+        r.payload, uuid_text(r.causation_id) if r.causation_id else None,
+        hex_id(r.trace_id), hex_id(r.span_id), hex_id(r.parent_span_id),
+        r.schema_version, r.recorded_at, r.seq, r.position, r.prev_hash.hex(), r.hash.hex(),
     )

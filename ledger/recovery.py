@@ -155,7 +155,7 @@ def index_ok(layout: Layout, entry: SegmentEntry) -> bool:
 def rebuild_index(layout: Layout, entry: SegmentEntry, compression_level: int) -> SegmentEntry:
     """Write a fresh index for a good segment; returns the updated entry."""
     table = pq.read_table(layout.root / entry.file, columns=["correlation_id", "seq", "hash"])
-    size, sha = write_parquet(build_index(table), layout.root / entry.index_file, row_group_rows=4096,
+    size, sha = write_parquet(build_index(table), layout.root / entry.index_file, row_group_rows=1024,
                               compression_level=compression_level, segment=False)
     return SegmentEntry(**{**asdict(entry), "index_bytes": size, "index_sha256": sha})
 

@@ -27,17 +27,18 @@ from chatsnapshot.ledger.writer import Writer
 __all__ = ["Sealer", "write_segment"]
 
 log = logging.getLogger("chatsnapshot.ledger")
-_INDEX_ROW_GROUP = 4096
+_INDEX_ROW_GROUP = 1024
 
 
 def write_segment(layout: Layout, options: LedgerOptions, keeper: ManifestKeeper,
-                  table: pa.Table) -> tuple[SegmentEntry, pa.Table]:
+                  table: pa.Table, *, level: int | None = None) -> tuple[SegmentEntry, pa.Table]:
     """Write a sorted segment table and its index durably; return the manifest
-    entry (not yet in the manifest) and the index table."""
+    entry (not yet in the manifest) and the index table. ``level`` is the zstd
+    level (default: the sealing level)."""
     seg_id = keeper.allocate_id()
     path, index_path = layout.segment_file(seg_id), layout.index_file(seg_id)
     size, sha = write_parquet(table, path, row_group_rows=options.row_group_rows,
-                              compression_level=options.compression_level, segment=True)
+                              compression_level=level or options.compression_level, segment=True)
     index = build_index(table)
     isize, isha = write_parquet(index, index_path, row_group_rows=_INDEX_ROW_GROUP,
                                 compression_level=options.compression_level, segment=False)

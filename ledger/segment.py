@@ -236,7 +236,7 @@ class SegmentFile:
         f = self._open()
         g0 = bisect.bisect_right(self._starts, first_row) - 1
         g1 = bisect.bisect_right(self._starts, first_row + count - 1) - 1
-        table = f.read_row_groups(range(g0, g1 + 1), columns=columns)
+        table = f.read_row_groups(range(g0, g1 + 1), columns=columns, use_threads=False)
         return table.slice(first_row - self._starts[g0], count)
 
     def take(self, rows: list[int]) -> pa.Table:

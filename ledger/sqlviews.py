@@ -15,11 +15,14 @@ The same views over a copied directory with plain DuckDB (no ChatSnapshot)::
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 from chatsnapshot.ledger.reader import Snapshot
 from chatsnapshot.ledger.segment import records_to_table
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["ENVELOPES_VIEW", "RUNS_VIEW", "SqlEngine"]
 
@@ -60,7 +63,7 @@ class SqlEngine:
     """One in-memory DuckDB connection whose views follow the ledger's snapshots."""
 
     def __init__(self) -> None:
-        self._con = duckdb.connect(":memory:")
+        self._con: duckdb.DuckDBPyConnection | None = None  # connected on the first query
         self._lock = threading.Lock()
         self._files: tuple[str, ...] | None = None
         self._unsealed_key: tuple[int, int] | None = None
@@ -68,10 +71,15 @@ class SqlEngine:
     def query(self, snap: Snapshot, sql: str, root: str) -> pa.Table:
         """Run ``sql`` against the views over ``snap``; raises duckdb.Error."""
         with self._lock:
+            if self._con is None:
+                import duckdb  # not imported by readers that never run SQL
+
+                self._con = duckdb.connect(":memory:")
             self._refresh(snap, root)
             return _arrow(self._con.sql(sql))
 
     def _refresh(self, snap: Snapshot, root: str) -> None:
+        assert self._con is not None
         files = tuple(f"{root}/{s.entry.file}" for s in snap.segments if s.file is not None)
         unsealed_key = (snap.durable, sum(len(b) for b in snap.buffers))
         if unsealed_key != self._unsealed_key:
@@ -89,5 +97,6 @@ class SqlEngine:
 
     def close(self) -> None:
         with self._lock:
-            self._con.close()
+            if self._con is not None:
+                self._con.close()
 

@@ -13,8 +13,6 @@ import logging
 import os
 import sys
 
-import duckdb
-
 from chatsnapshot import __version__
 from chatsnapshot.cli import append, compact, replay, runs, sql, verify
 from chatsnapshot.cli.common import EXIT_ERROR, UserError
@@ -54,8 +52,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (UserError, LedgerError, EnvelopeError) as e:
         return _fail(str(e))
-    except duckdb.Error as e:
-        return _fail(f"SQL error: {str(e).splitlines()[0]}")
     except FileNotFoundError as e:
         return _fail(f"{e.filename}: no such file")
     except PermissionError as e:

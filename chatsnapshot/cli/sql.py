@@ -24,9 +24,14 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
+    import duckdb
+
     query = sys.stdin.read() if args.query == "-" else args.query
     with common.open_reader(args) as ledger:
-        table = ledger.sql(query)
+        try:
+            table = ledger.sql(query)
+        except duckdb.Error as e:
+            raise common.UserError(f"SQL error: {str(e).splitlines()[0]}") from e
     if args.format == "csv":
         write_csv(table)
     else:

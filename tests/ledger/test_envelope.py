@@ -88,3 +88,18 @@ def test_uuid7_is_version_7_time_ordered_and_strictly_increasing():
     import time
 
     assert abs(uuid7_unix_ms(ids[-1]) - time.time() * 1000) < 5000
+
+
+def test_uuid7_random_bits_differ_between_a_parent_and_its_forked_child():
+    import os
+
+    uuid7()  # the parent has a block of random bytes in hand
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, uuid7().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    parent = uuid7()
+    assert child[19:] != parent[19:]  # the 62 random bits (and variant) in the last groups
