@@ -237,9 +237,10 @@ def size(work: Path, n: int, text: Text, results: dict) -> None:
     jsonl.unlink()
 
 
-def replay_at_scale(work: Path, n: int, texts: list[str], results: dict) -> None:
-    gen = Runs(texts, seed=9)
-    path = work / "scale"
+def build_scale(path: Path, n: int) -> dict:
+    """Build the large ledger (run in its own process, so that its peak RSS is the writer's own)."""
+    text = Text()
+    gen = Runs([text(560) for _ in range(50_000)], seed=9)
     start = time.perf_counter()
     with Ledger.open(path) as ledger:
         for i in range(n // BATCH):
@@ -247,8 +248,16 @@ def replay_at_scale(work: Path, n: int, texts: list[str], results: dict) -> None
             if i % 2000 == 0:
                 print(f"  building: {i * BATCH:,} / {n:,} envelopes", file=sys.stderr, flush=True)
         ledger.compact()
-    results["scale_build_s"] = time.perf_counter() - start
-    results["scale_n"] = (n // BATCH) * BATCH
+        segments = len(ledger._w.keeper.current.segments)
+    return {"scale_build_s": time.perf_counter() - start, "scale_n": (n // BATCH) * BATCH, "segments": segments,
+            "writer_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def replay_at_scale(work: Path, n: int, results: dict) -> None:
+    path = work / "scale"
+    child = subprocess.run([sys.executable, __file__, "--build-only", str(path), str(n)], check=True,
+                           stdout=subprocess.PIPE, text=True)
+    results.update(json.loads(child.stdout))
     with Ledger.open(path) as ledger:
         runs = [r for r in ledger.runs() if r.envelopes >= RUN_LENGTH * 0.9]
         ids = random.Random(4).sample([r.correlation_id for r in runs], min(200, len(runs)))
@@ -261,8 +270,6 @@ def replay_at_scale(work: Path, n: int, texts: list[str], results: dict) -> None
             warm.append(time.perf_counter() - start)
             assert len(got) >= RUN_LENGTH * 0.9
         results["replay_len"] = statistics.mean(len(list(ledger.replay(c))) for c in ids[:20])
-        results["segments"] = len(ledger._w.keeper.current.segments)
-        results["writer_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["replay_warm_p50"], results["replay_warm_p99"] = statistics.median(warm), pct(warm, 0.99)
     cli = Path(sys.executable).with_name("chatsnapshot")
     fresh = []
@@ -300,7 +307,7 @@ def report(r: dict) -> str:
     widths = [max(len(str(row[i])) for row in (head, *rows)) for i in range(len(head))]
     lines = [f"cores: {os.cpu_count()}   python: {sys.version.split()[0]}   "
              f"build of {r['scale_n']:,} envelopes: {r['scale_build_s']:.0f} s, {r['segments']} segments, "
-             f"writer max RSS {r['writer_rss_mib']:.0f} MiB", ""]
+             f"writer peak RSS {r['writer_rss_mib']:.0f} MiB", ""]
     for row in (head, *rows):
         lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(lines)
@@ -311,7 +318,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a tenth of every size")
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
+    parser.add_argument("--build-only", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.build_only:
+        print(json.dumps(build_scale(Path(args.build_only[0]), int(args.build_only[1]))))
+        return 0
     scale = 10 if args.quick else 1
     work = Path(tempfile.mkdtemp(prefix="chatsnapshot-bench-", dir=args.dir))
     results: dict = {}
@@ -324,7 +335,7 @@ def main() -> int:
         print("bytes on disk ...", file=sys.stderr, flush=True)
         size(work, 200_000 // scale, text, results)
         print("replay at scale ...", file=sys.stderr, flush=True)
-        replay_at_scale(work, 10_000_000 // scale, pool, results)
+        replay_at_scale(work, 10_000_000 // scale, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(report(results))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from chatsnapshot.ledger.layout import Layout
 from chatsnapshot.ledger.manifest import SegmentEntry
 from chatsnapshot.ledger.records import Record
@@ -139,10 +140,9 @@ class Catalog:
         self._writer = writer
         self.segments: list[Segment] = []
 
-    def open_segment(self, entry: SegmentEntry, table: pa.Table | None = None,
-                     index: pa.Table | None = None) -> Segment:
-        """A ``Segment`` for ``entry``. The writer passes the tables it just
-        wrote to skip reading them back; otherwise they are read from disk."""
+    def open_segment(self, entry: SegmentEntry, table: pa.Table | None = None) -> Segment:
+        """A ``Segment`` for ``entry``. The writer may pass the table it just
+        wrote, to take the event ids from it rather than from the file."""
         if not entry.healthy:
             return Segment(entry, None)
         path = self._layout.root / entry.file
@@ -150,7 +150,7 @@ class Catalog:
         seg = Segment(entry, SegmentFile(path), _index_path=index_path)
         if self._writer:
             seg.file.open()  # held open, so compaction deleting it cannot pull it from under a reader
-            seg.index = _index_dict(index if index is not None else pq.read_table(index_path))
+            seg.index = _index_dict(pq.read_table(index_path))
             ids = table.column("event_id") if table is not None else pq.read_table(path, columns=["event_id"]).column(0)
             seg.fps = _id_column_fingerprints(ids)
         return seg

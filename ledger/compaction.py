@@ -12,13 +12,14 @@ process that loses the race re-reads the manifest.
 
 from __future__ import annotations
 
+import logging
 import threading
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from chatsnapshot.ledger.catalog import Catalog
 from chatsnapshot.ledger.layout import Layout
 from chatsnapshot.ledger.manifest import ManifestKeeper, SegmentEntry
+from chatsnapshot.ledger.memory import release_memory
+from chatsnapshot.ledger.merge import merged_chunks
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.results import CompactionReport
 from chatsnapshot.ledger.sealing import write_segment
@@ -26,33 +27,74 @@ from chatsnapshot.ledger.writer import Writer
 
 __all__ = ["Compactor", "plan"]
 
+log = logging.getLogger("chatsnapshot.ledger")
 
-def plan(entries: list[SegmentEntry], target_rows: int) -> list[list[SegmentEntry]]:
-    """Groups of two or more adjacent healthy segments to merge, each group at
-    most about ``target_rows`` rows. Segments already at half the target stay."""
+
+def plan(entries: list[SegmentEntry], target_rows: int, level: int) -> list[list[SegmentEntry]]:
+    """Groups of adjacent healthy segments to merge, each at most about
+    ``target_rows`` rows. Segments at half the target or more stay, unless they
+    were written below ``level`` (sealing writes fast; compaction recompresses
+    every segment once)."""
     groups: list[list[SegmentEntry]] = []
     current: list[SegmentEntry] = []
     rows = 0
+
+    def close() -> None:
+        if len(current) > 1 or (current and current[0].level < level):
+            groups.append(list(current))
+
     for entry in entries:
         small = entry.healthy and entry.rows < target_rows // 2
         if not small or rows + entry.rows > target_rows:
-            if len(current) > 1:
-                groups.append(current)
+            close()
             current, rows = [], 0
         if small:
             current.append(entry)
             rows += entry.rows
-    if len(current) > 1:
-        groups.append(current)
+        elif entry.healthy and entry.level < level:
+            groups.append([entry])
+    close()
     return groups
 
 
 class Compactor:
+    """Merges segments, on request or in its own background thread, so that a
+    long compaction never holds up sealing."""
+
     def __init__(self, layout: Layout, options: LedgerOptions, writer: Writer, catalog: Catalog,
                  keeper: ManifestKeeper) -> None:
         self._layout, self._options = layout, options
         self._writer, self._catalog, self._keeper = writer, catalog, keeper
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="chatsnapshot-compactor", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        """Ask the background thread to look for work (called after each seal)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                self.maybe()
+            except Exception:  # the segments stay as they are; the next seal pokes again
+                log.exception("background compaction failed; the segments are unchanged")
 
     def small_segments(self) -> int:
         half = self._options.compact_target_rows // 2
@@ -67,7 +109,8 @@ class Compactor:
         with self._lock:
             before = len(self._keeper.current.segments)
             report = CompactionReport(segments_before=before)
-            for group in plan(list(self._keeper.current.segments), self._options.compact_target_rows):
+            for group in plan(list(self._keeper.current.segments), self._options.compact_target_rows,
+                              self._options.compaction_level):
                 self._merge(group)
                 report.merged += len(group)
                 report.rows_rewritten += sum(e.rows for e in group)
@@ -76,17 +119,16 @@ class Compactor:
 
     def _merge(self, group: list[SegmentEntry]) -> None:
         root = self._layout.root
-        table = pa.concat_tables([pq.read_table(root / e.file) for e in group])
-        table = table.sort_by([("correlation_id", "ascending"), ("seq", "ascending")])
-        if table.num_rows != sum(e.rows for e in group):
-            raise RuntimeError("compaction read a different number of rows than the manifest lists; aborted")
-        entry, index = write_segment(self._layout, self._options, self._keeper, table,
-                                     level=self._options.compaction_level)
+        entry = write_segment(self._layout, self._options, self._keeper,
+                              merged_chunks([root / e.file for e in group]), level=self._options.compaction_level)
+        if entry.rows != sum(e.rows for e in group):
+            raise RuntimeError("compaction wrote a different number of rows than the manifest lists; aborted")
         old = {e.id for e in group}
         self._keeper.update(lambda m: m.with_segments([*(s for s in m.segments if s.id not in old), entry]))
-        merged = self._catalog.open_segment(entry, table, index)
+        merged = self._catalog.open_segment(entry)
         with self._writer.commit_lock:
             self._catalog.replace(old, [merged])
         for e in group:
             (root / e.file).unlink(missing_ok=True)
             (root / e.index_file).unlink(missing_ok=True)
+        release_memory()

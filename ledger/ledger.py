@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pyarrow as pa
+
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.errors import CorruptSegmentError, LedgerClosedError, ReadOnlyLedgerError
 from chatsnapshot.ledger.layout import Layout
@@ -191,6 +192,7 @@ class Ledger:
         self._sql.close()
         if self._w is not None:
             w = self._w
+            w.compactor.stop()
             w.sealer.stop()
             try:
                 w.sealer.seal_all()

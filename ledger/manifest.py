@@ -42,6 +42,7 @@ class SegmentEntry:
     index_sha256: str
     first_position: int
     last_position: int
+    level: int = 0  # zstd level the segment was written at (0: not recorded)
     status: str = "sealed"  # or "quarantined"
     reason: str | None = None
 

@@ -97,7 +97,8 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
     records, sources = recover_wal(layout, manifest.sealed_through, heads, report, quarantine=True)
     position = max([manifest.sealed_through, *(e.last_position for e in entries),
                     records[-1].position if records else 0])
-    writer = Writer(layout, catalog, heads, position)
+    writer = Writer(layout, catalog, heads, position, max_unsealed_bytes=options.max_unsealed_bytes,
+                    backpressure_timeout=options.backpressure_timeout)
     sealer = Sealer(layout, options, writer, catalog, keeper)
     compactor = Compactor(layout, options, writer, catalog, keeper)
     if records:  # seal what the WAL held now, so that recovery never has to run twice
@@ -110,7 +111,8 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
         for path in sources:
             path.unlink(missing_ok=True)
     if options.auto_compact:
-        sealer.after_seal.append(compactor.maybe)
+        sealer.after_seal.append(compactor.poke)
+        compactor.start()
     sealer.start()
     for line in report.lines():
         log.warning("ledger %s: %s", layout.root, line)

@@ -14,25 +14,29 @@ class LedgerOptions:
     seal_interval       seconds a non-empty WAL may wait before it is sealed into a
                         segment (what other processes can read lags by at most this)
     seal_max_bytes      seal as soon as the unsealed records reach about this size
+    max_unsealed_bytes  backpressure: appends wait while more than this is unsealed (the
+                        sealer is behind: a slow or full disk), and after
+                        backpressure_timeout seconds fail with StoreUnavailableError
     row_group_rows      rows per Parquet row group: smaller is faster point replay,
                         larger is a smaller footer
     compression_level   zstd level of segments written by sealing (on the ingest path: fast)
     compaction_level    zstd level of segments written by compaction (in the background:
                         tighter; this is what most of the data ends up stored at)
     compact_target_rows compaction merges adjacent smaller segments up to about
-                        this many rows (the peak memory of a compaction is about
-                        this many envelopes)
+                        this many rows (it streams: memory does not grow with this)
     auto_compact        compact in the background when ``compact_trigger`` small
                         segments have accumulated
     compact_trigger     see auto_compact
     """
 
     seal_interval: float = 5.0
-    seal_max_bytes: int = 64 << 20
+    seal_max_bytes: int = 16 << 20
+    max_unsealed_bytes: int = 64 << 20
+    backpressure_timeout: float = 30.0
     row_group_rows: int = 512
     compression_level: int = 3
     compaction_level: int = 6
-    compact_target_rows: int = 262_144
+    compact_target_rows: int = 1_048_576
     auto_compact: bool = True
     compact_trigger: int = 8
 
@@ -42,6 +46,10 @@ class LedgerOptions:
             raise ValueError(f"seal_interval must be in (0, 3600] seconds, got {self.seal_interval}")
         if not 1 << 10 <= self.seal_max_bytes <= 1 << 30:
             raise ValueError(f"seal_max_bytes must be in [1 KiB, 1 GiB], got {self.seal_max_bytes}")
+        if self.max_unsealed_bytes < 2 * self.seal_max_bytes:
+            raise ValueError("max_unsealed_bytes must be at least twice seal_max_bytes")
+        if not 0 < self.backpressure_timeout <= 600:
+            raise ValueError(f"backpressure_timeout must be in (0, 600] seconds, got {self.backpressure_timeout}")
         if not 16 <= self.row_group_rows <= 1 << 20:
             raise ValueError(f"row_group_rows must be in [16, 1048576], got {self.row_group_rows}")
         for name in ("compression_level", "compaction_level"):

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
 from chatsnapshot.ledger.catalog import Catalog
 from chatsnapshot.ledger.fsutil import fsync_dir
 from chatsnapshot.ledger.layout import Layout

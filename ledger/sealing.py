@@ -11,15 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from chatsnapshot.ledger.buffer import Buffer
 from chatsnapshot.ledger.catalog import Catalog, Segment
 from chatsnapshot.ledger.fsutil import fsync_dir
 from chatsnapshot.ledger.layout import Layout
 from chatsnapshot.ledger.manifest import ManifestKeeper, SegmentEntry
+from chatsnapshot.ledger.memory import release_memory
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.segment import build_index, records_to_table, write_parquet
 from chatsnapshot.ledger.writer import Writer
@@ -30,25 +33,25 @@ log = logging.getLogger("chatsnapshot.ledger")
 _INDEX_ROW_GROUP = 1024
 
 
-def write_segment(layout: Layout, options: LedgerOptions, keeper: ManifestKeeper,
-                  table: pa.Table, *, level: int | None = None) -> tuple[SegmentEntry, pa.Table]:
-    """Write a sorted segment table and its index durably; return the manifest
-    entry (not yet in the manifest) and the index table. ``level`` is the zstd
-    level (default: the sealing level)."""
+def write_segment(layout: Layout, options: LedgerOptions, keeper: ManifestKeeper, rows: pa.Table | Iterable[pa.Table],
+                  *, level: int | None = None) -> SegmentEntry:
+    """Write sorted segment rows (a table or a stream of tables) and their index
+    durably; return the manifest entry, not yet in the manifest. ``level`` is
+    the zstd level (default: the sealing level)."""
     seg_id = keeper.allocate_id()
+    level = level or options.compression_level
     path, index_path = layout.segment_file(seg_id), layout.index_file(seg_id)
-    size, sha = write_parquet(table, path, row_group_rows=options.row_group_rows,
-                              compression_level=level or options.compression_level, segment=True)
-    index = build_index(table)
-    isize, isha = write_parquet(index, index_path, row_group_rows=_INDEX_ROW_GROUP,
+    size, sha = write_parquet(rows, path, row_group_rows=options.row_group_rows, compression_level=level,
+                              segment=True)
+    keys = pq.read_table(path, columns=["correlation_id", "seq", "hash", "position"])
+    isize, isha = write_parquet(build_index(keys), index_path, row_group_rows=_INDEX_ROW_GROUP,
                                 compression_level=options.compression_level, segment=False)
-    bounds = pc.min_max(table.column("position"))
-    entry = SegmentEntry(
+    bounds = pc.min_max(keys.column("position"))
+    return SegmentEntry(
         id=seg_id, file=layout.relative(path), index_file=layout.relative(index_path),
-        rows=table.num_rows, bytes=size, sha256=sha, index_bytes=isize, index_sha256=isha,
-        first_position=bounds["min"].as_py(), last_position=bounds["max"].as_py(),
+        rows=keys.num_rows, bytes=size, sha256=sha, index_bytes=isize, index_sha256=isha,
+        first_position=bounds["min"].as_py(), last_position=bounds["max"].as_py(), level=level,
     )
-    return entry, index
 
 
 class Sealer:
@@ -68,16 +71,19 @@ class Sealer:
     def seal_buffer(self, buf: Buffer) -> Segment:
         """Seal one frozen buffer (all its records are durable in the WAL)."""
         table = records_to_table(buf.records)
-        entry, index = write_segment(self._layout, self._options, self._keeper, table)
+        entry = write_segment(self._layout, self._options, self._keeper, table)
         self._keeper.update(lambda m: m.with_segments(
             [*m.segments, entry], sealed_through=max(m.sealed_through, entry.last_position)))
-        segment = self._catalog.open_segment(entry, table, index)
+        segment = self._catalog.open_segment(entry, table)
         with self._writer.commit_lock:
             self._catalog.add(segment)
             self._writer.frozen.remove(buf)
+        self._writer.made_room()
         for path in buf.wal_paths:
             path.unlink(missing_ok=True)
         fsync_dir(self._layout.wal)
+        del table, buf
+        release_memory()
         return segment
 
     def seal_all(self) -> int:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -44,6 +44,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from chatsnapshot.ledger.fsutil import fsync_dir
 from chatsnapshot.ledger.records import Record, Row
 
@@ -162,17 +163,20 @@ def build_index(table: pa.Table) -> pa.Table:
     ], schema=INDEX_SCHEMA)
 
 
-def write_parquet(table: pa.Table, path: Path, *, row_group_rows: int, compression_level: int,
-                  segment: bool) -> tuple[int, str]:
-    """Write ``table`` to ``path`` durably (tmp name, fsync, rename, fsync dir).
-
-    Returns the file's size and SHA-256 (hex).
-    """
+def write_parquet(tables: pa.Table | Iterable[pa.Table], path: Path, *, row_group_rows: int,
+                  compression_level: int, segment: bool) -> tuple[int, str]:
+    """Write a table, or a stream of tables with one schema, to ``path`` durably
+    (tmp name, fsync, rename, fsync dir). Returns the file's size and SHA-256 (hex)."""
     tmp = path.with_name(path.name + ".tmp")
-    options = dict(compression="zstd", compression_level=compression_level, write_page_checksum=True)
+    options: dict = dict(compression="zstd", compression_level=compression_level, write_page_checksum=True)
     if segment:
         options.update(use_dictionary=_DICTIONARY, column_encoding=_DELTA, write_statistics=_STATISTICS)
-    pq.write_table(table, tmp, row_group_size=row_group_rows, **options)
+    chunks = iter([tables] if isinstance(tables, pa.Table) else tables)
+    first = next(chunks)
+    with pq.ParquetWriter(tmp, first.schema, **options) as writer:
+        writer.write_table(first, row_group_size=row_group_rows)
+        for chunk in chunks:
+            writer.write_table(chunk, row_group_size=row_group_rows)
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)

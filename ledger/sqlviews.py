@@ -18,6 +18,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
 from chatsnapshot.ledger.reader import Snapshot
 from chatsnapshot.ledger.segment import records_to_table
 

@@ -18,6 +18,7 @@ recorded.
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+
 from chatsnapshot.ledger.catalog import Segment
 from chatsnapshot.ledger.layout import Layout
 from chatsnapshot.ledger.reader import Snapshot

@@ -45,8 +45,12 @@ Heads = dict[str, tuple[int, bytes]]  # correlation_id -> (last seq, last hash)
 class Writer:
     """Owns the WAL, the unsealed buffers and the per-correlation heads."""
 
-    def __init__(self, layout: Layout, catalog: Catalog, heads: Heads, position: int) -> None:
+    def __init__(self, layout: Layout, catalog: Catalog, heads: Heads, position: int, *,
+                 max_unsealed_bytes: int = 64 << 20, backpressure_timeout: float = 30.0) -> None:
         self.layout = layout
+        self._max_unsealed = max_unsealed_bytes
+        self._backpressure_timeout = backpressure_timeout
+        self._room = threading.Condition()  # notified when sealing frees room
         self.catalog = catalog
         self.heads = heads
         self.commit_lock = threading.Lock()
@@ -71,6 +75,8 @@ class Writer:
         for e in batch:
             if not isinstance(e, Envelope):
                 raise TypeError(f"append takes Envelope objects, got {type(e).__name__}")
+        if self.unsealed_bytes > self._max_unsealed:
+            self._await_room()
         with self.commit_lock:
             self._ready()
             results, frames = self._sequence(batch)
@@ -150,6 +156,28 @@ class Writer:
             rest = [eid for eid in rest if eid not in buf.by_id] if hits else rest
         found.update(self.catalog.find_ids(rest))
         return found
+
+    @property
+    def unsealed_bytes(self) -> int:
+        return self.live.nbytes + sum(b.nbytes for b in self.frozen)
+
+    def _await_room(self) -> None:
+        """Backpressure: wait while the sealer is behind, then give up retryably."""
+        deadline = time.monotonic() + self._backpressure_timeout
+        with self._room:
+            while self.unsealed_bytes > self._max_unsealed:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    raise StoreUnavailableError(
+                        f"{self.unsealed_bytes >> 20} MiB are waiting to be sealed (limit {self._max_unsealed >> 20} "
+                        "MiB): the disk is too slow or full; nothing in this call was acknowledged, retry later"
+                    )
+                self._room.wait(min(left, 1.0))
+
+    def made_room(self) -> None:
+        """Called by the sealer after it sealed a buffer."""
+        with self._room:
+            self._room.notify_all()
 
     # -- group commit ------------------------------------------------------------
 

@@ -64,12 +64,18 @@ def test_background_sealing_and_compaction_bound_the_segment_count(tmp_path, fac
         assert ledger.verify().ok
 
 
-def entry(id_, rows, status="sealed"):
-    return SegmentEntry(id_, f"s{id_}", f"i{id_}", rows, 1, "", 1, "", id_ * 10, id_ * 10 + 9, status)
+def entry(id_, rows, status="sealed", level=6):
+    return SegmentEntry(id_, f"s{id_}", f"i{id_}", rows, 1, "", 1, "", id_ * 10, id_ * 10 + 9, level, status)
 
 
 def test_plan_merges_only_adjacent_small_healthy_segments():
     entries = [entry(1, 10), entry(2, 10), entry(3, 900), entry(4, 10), entry(5, 10, "quarantined"),
                entry(6, 10), entry(7, 10), entry(8, 10)]
-    groups = [[e.id for e in g] for g in plan(entries, target_rows=1000)]
+    groups = [[e.id for e in g] for g in plan(entries, target_rows=1000, level=6)]
     assert groups == [[1, 2], [6, 7, 8]]
+
+
+def test_plan_recompresses_segments_written_at_the_sealing_level():
+    entries = [entry(1, 900, level=3), entry(2, 10, level=3), entry(3, 900, level=6)]
+    groups = [[e.id for e in g] for g in plan(entries, target_rows=1000, level=6)]
+    assert groups == [[1], [2]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from chatsnapshot.ledger import Ledger
-
 from tests.ledger.conformance import StoreConformance
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import uuid
 
 import pytest
+
 from chatsnapshot.ledger import Envelope, EnvelopeError, Source, uuid7
 from chatsnapshot.ledger.envelope import MAX_PAYLOAD_BYTES
 from chatsnapshot.ledger.ids import uuid7_unix_ms

@@ -12,7 +12,6 @@ import json
 import textwrap
 
 from chatsnapshot.ledger import Ledger
-
 from tests.helpers import python
 
 CHILD = textwrap.dedent("""

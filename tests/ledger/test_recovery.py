@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from chatsnapshot.ledger import Ledger, LedgerFormatError, LedgerOptions
 
+from chatsnapshot.ledger import Ledger, LedgerFormatError, LedgerOptions
 from tests.helpers import python
 
 QUICK = LedgerOptions(row_group_rows=16)

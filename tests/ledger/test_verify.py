@@ -8,8 +8,8 @@ import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from chatsnapshot.ledger import Ledger, LedgerOptions
 
+from chatsnapshot.ledger import Ledger, LedgerOptions
 from tests.helpers import ROOT
 
 OPTIONS = LedgerOptions(row_group_rows=16)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from google.protobuf import descriptor_pb2
+
 from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2
 from chatsnapshot.proto.generate import descriptor_set, proto_sources
-from google.protobuf import descriptor_pb2
 
 
 def test_generated_modules_are_current():
