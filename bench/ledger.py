@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from chatsnapshot.ledger import Envelope, Ledger, envelope_to_json
@@ -51,12 +52,14 @@ class Text:
 
     def __init__(self, seed: int = 7) -> None:
         docs = []
-        for name in self.MODULES:
-            module = importlib.import_module(name)
-            for attr in dir(module):
-                doc = getattr(getattr(module, attr, None), "__doc__", None)
-                if isinstance(doc, str):
-                    docs.append(doc)
+        with warnings.catch_warnings():  # some stdlib attributes warn when touched (typing.re, ...)
+            warnings.simplefilter("ignore")
+            for name in self.MODULES:
+                module = importlib.import_module(name)
+                for attr in dir(module):
+                    doc = getattr(getattr(module, attr, None), "__doc__", None)
+                    if isinstance(doc, str):
+                        docs.append(doc)
         words = " ".join(docs).split()
         self.chain: dict[str, list[str]] = collections.defaultdict(list)
         for a, b in itertools.pairwise(words):

@@ -1,8 +1,22 @@
 """The ledger: envelope model, durable store, replay, SQL and verification.
 
 The public surface is small: ``Ledger`` and its results, ``Envelope`` and
-``Source``, the JSON/protobuf codecs and the errors. See ``ledger.ledger`` for
-the contracts and ``ledger.layout`` for what is on disk.
+``Source``, the JSON/protobuf codecs and the errors. ``ledger.ledger`` states
+the contracts; on disk a ledger is a directory::
+
+    LEDGER_DIR/
+    ├── LOCK                       flock'd by the one writer; says who holds it
+    ├── MANIFEST                   JSON, replaced atomically: the sealed segments
+    ├── wal/<first position>.wal   write-ahead log: appends are acknowledged once fsync'd here
+    ├── segments/seg-<id>.parquet  sealed envelopes, immutable, sorted by (correlation_id, seq)
+    ├── index/seg-<id>.parquet     per segment: correlation_id -> row range, seq range, last hash
+    └── quarantine/                damaged or leftover files, moved aside with a report
+
+    append -> WAL -> fsync -> ack;   background: WAL -> segment -> MANIFEST -> WAL deleted
+
+``ledger.layout`` details each step, ``ledger.segment`` the Parquet schemas,
+``ledger.wal`` the WAL framing and ``ledger.records`` the canonical encoding
+that the hash chain covers.
 """
 
 from chatsnapshot.ledger.codec import (

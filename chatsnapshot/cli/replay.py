@@ -41,10 +41,20 @@ def run(args: argparse.Namespace) -> int:
         json.dump([envelope_to_json(e) for e in envelopes], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
+        seq_of = {e.event_id: e.seq for e in envelopes}
         rows = [
             (e.seq, format_rfc3339_ns(e.occurred_at), e.event_type, e.source.agent or e.source.origin,
-             (e.causation_id or "")[:8] or "-", e.payload_json)
+             cause_label(e.causation_id, seq_of), e.payload_json)
             for e in envelopes
         ]
         print_table(("seq", "occurred_at", "event_type", "agent", "cause", "payload"), rows, elastic="payload")
     return 0
+
+
+def cause_label(causation_id: str | None, seq_of: dict[str, int]) -> str:
+    """'#4' when the cause is seq 4 of this run, else the end of its id (the
+    start of a UUIDv7 is a timestamp, shared by every fact of the same moment)."""
+    if causation_id is None:
+        return "-"
+    seq = seq_of.get(causation_id)
+    return f"#{seq}" if seq is not None else f"…{causation_id[-8:]}"

@@ -26,8 +26,13 @@ def run(args: argparse.Namespace) -> int:
     for p in report.problems:
         print(f"BROKEN file {p.file}: {p.reason}")
     if report.ok:
-        print(f"ok: {report.envelopes} envelopes in {report.correlations} correlations, every chain holds")
+        print(f"ok: {_count(report.envelopes, 'envelope')} in {_count(report.correlations, 'correlation')}, "
+              "every chain holds")
         return 0
     print(f"{len(report.breaks)} broken chain(s), {len(report.problems)} file problem(s) "
           f"in {report.envelopes} envelopes checked")
     return common.EXIT_NO
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
