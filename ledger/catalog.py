@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from chatsnapshot.ledger.layout import Layout
 from chatsnapshot.ledger.manifest import SegmentEntry
 from chatsnapshot.ledger.records import Record
-from chatsnapshot.ledger.segment import IndexEntry, SegmentFile, table_to_records
+from chatsnapshot.ledger.segment import IndexEntry, OpenFiles, SegmentFile, table_to_records
 
 if TYPE_CHECKING:
     import numpy as np
@@ -138,6 +138,7 @@ class Catalog:
     def __init__(self, layout: Layout, *, writer: bool) -> None:
         self._layout = layout
         self._writer = writer
+        self._files = OpenFiles()
         self.segments: list[Segment] = []
 
     def open_segment(self, entry: SegmentEntry, table: pa.Table | None = None) -> Segment:
@@ -147,9 +148,8 @@ class Catalog:
             return Segment(entry, None)
         path = self._layout.root / entry.file
         index_path = str(self._layout.root / entry.index_file)
-        seg = Segment(entry, SegmentFile(path), _index_path=index_path)
+        seg = Segment(entry, SegmentFile(path, pool=self._files), _index_path=index_path)
         if self._writer:
-            seg.file.open()  # held open, so compaction deleting it cannot pull it from under a reader
             seg.index = _index_dict(pq.read_table(index_path))
             ids = table.column("event_id") if table is not None else pq.read_table(path, columns=["event_id"]).column(0)
             seg.fps = _id_column_fingerprints(ids)

@@ -6,14 +6,17 @@ included, then the manifest swaps the old entries for the new one in one
 atomic replace. Only adjacent healthy segments are merged, so a merged segment
 covers a contiguous range of positions and a quarantined segment is never
 touched. Old files are deleted after the manifest no longer lists them; this
-process keeps them open for readers still using them, and a reader in another
-process that loses the race re-reads the manifest.
+MANIFEST lists them as ``retired`` and they are deleted ``RETIRE_GRACE`` seconds
+later, so that a reader that took its snapshot just before (in this process or
+another) still finds them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import replace
 
 from chatsnapshot.ledger.catalog import Catalog
 from chatsnapshot.ledger.layout import Layout
@@ -28,6 +31,7 @@ from chatsnapshot.ledger.writer import Writer
 __all__ = ["Compactor", "plan"]
 
 log = logging.getLogger("chatsnapshot.ledger")
+RETIRE_GRACE = 60.0  # seconds a replaced segment file outlives its replacement
 
 
 def plan(entries: list[SegmentEntry], target_rows: int, level: int) -> list[list[SegmentEntry]]:
@@ -69,6 +73,7 @@ class Compactor:
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._graveyard: list[tuple[float, list[str]]] = []  # (retired at, files)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="chatsnapshot-compactor", daemon=True)
@@ -87,14 +92,27 @@ class Compactor:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
+            self._wake.wait(timeout=RETIRE_GRACE / 2 if self._graveyard else None)
             self._wake.clear()
             if self._stopping:
                 return
             try:
                 self.maybe()
+                self.bury()
             except Exception:  # the segments stay as they are; the next seal pokes again
                 log.exception("background compaction failed; the segments are unchanged")
+
+    def bury(self, *, grace: float = RETIRE_GRACE) -> None:
+        """Delete retired files older than ``grace`` seconds and drop them from the manifest."""
+        now = time.monotonic()
+        due = [files for at, files in self._graveyard if now - at >= grace]
+        if not due:
+            return
+        self._graveyard = [(at, files) for at, files in self._graveyard if now - at < grace]
+        gone = {f for files in due for f in files}
+        for name in gone:
+            (self._layout.root / name).unlink(missing_ok=True)
+        self._keeper.update(lambda m: replace(m, retired=tuple(f for f in m.retired if f not in gone)))
 
     def small_segments(self) -> int:
         half = self._options.compact_target_rows // 2
@@ -124,11 +142,11 @@ class Compactor:
         if entry.rows != sum(e.rows for e in group):
             raise RuntimeError("compaction wrote a different number of rows than the manifest lists; aborted")
         old = {e.id for e in group}
-        self._keeper.update(lambda m: m.with_segments([*(s for s in m.segments if s.id not in old), entry]))
+        files = [name for e in group for name in (e.file, e.index_file)]
+        self._keeper.update(lambda m: m.with_segments([*(s for s in m.segments if s.id not in old), entry],
+                                                      retired=(*m.retired, *files)))
         merged = self._catalog.open_segment(entry)
         with self._writer.commit_lock:
             self._catalog.replace(old, [merged])
-        for e in group:
-            (root / e.file).unlink(missing_ok=True)
-            (root / e.index_file).unlink(missing_ok=True)
+        self._graveyard.append((time.monotonic(), files))
         release_memory()

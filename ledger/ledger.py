@@ -193,6 +193,7 @@ class Ledger:
         if self._w is not None:
             w = self._w
             w.compactor.stop()
+            w.compactor.bury(grace=0)  # this process reads no more; other readers re-read the manifest
             w.sealer.stop()
             try:
                 w.sealer.seal_all()

@@ -56,10 +56,15 @@ class SegmentEntry:
 
 @dataclass(frozen=True)
 class Manifest:
+    """``retired`` lists files that compaction replaced: their rows are in listed
+    segments, and they are deleted after a grace period (readers may still be
+    reading them), or at the next open if the writer stopped first."""
+
     generation: int = 0
     next_segment_id: int = 1
     sealed_through: int = 0
     segments: tuple[SegmentEntry, ...] = field(default_factory=tuple)
+    retired: tuple[str, ...] = ()
 
     def with_segments(self, segments: list[SegmentEntry], **changes: Any) -> Manifest:
         """A new generation of the manifest with ``segments`` (kept in position order)."""
@@ -87,7 +92,8 @@ def load_manifest(path: Path) -> Manifest | None:
                 "upgrade chatsnapshot"
             )
         segments = tuple(SegmentEntry(**s) for s in doc["segments"])
-        return Manifest(doc["generation"], doc["next_segment_id"], doc["sealed_through"], segments)
+        return Manifest(doc["generation"], doc["next_segment_id"], doc["sealed_through"], segments,
+                        tuple(doc.get("retired", ())))
     except LedgerFormatError:
         raise
     except (ValueError, KeyError, TypeError) as e:

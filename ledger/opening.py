@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chatsnapshot.ledger.buffer import Buffer
@@ -76,6 +76,8 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
         save_manifest(layout.manifest, manifest)
     report = RecoveryReport()
     sweep_leftovers(layout, manifest, report)
+    changed = bool(manifest.retired)
+    manifest = replace(manifest, retired=())  # sweep_leftovers deleted them
     entries = []
     for entry in manifest.segments:
         if entry.healthy:
@@ -86,7 +88,7 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
                 entry = rebuild_index(layout, entry, options.compression_level)
                 report.warnings.append(f"rebuilt the damaged index of {entry.file} (nothing lost)")
         entries.append(entry)
-    if entries != list(manifest.segments):
+    if changed or entries != list(manifest.segments):
         manifest = manifest.with_segments(entries)
         save_manifest(layout.manifest, manifest)
 

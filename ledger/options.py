@@ -17,8 +17,8 @@ class LedgerOptions:
     max_unsealed_bytes  backpressure: appends wait while more than this is unsealed (the
                         sealer is behind: a slow or full disk), and after
                         backpressure_timeout seconds fail with StoreUnavailableError
-    row_group_rows      rows per Parquet row group: smaller is faster point replay,
-                        larger is a smaller footer
+    row_group_rows      about this many rows per Parquet row group, cut at correlation
+                        boundaries: smaller is faster point replay, larger a smaller footer
     compression_level   zstd level of segments written by sealing (on the ingest path: fast)
     compaction_level    zstd level of segments written by compaction (in the background:
                         tighter; this is what most of the data ends up stored at)
@@ -33,7 +33,7 @@ class LedgerOptions:
     seal_max_bytes: int = 16 << 20
     max_unsealed_bytes: int = 64 << 20
     backpressure_timeout: float = 30.0
-    row_group_rows: int = 512
+    row_group_rows: int = 1024
     compression_level: int = 3
     compaction_level: int = 6
     compact_target_rows: int = 1_048_576

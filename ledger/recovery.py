@@ -103,6 +103,8 @@ def _quarantine(layout: Layout, path: Path, item: Quarantined, data: bytes | Non
 
 def sweep_leftovers(layout: Layout, manifest: Manifest, report: RecoveryReport) -> None:
     """Quarantine temporary files and segment/index files the manifest does not list."""
+    for name in manifest.retired:  # replaced by compaction: their rows are in listed segments
+        (layout.root / name).unlink(missing_ok=True)
     listed = {e.file for e in manifest.segments} | {e.index_file for e in manifest.segments}
     candidates = [layout.root / "MANIFEST.tmp", *layout.segments.iterdir(), *layout.index.iterdir()]
     for path in candidates:

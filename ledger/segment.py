@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import os
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -52,6 +54,7 @@ __all__ = [
     "INDEX_SCHEMA",
     "SCHEMA",
     "IndexEntry",
+    "OpenFiles",
     "SegmentFile",
     "build_index",
     "file_sha256",
@@ -163,20 +166,53 @@ def build_index(table: pa.Table) -> pa.Table:
     ], schema=INDEX_SCHEMA)
 
 
+def aligned_row_groups(chunks: Iterable[pa.Table], target: int) -> Iterator[pa.Table]:
+    """Re-cut sorted segment rows into row groups that start at correlation
+    boundaries: a group closes at the first boundary after ``target`` rows, and
+    a correlation longer than ``4 * target`` is split. So a correlation's rows
+    in a segment usually sit in one row group, and a replay decodes one group
+    per segment it touches."""
+    limit = 4 * target
+    parts: list[pa.Table] = []
+    rows, last = 0, None
+    for chunk in chunks:
+        runs = pc.run_end_encode(chunk.column("correlation_id").combine_chunks())
+        start = 0
+        for corr, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+            if rows >= target and corr != last:
+                yield pa.concat_tables(parts)
+                parts, rows = [], 0
+            piece = chunk.slice(start, end - start)
+            while rows + piece.num_rows > limit:
+                cut = limit - rows
+                parts.append(piece.slice(0, cut))
+                yield pa.concat_tables(parts)
+                parts, rows, piece = [], 0, piece.slice(cut)
+            if piece.num_rows:
+                parts.append(piece)
+                rows += piece.num_rows
+            last, start = corr, end
+    if parts:
+        yield pa.concat_tables(parts)
+
+
 def write_parquet(tables: pa.Table | Iterable[pa.Table], path: Path, *, row_group_rows: int,
                   compression_level: int, segment: bool) -> tuple[int, str]:
     """Write a table, or a stream of tables with one schema, to ``path`` durably
-    (tmp name, fsync, rename, fsync dir). Returns the file's size and SHA-256 (hex)."""
+    (tmp name, fsync, rename, fsync dir). Segments get row groups aligned to
+    correlations (``aligned_row_groups``, about ``row_group_rows`` each); other
+    tables fixed ones. Returns the file's size and SHA-256 (hex)."""
     tmp = path.with_name(path.name + ".tmp")
     options: dict = dict(compression="zstd", compression_level=compression_level, write_page_checksum=True)
+    chunks: Iterable[pa.Table] = [tables] if isinstance(tables, pa.Table) else tables
     if segment:
         options.update(use_dictionary=_DICTIONARY, column_encoding=_DELTA, write_statistics=_STATISTICS)
-    chunks = iter([tables] if isinstance(tables, pa.Table) else tables)
-    first = next(chunks)
+        chunks = aligned_row_groups(chunks, row_group_rows)
+    stream = iter(chunks)
+    first = next(stream)
     with pq.ParquetWriter(tmp, first.schema, **options) as writer:
-        writer.write_table(first, row_group_size=row_group_rows)
-        for chunk in chunks:
-            writer.write_table(chunk, row_group_size=row_group_rows)
+        for group in itertools.chain([first], stream):
+            writer.write_table(group, row_group_size=group.num_rows if segment else row_group_rows)
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -196,40 +232,73 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+class OpenFiles:
+    """Which segment files are open, least recently used first.
+
+    An open Parquet file holds its parsed footer: about 70 bytes per row group
+    and column, so ~1 MiB per 16k envelopes. The budget caps the row groups held
+    open; past it the least recently used file is dropped (a read in progress
+    keeps its own reference, so dropping never disturbs it)."""
+
+    def __init__(self, max_row_groups: int = 4096) -> None:
+        self.max_row_groups = max_row_groups
+        self._open: dict[int, SegmentFile] = {}  # insertion order = recency
+        self._lock = threading.Lock()
+
+    def touch(self, segment: SegmentFile) -> None:
+        with self._lock:
+            self._open.pop(id(segment), None)
+            self._open[id(segment)] = segment
+            held = sum(len(s._starts) for s in self._open.values())
+            for key in list(self._open):
+                if held <= self.max_row_groups or key == id(segment):
+                    break
+                victim = self._open.pop(key)
+                held -= len(victim._starts)
+                victim._drop()
+
+    def forget(self, segment: SegmentFile) -> None:
+        with self._lock:
+            self._open.pop(id(segment), None)
+
+
 class SegmentFile:
-    """Random access to the rows of one sealed segment.
+    """Random access to the rows of one sealed segment, opened on first read."""
 
-    The file stays open from the first read until ``close``, so a compaction
-    that replaces and deletes it does not disturb a reader in this process.
-    """
-
-    def __init__(self, path: Path, *, verify_checksums: bool = True) -> None:
+    def __init__(self, path: Path, *, verify_checksums: bool = True, pool: OpenFiles | None = None) -> None:
         self.path = path
         self._verify = verify_checksums
+        self._pool = pool
         self._file: pq.ParquetFile | None = None
         self._starts: list[int] = []
-
-    def open(self) -> None:
-        """Open the file now rather than at the first read."""
-        self._open()
+        self._rows = 0
 
     def _open(self) -> pq.ParquetFile:
-        if self._file is None:
+        f = self._file
+        if f is None:
             f = pq.ParquetFile(self.path, page_checksum_verification=self._verify)
             starts, at = [], 0
             for i in range(f.metadata.num_row_groups):
                 starts.append(at)
                 at += f.metadata.row_group(i).num_rows
-            self._file, self._starts = f, starts
-        return self._file
+            self._file, self._starts, self._rows = f, starts, at
+        if self._pool is not None:
+            self._pool.touch(self)
+        return f
+
+    def _drop(self) -> None:
+        """Let go of the file (readers holding it finish undisturbed)."""
+        self._file = None
 
     @property
     def num_rows(self) -> int:
-        return self._open().metadata.num_rows
+        self._open()
+        return self._rows
 
     @property
     def num_row_groups(self) -> int:
-        return self._open().metadata.num_row_groups
+        self._open()
+        return len(self._starts)
 
     def row_group_start(self, group: int) -> int:
         self._open()
@@ -238,19 +307,20 @@ class SegmentFile:
     def read_rows(self, first_row: int, count: int, columns: list[str] | None = None) -> pa.Table:
         """Rows ``[first_row, first_row + count)``, decoding only their row groups."""
         f = self._open()
-        g0 = bisect.bisect_right(self._starts, first_row) - 1
-        g1 = bisect.bisect_right(self._starts, first_row + count - 1) - 1
+        starts = self._starts
+        g0 = bisect.bisect_right(starts, first_row) - 1
+        g1 = bisect.bisect_right(starts, first_row + count - 1) - 1
         table = f.read_row_groups(range(g0, g1 + 1), columns=columns, use_threads=False)
-        return table.slice(first_row - self._starts[g0], count)
+        return table.slice(first_row - starts[g0], count)
 
     def take(self, rows: list[int]) -> pa.Table:
         """The given rows (sorted), decoding each needed row group once."""
-        self._open()
+        f = self._open()
         groups: dict[int, list[int]] = {}
         for row in rows:
             g = bisect.bisect_right(self._starts, row) - 1
             groups.setdefault(g, []).append(row - self._starts[g])
-        parts = [self.read_row_group(g).take(pa.array(offsets)) for g, offsets in groups.items()]
+        parts = [f.read_row_group(g).take(pa.array(offsets)) for g, offsets in groups.items()]
         return pa.concat_tables(parts)
 
     def read_row_group(self, group: int, columns: list[str] | None = None) -> pa.Table:
@@ -260,6 +330,6 @@ class SegmentFile:
         return self._open().read(columns=columns)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._pool is not None:
+            self._pool.forget(self)
+        self._file = None

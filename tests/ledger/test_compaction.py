@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import textwrap
 import time
 
 from chatsnapshot.ledger import Ledger, LedgerOptions
 from chatsnapshot.ledger.compaction import plan
 from chatsnapshot.ledger.manifest import SegmentEntry
+from tests.helpers import python
 
 OPTIONS = LedgerOptions(row_group_rows=32, compact_target_rows=4096, auto_compact=False)
 
@@ -79,3 +81,22 @@ def test_plan_recompresses_segments_written_at_the_sealing_level():
     entries = [entry(1, 900, level=3), entry(2, 10, level=3), entry(3, 900, level=6)]
     groups = [[e.id for e in g] for g in plan(entries, target_rows=1000, level=6)]
     assert groups == [[1], [2]]
+
+
+def test_files_retired_by_a_compaction_are_deleted_at_the_next_open_after_a_crash(tmp_path, facts):
+    many_segments(tmp_path, facts, seals=3)
+    child = python("-c", textwrap.dedent(f"""
+        import os
+        from chatsnapshot.ledger import Ledger, LedgerOptions
+        ledger = Ledger.open({str(tmp_path)!r}, options=LedgerOptions(auto_compact=False))
+        ledger.compact()
+        os._exit(0)  # before the grace period: the replaced files are still on disk
+    """))
+    assert child.wait(timeout=60) == 0, child.stderr.read()
+    retired = json.loads((tmp_path / "MANIFEST").read_text())["retired"]
+    assert len(retired) == 6 and all((tmp_path / name).exists() for name in retired)
+    with Ledger.open(tmp_path, options=OPTIONS) as ledger:
+        assert ledger.recovery.quarantined == []
+        assert not any((tmp_path / name).exists() for name in retired)
+        assert sum(r.envelopes for r in ledger.runs()) == 3 * 37 and ledger.verify().ok
+    assert json.loads((tmp_path / "MANIFEST").read_text())["retired"] == []
