@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	@$(PY) -m compileall -q chatsnapshot ledger proto receiver exporter instrumentation
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -8,7 +8,9 @@ For each segment the catalog can answer two questions without scanning it:
   fingerprints of the segment's event ids, 8 bytes per envelope, searched for a
   whole batch at once with numpy. A fingerprint hit is only a candidate: the
   segment's ``event_id`` column confirms it, so a fingerprint collision costs a
-  read, never a wrong answer.
+  read, never a wrong answer. UUIDv7 ids carry the millisecond they were made,
+  so a segment whose UUIDv7 ids span other times is not searched at all for
+  them (design.md section 5): new facts are checked against recent segments only.
 """
 
 from __future__ import annotations
@@ -43,14 +45,33 @@ def fingerprints(raw_ids: bytes | memoryview, count: int) -> np.ndarray:
         return pairs[:, 0] ^ (pairs[:, 1] * np.uint64(_MIX))
 
 
-def _id_column_fingerprints(column: pa.ChunkedArray) -> np.ndarray:
+def _id_column_fingerprints(column: pa.ChunkedArray) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Sorted fingerprints of an event_id column, and the (min, max) UUIDv7
+    millisecond of its v7 ids (None when it has none)."""
     arr = column.combine_chunks()
     storage = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
     buf = storage.buffers()[1]
     raw = memoryview(buf)[storage.offset * 16:(storage.offset + len(storage)) * 16]
     fps = fingerprints(raw, len(storage)).copy()
     fps.sort()
-    return fps
+    return fps, _v7_span(raw, len(storage))
+
+
+def _v7_millis(raw: bytes | memoryview, count: int) -> np.ndarray:
+    """The UUIDv7 millisecond of each 16-byte id; -1 for ids of other versions."""
+    import numpy as np
+
+    ids = np.frombuffer(raw, dtype=np.uint8, count=16 * count).reshape(-1, 16)
+    wide = np.zeros((count, 8), dtype=np.uint8)
+    wide[:, 2:] = ids[:, :6]  # the 48-bit big-endian millisecond, widened to 64 bits
+    millis = wide.view(">u8").ravel().astype(np.int64)
+    return np.where(ids[:, 6] >> 4 == 7, millis, -1)
+
+
+def _v7_span(raw: bytes | memoryview, count: int) -> tuple[int, int] | None:
+    millis = _v7_millis(raw, count)
+    v7 = millis[millis >= 0]
+    return (int(v7.min()), int(v7.max())) if len(v7) else None
 
 
 class _IndexFile:
@@ -101,6 +122,7 @@ class Segment:
     file: SegmentFile | None
     index: dict[str, IndexEntry] | None = None  # whole index (writer), else None
     fps: np.ndarray | None = None  # sorted fingerprints (writer), else None
+    v7_span: tuple[int, int] | None = None  # (min, max) UUIDv7 millisecond of its v7 ids (writer)
     _index_path: str = field(default="", repr=False)
     _index_file: _IndexFile | None = field(default=None, repr=False)
 
@@ -152,7 +174,7 @@ class Catalog:
         if self._writer:
             seg.index = _index_dict(pq.read_table(index_path))
             ids = table.column("event_id") if table is not None else pq.read_table(path, columns=["event_id"]).column(0)
-            seg.fps = _id_column_fingerprints(ids)
+            seg.fps, seg.v7_span = _id_column_fingerprints(ids)
         return seg
 
     def load(self, entries: Iterable[SegmentEntry]) -> None:
@@ -177,13 +199,22 @@ class Catalog:
             return {}
         import numpy as np
 
-        query = fingerprints(b"".join(ids), len(ids))
+        raw = b"".join(ids)
+        query = fingerprints(raw, len(ids))
+        millis = _v7_millis(raw, len(ids))
+        untimed = millis < 0  # ids that are not UUIDv7 must be looked for everywhere
         found: dict[bytes, Record] = {}
         for seg in healthy:
             fps = seg.fps
             assert fps is not None
-            at = np.minimum(np.searchsorted(fps, query), len(fps) - 1)
-            hits = np.flatnonzero(fps[at] == query)
+            span = seg.v7_span
+            mask = untimed if span is None else untimed | ((millis >= span[0]) & (millis <= span[1]))
+            if not mask.any():
+                continue
+            wanted = np.flatnonzero(mask)
+            candidates = query[wanted]
+            at = np.minimum(np.searchsorted(fps, candidates), len(fps) - 1)
+            hits = wanted[fps[at] == candidates]
             if len(hits):
                 for rec in seg.find_ids([ids[i] for i in hits]):
                     found[rec.event_id] = rec

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatsnapshot.ledger.envelope import SCHEMA_VERSION, Envelope, Source, canonical_json
 from chatsnapshot.ledger.errors import EnvelopeError
 from chatsnapshot.ledger.ids import uuid7, uuid7_unix_ms, uuid_bytes, uuid_text
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns, parse_rfc3339_ns
-from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2
+
+if TYPE_CHECKING:
+    from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2
 
 __all__ = [
     "envelope_from_json",
@@ -149,6 +151,8 @@ def _source(value: object) -> Source:
 
 def envelope_to_proto(e: Envelope) -> envelope_pb2.Envelope:
     """``Envelope`` -> protobuf message (unassigned fields left at their zero value)."""
+    from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2  # protobuf loads only when used
+
     s = e.source
     msg = envelope_pb2.Envelope(
         event_id=uuid_bytes(e.event_id),

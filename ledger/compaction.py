@@ -91,13 +91,15 @@ class Compactor:
             self._thread = None
 
     def _run(self) -> None:
+        retry: float | None = None
         while True:
-            self._wake.wait(timeout=RETIRE_GRACE / 2 if self._graveyard else None)
+            waits = [w for w in (retry, RETIRE_GRACE / 2 if self._graveyard else None) if w is not None]
+            self._wake.wait(timeout=min(waits) if waits else None)
             self._wake.clear()
             if self._stopping:
                 return
             try:
-                self.maybe()
+                retry = self.maybe()
                 self.bury()
             except Exception:  # the segments stay as they are; the next seal pokes again
                 log.exception("background compaction failed; the segments are unchanged")
@@ -118,10 +120,26 @@ class Compactor:
         half = self._options.compact_target_rows // 2
         return sum(1 for e in self._keeper.current.segments if e.healthy and e.rows < half)
 
-    def maybe(self) -> None:
-        """Compact when enough small segments have accumulated (background policy)."""
-        if self.small_segments() >= self._options.compact_trigger:
+    def due(self) -> tuple[bool, float | None]:
+        """The background policy: whether to compact now, else when to look again.
+
+        Compaction rewrites every row once more, which costs as much CPU as the
+        ingest itself; it waits until appends pause for ``compact_idle`` seconds,
+        unless more than ``compact_backlog`` segments are waiting."""
+        o = self._options
+        if self.small_segments() < o.compact_trigger:
+            return False, None
+        quiet = time.monotonic() - self._writer.last_append
+        if quiet >= o.compact_idle or len(self._keeper.current.segments) > o.compact_backlog:
+            return True, None
+        return False, o.compact_idle - quiet
+
+    def maybe(self) -> float | None:
+        """Compact if due; returns how long to wait before looking again, if at all."""
+        due, retry = self.due()
+        if due:
             self.compact()
+        return retry
 
     def compact(self) -> CompactionReport:
         with self._lock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -65,26 +66,24 @@ def merged_chunks(paths: list[Path], chunk_rows: int = CHUNK_ROWS) -> Iterator[p
             for i, c in enumerate(cursors)
         ])
         order = pc.sort_indices(keys, [("correlation_id", "ascending"), ("seq", "ascending")])
-        inputs = pc.take(keys.column("input"), order).to_pylist()
+        inputs = pc.take(keys.column("input"), order).to_numpy()
+        del keys, order
         taken = [0] * len(cursors)  # rows consumed so far, per input
         for start in range(0, len(inputs), chunk_rows):
             chunk = inputs[start:start + chunk_rows]
-            counts = [0] * len(cursors)
-            for i in chunk:
-                counts[i] += 1
-            parts, offsets, at = [], [0] * len(cursors), 0
-            for i, n in enumerate(counts):
+            counts = np.bincount(chunk, minlength=len(cursors))
+            parts = []
+            for i, n in enumerate(counts.tolist()):
                 if n:
                     parts.append(cursors[i].rows(taken[i], n))
-                    offsets[i], at = at, at + n
                     taken[i] += n
-            # place each row: the k-th row of input i in this chunk sits at offsets[i] + k
-            seen = [0] * len(cursors)
-            positions = []
-            for i in chunk:
-                positions.append(offsets[i] + seen[i])
-                seen[i] += 1
-            yield pa.concat_tables(parts).take(pa.array(positions, pa.int64())).cast(SCHEMA)
+            # The parts are the chunk's rows grouped by input, each input in order;
+            # a stable sort by input maps chunk positions to part rows, and its
+            # inverse says which part row each chunk position takes.
+            by_input = np.argsort(chunk, kind="stable")
+            positions = np.empty(len(chunk), dtype=np.int64)
+            positions[by_input] = np.arange(len(chunk))
+            yield pa.concat_tables(parts).take(pa.array(positions)).cast(SCHEMA)
     finally:
         for c in cursors:
             c.close()

@@ -5,27 +5,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatsnapshot.ledger.buffer import Buffer
 from chatsnapshot.ledger.catalog import Catalog
-from chatsnapshot.ledger.compaction import Compactor
 from chatsnapshot.ledger.errors import LedgerError, LedgerFormatError
 from chatsnapshot.ledger.layout import Layout
 from chatsnapshot.ledger.lock import WriterLock, writer_alive
 from chatsnapshot.ledger.manifest import Manifest, ManifestKeeper, load_manifest, save_manifest
 from chatsnapshot.ledger.options import LedgerOptions
-from chatsnapshot.ledger.recovery import (
-    RecoveryReport,
-    check_segment,
-    index_ok,
-    initial_heads,
-    quarantine_segment,
-    rebuild_index,
-    recover_wal,
-    sweep_leftovers,
-)
-from chatsnapshot.ledger.sealing import Sealer
-from chatsnapshot.ledger.writer import Writer
+from chatsnapshot.ledger.recovery import RecoveryReport, recover_wal
+
+if TYPE_CHECKING:  # the writer's machinery is imported by open_writer: readers start faster
+    from chatsnapshot.ledger.compaction import Compactor
+    from chatsnapshot.ledger.sealing import Sealer
+    from chatsnapshot.ledger.writer import Writer
 
 __all__ = ["ReaderParts", "WriterParts", "open_reader", "open_writer"]
 
@@ -65,6 +59,18 @@ def open_writer(layout: Layout, options: LedgerOptions) -> WriterParts:
 
 
 def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> WriterParts:
+    from chatsnapshot.ledger.compaction import Compactor
+    from chatsnapshot.ledger.recovery import (
+        check_segment,
+        index_ok,
+        initial_heads,
+        quarantine_segment,
+        rebuild_index,
+        sweep_leftovers,
+    )
+    from chatsnapshot.ledger.sealing import Sealer
+    from chatsnapshot.ledger.writer import Writer
+
     manifest = load_manifest(layout.manifest)
     if manifest is None:
         if any(layout.segments.glob("*.parquet")):

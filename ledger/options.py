@@ -25,8 +25,12 @@ class LedgerOptions:
     compact_target_rows compaction merges adjacent smaller segments up to about
                         this many rows (it streams: memory does not grow with this)
     auto_compact        compact in the background when ``compact_trigger`` small
-                        segments have accumulated
+                        segments have accumulated and appends have paused for
+                        ``compact_idle`` seconds (compaction yields to ingest), or at
+                        once when more than ``compact_backlog`` segments are waiting
     compact_trigger     see auto_compact
+    compact_idle        see auto_compact
+    compact_backlog     see auto_compact: bounds how many segments a replay may touch
     """
 
     seal_interval: float = 5.0
@@ -39,6 +43,8 @@ class LedgerOptions:
     compact_target_rows: int = 1_048_576
     auto_compact: bool = True
     compact_trigger: int = 8
+    compact_idle: float = 1.0
+    compact_backlog: int = 64
 
     def validate(self) -> LedgerOptions:
         """Return self, or raise ValueError naming the setting to change."""
@@ -59,4 +65,8 @@ class LedgerOptions:
             raise ValueError("compact_target_rows must be at least row_group_rows")
         if self.compact_trigger < 2:
             raise ValueError(f"compact_trigger must be at least 2, got {self.compact_trigger}")
+        if self.compact_backlog < self.compact_trigger:
+            raise ValueError("compact_backlog must be at least compact_trigger")
+        if not 0 <= self.compact_idle <= 3600:
+            raise ValueError(f"compact_idle must be in [0, 3600] seconds, got {self.compact_idle}")
         return self

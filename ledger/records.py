@@ -111,7 +111,7 @@ def encode(r: Record | tuple) -> bytes:
     """The canonical bytes of a record. ``r`` is a ``Record`` or a plain tuple of
     its fields in column order; ``hash`` (the 19th field) is never included."""
     (eid, event_type, version, occurred, recorded, origin, runtime, svc, agent, corr, caus, trace, span, parent,
-     seq, position, payload, prev) = r[:18]
+     seq, position, payload, prev) = r if len(r) == 18 else r[:18]
     et, origin_b, runtime_b = event_type.encode(), origin.encode(), runtime.encode()
     svc_b = svc.encode() if svc is not None else b""
     agent_b = agent.encode() if agent is not None else b""
@@ -157,11 +157,24 @@ def digest(r: Record) -> bytes:
     return hashlib.sha256(encode(r)).digest()
 
 
+_SOURCES: dict[tuple[str, str, str | None, str | None], Source] = {}  # a run has a handful of sources
+
+
+def _source(origin: str, runtime: str, service: str | None, agent: str | None) -> Source:
+    key = (origin, runtime, service, agent)
+    src = _SOURCES.get(key)
+    if src is None:
+        src = Source._trusted(*key)
+        if len(_SOURCES) < 4096:
+            _SOURCES[key] = src
+    return src
+
+
 def record_to_envelope(r: Record) -> Envelope:
     """A stored record as an ``Envelope`` (no re-validation: the ledger wrote it)."""
     return Envelope._trusted(
         uuid_text(r.event_id), r.event_type, r.correlation_id, r.occurred_at,
-        Source._trusted(r.source_origin, r.source_runtime, r.source_service, r.source_agent),
+        _source(r.source_origin, r.source_runtime, r.source_service, r.source_agent),
         r.payload, uuid_text(r.causation_id) if r.causation_id else None,
         hex_id(r.trace_id), hex_id(r.span_id), hex_id(r.parent_span_id),
         r.schema_version, r.recorded_at, r.seq, r.position, r.prev_hash.hex(), r.hash.hex(),

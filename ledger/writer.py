@@ -67,6 +67,7 @@ class Writer:
         self.live = Buffer([self.wal.path])
         self.frozen: list[Buffer] = []
         self.on_grow: list[Callable[[int], None]] = []  # called with the live bytes after each append
+        self.last_append = 0.0  # monotonic time of the last append that stored something
 
     # -- appending -------------------------------------------------------------
 
@@ -88,6 +89,7 @@ class Writer:
                     raise StoreUnavailableError(f"could not write the WAL ({e}); nothing was acknowledged") from e
             last = self._position
         if frames:
+            self.last_append = time.monotonic()
             self._wait_durable(last)
             for callback in self.on_grow:
                 callback(self.live.nbytes)

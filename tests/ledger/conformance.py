@@ -135,6 +135,20 @@ class StoreConformance:
             (stored,) = store.replay("c")
             assert stored.payload == {"task": "a"}
 
+    def test_ids_of_any_uuid_version_are_deduplicated_once_sealed(self, tmp_path):
+        import uuid
+
+        old = [Envelope.create("system.task_scheduled", correlation_id="v4", event_id=str(uuid.uuid4()))
+               for _ in range(20)]
+        with self.open(tmp_path) as store:
+            store.append(old)
+            store.seal()
+            store.append(make_facts(50))  # newer UUIDv7 facts in other segments
+            store.seal()
+            assert {r.status for r in store.append(old)} == {AppendStatus.DUPLICATE}
+        with self.open(tmp_path) as store:
+            assert {r.status for r in store.append(old)} == {AppendStatus.DUPLICATE}
+
     def test_duplicate_inside_one_batch(self, tmp_path):
         (fact,) = make_facts(1)
         with self.open(tmp_path) as store:

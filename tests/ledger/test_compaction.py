@@ -51,8 +51,9 @@ def test_reader_holding_an_old_snapshot_survives_a_compaction(tmp_path, facts):
         assert list(pending) == expected
 
 
-def test_background_sealing_and_compaction_bound_the_segment_count(tmp_path, facts):
-    options = LedgerOptions(row_group_rows=32, compact_target_rows=4096, compact_trigger=4, seal_interval=0.02)
+def test_background_compaction_waits_for_a_pause_in_appends(tmp_path, facts):
+    options = LedgerOptions(row_group_rows=32, compact_target_rows=4096, compact_trigger=4, seal_interval=0.02,
+                            compact_idle=0.3)
     manifest = tmp_path / "MANIFEST"
     with Ledger.open(tmp_path, options=options) as ledger:
         for round_ in range(12):
@@ -61,8 +62,12 @@ def test_background_sealing_and_compaction_bound_the_segment_count(tmp_path, fac
             while json.loads(manifest.read_text())["sealed_through"] < 20 * (round_ + 1):
                 assert time.monotonic() < deadline, "the background sealer did not seal"
                 time.sleep(0.01)
-        segments = json.loads(manifest.read_text())["segments"]
-        assert len(segments) < 4 + 1, f"{len(segments)} segments: background compaction did not run"
+        busy = len(json.loads(manifest.read_text())["segments"])
+        assert busy >= 4, "compaction ran while appends were coming in"
+        deadline = time.monotonic() + 10  # appends have stopped: compaction follows compact_idle later
+        while len(json.loads(manifest.read_text())["segments"]) >= 4:
+            assert time.monotonic() < deadline, "background compaction did not run after appends paused"
+            time.sleep(0.05)
         assert ledger.verify().ok
 
 
