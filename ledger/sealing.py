@@ -120,7 +120,7 @@ class Sealer:
         live = self._writer.live
         if live.nbytes >= self._options.seal_max_bytes or self._writer.frozen:
             return True, 0.0
-        if live.first_added is None:
+        if live.first_added is None or not live.records:
             return False, self._options.seal_interval
         left = live.first_added + self._options.seal_interval - time.monotonic()
         return left <= 0, max(left, 0.0)

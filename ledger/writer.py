@@ -30,7 +30,7 @@ from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.errors import LedgerClosedError, StoreUnavailableError
 from chatsnapshot.ledger.ids import hex_to_bytes, uuid_bytes
 from chatsnapshot.ledger.layout import Layout
-from chatsnapshot.ledger.records import CONTENT_FIELDS, CORRELATION_ID, GENESIS, HASH, SEQ, Record, Row, encode
+from chatsnapshot.ledger.records import CONTENT_FIELDS, CORRELATION_ID, GENESIS, PREV_HASH, SEQ, Record, Row, encode
 from chatsnapshot.ledger.results import AppendResult, AppendStatus
 from chatsnapshot.ledger.wal import LENGTH as _LEN
 from chatsnapshot.ledger.wal import WalFile
@@ -99,7 +99,10 @@ class Writer:
         if self._closed:
             raise LedgerClosedError("the ledger is closed; open it again")
         if self._fault is not None:
-            self._rollback()
+            try:
+                self._rollback()
+            except OSError as e:
+                raise StoreUnavailableError(f"the WAL cannot be repaired yet ({e}); nothing was acknowledged") from e
 
     def _sequence(self, batch: list[Envelope]) -> tuple[list[AppendResult], list[bytes]]:
         ids = [uuid_bytes(e.event_id) for e in batch]
@@ -111,8 +114,7 @@ class Writer:
         parts: list[bytes] = []  # WAL frames: length, body, digest, ... joined once
         position, added = self._position, 0
         sha256, pack_len, fromhex = hashlib.sha256, _LEN.pack, bytes.fromhex
-        if not live_records:
-            live.first_added = time.monotonic()
+        was_empty = not live_records
         for env, eid in zip(batch, ids, strict=True):
             stored = known.get(eid) or live_ids.get(eid)
             if stored is not None:
@@ -144,6 +146,8 @@ class Writer:
             heads[corr] = (seq, digest)
             results.append(AppendResult(env.event_id, AppendStatus.STORED, seq, position))
         live.nbytes += added
+        if was_empty and live_records:
+            live.first_added = time.monotonic()
         self._position = position
         return results, parts
 
@@ -226,28 +230,17 @@ class Writer:
                 self._sync.wait()
             durable = self._durable
         log.warning("store fault (%s): rolling back to position %d", self._fault, durable)
-        dropped = self.live.drop_after(durable)
-        for corr in {r[CORRELATION_ID] for r in dropped}:
-            self.heads.pop(corr, None)
-            head = self._head_from_memory(corr)
-            if head is not None:
-                self.heads[corr] = head
         os.ftruncate(self.wal.fd, self._durable_size)  # OSError: still faulted, the caller sees it
         self.wal.size = self._durable_size
+        # Newest first: each dropped record names the head it was chained to.
+        for r in self.live.drop_after(durable):
+            if r[SEQ] == 1:
+                self.heads.pop(r[CORRELATION_ID], None)
+            else:
+                self.heads[r[CORRELATION_ID]] = (r[SEQ] - 1, r[PREV_HASH])
         self._position = durable
         with self._sync:
             self._fault = None
-
-    def _head_from_memory(self, corr: str) -> tuple[int, bytes] | None:
-        for buf in (self.live, *reversed(self.frozen)):
-            chain = buf.by_corr.get(corr)
-            if chain:
-                return chain[-1][SEQ], chain[-1][HASH]
-        for seg in reversed(self.catalog.segments):
-            entry = seg.index.get(corr) if seg.index is not None else None
-            if entry is not None:
-                return entry.last_seq, entry.last_hash
-        return None
 
     # -- rotation and retirement -------------------------------------------------
 

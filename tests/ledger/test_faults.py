@@ -60,3 +60,22 @@ def test_refused_write_acknowledges_nothing_and_the_ledger_carries_on(tmp_path):
         for chain in chains.values():
             assert [e.seq for e in chain] == list(range(1, len(chain) + 1))
         assert ledger.verify().ok
+
+
+def test_an_all_duplicate_batch_leaves_the_sealer_idle(tmp_path, facts):
+    """A batch that stores nothing must not make the background sealer spin."""
+    import resource
+    import time
+
+    from chatsnapshot.ledger import LedgerOptions
+
+    batch = facts(50)
+    with Ledger.open(tmp_path, options=LedgerOptions(seal_interval=0.05)) as ledger:
+        ledger.append(batch)
+        ledger.seal()
+        ledger.append(batch)  # all duplicates, on an empty live buffer
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        time.sleep(0.6)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    busy = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert busy < 0.3, f"the process burnt {busy:.2f}s of CPU in 0.6s while idle"
