@@ -157,10 +157,10 @@ class Segment:
 class Catalog:
     """Sealed segments in position order, with lookups across them."""
 
-    def __init__(self, layout: Layout, *, writer: bool) -> None:
+    def __init__(self, layout: Layout, *, writer: bool, open_row_groups: int) -> None:
         self._layout = layout
         self._writer = writer
-        self._files = OpenFiles()
+        self._files = OpenFiles(open_row_groups)
         self.segments: list[Segment] = []
 
     def open_segment(self, entry: SegmentEntry, table: pa.Table | None = None) -> Segment:
@@ -177,8 +177,16 @@ class Catalog:
             seg.fps, seg.v7_span = _id_column_fingerprints(ids)
         return seg
 
-    def load(self, entries: Iterable[SegmentEntry]) -> None:
-        self.segments = [self.open_segment(e) for e in entries]
+    def load(self, entries: Iterable[SegmentEntry], previous: Catalog | None = None) -> None:
+        """Open ``entries``. A reader reloading after the manifest changed passes
+        its ``previous`` catalog: segments it already had (the same manifest
+        entry) are kept, with their open files, so a reload does not make replay
+        cold again."""
+        known: dict[SegmentEntry, Segment] = {}
+        if previous is not None:
+            self._files = previous._files
+            known = {s.entry: s for s in previous.segments if s.entry.healthy}
+        self.segments = [known.get(e) or self.open_segment(e) for e in entries]
 
     def add(self, segment: Segment) -> None:
         self.segments.append(segment)

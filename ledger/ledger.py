@@ -65,8 +65,10 @@ class RunSummary(NamedTuple):
 class Ledger:
     """A ledger directory, opened for writing (one process) or reading (any)."""
 
-    def __init__(self, layout: Layout, *, writer: WriterParts | None, reader: ReaderParts | None) -> None:
+    def __init__(self, layout: Layout, *, writer: WriterParts | None, reader: ReaderParts | None,
+                 options: LedgerOptions) -> None:
         self._layout = layout
+        self._options = options
         self._w = writer
         self._r = reader
         self._stamp = manifest_stamp(layout)
@@ -83,9 +85,10 @@ class Ledger:
         ledger this version reads.
         """
         layout = Layout(path)
+        options = (options or LedgerOptions()).validate()
         if readonly:
-            return cls(layout, writer=None, reader=open_reader(layout))
-        return cls(layout, writer=open_writer(layout, (options or LedgerOptions()).validate()), reader=None)
+            return cls(layout, writer=None, reader=open_reader(layout, options), options=options)
+        return cls(layout, writer=open_writer(layout, options), reader=None, options=options)
 
     # -- properties ----------------------------------------------------------------
 
@@ -225,7 +228,7 @@ class Ledger:
         stamp = manifest_stamp(self._layout)
         if force or stamp != self._stamp:
             # Old snapshots keep their own segment files open; nothing is closed here.
-            self._r, self._stamp = open_reader(self._layout), stamp
+            self._r, self._stamp = open_reader(self._layout, self._options, self._r), stamp
         r = self._r
         assert r is not None
         return Snapshot(tuple(r.catalog.segments), r.buffers, r.durable)

@@ -99,7 +99,7 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
         save_manifest(layout.manifest, manifest)
 
     keeper = ManifestKeeper(layout.manifest, manifest)
-    catalog = Catalog(layout, writer=True)
+    catalog = Catalog(layout, writer=True, open_row_groups=options.open_row_groups)
     catalog.load(entries)
     heads = initial_heads(catalog, layout)
     records, sources = recover_wal(layout, manifest.sealed_through, heads, report, quarantine=True)
@@ -127,8 +127,10 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
     return WriterParts(lock, keeper, catalog, writer, sealer, compactor, report)
 
 
-def open_reader(layout: Layout) -> ReaderParts:
-    """Read the manifest (and, when no writer runs, the WAL) without changing anything."""
+def open_reader(layout: Layout, options: LedgerOptions, previous: ReaderParts | None = None) -> ReaderParts:
+    """Read the manifest (and, when no writer runs, the WAL) without changing anything.
+
+    ``previous``: the parts this reader opened last time, whose open segments are reused."""
     if not layout.root.is_dir():
         raise LedgerError(f"there is no ledger at {layout.root} (no such directory); check --ledger / the path")
     manifest = load_manifest(layout.manifest)
@@ -136,8 +138,8 @@ def open_reader(layout: Layout) -> ReaderParts:
         if not layout.wal.is_dir():
             raise LedgerError(f"{layout.root} is not a ChatSnapshot ledger (no MANIFEST, no wal/)")
         manifest = Manifest()
-    catalog = Catalog(layout, writer=False)
-    catalog.load(manifest.segments)
+    catalog = Catalog(layout, writer=False, open_row_groups=options.open_row_groups)
+    catalog.load(manifest.segments, previous.catalog if previous is not None else None)
     report = RecoveryReport()
     buffers: tuple[Buffer, ...] = ()
     durable = max([manifest.sealed_through, *(e.last_position for e in manifest.segments)])
