@@ -7,6 +7,7 @@ the contracts; on disk a ledger is a directory::
     LEDGER_DIR/
     ├── LOCK                       flock'd by the one writer; says who holds it
     ├── MANIFEST                   JSON, replaced atomically: the sealed segments
+├── dead-letters.jsonl         facts the receiver rejected, with the reason (view dead_letters)
     ├── wal/<first position>.wal   write-ahead log: appends are acknowledged once fsync'd here
     ├── segments/seg-<id>.parquet  sealed envelopes, immutable, sorted by (correlation_id, seq)
     ├── index/seg-<id>.parquet     per segment: correlation_id -> row range, seq range, last hash

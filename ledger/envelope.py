@@ -33,6 +33,7 @@ __all__ = [
     "Envelope",
     "Source",
     "canonical_json",
+    "check_event_type",
 ]
 
 SCHEMA_VERSION = 1
@@ -158,7 +159,7 @@ class Envelope:
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
         setattr_(self, "event_id", _require_uuid("event_id", self.event_id))
-        _check_event_type(self.event_type)
+        check_event_type(self.event_type)
         _require_text("correlation_id", self.correlation_id)
         _require_int("occurred_at", self.occurred_at, low=0, high=MAX_NS)
         if not isinstance(self.source, Source):
@@ -256,7 +257,8 @@ _new = object.__new__
 _SETTERS = tuple(getattr(Envelope, name).__set__ for name in Envelope.__slots__)  # type: ignore[attr-defined]
 
 
-def _check_event_type(value: object) -> None:
+def check_event_type(value: object) -> None:
+    """Raise ``EnvelopeError`` unless ``value`` is a valid event type (design.md section 2)."""
     if value in _VALID_TYPES:
         return
     if not isinstance(value, str) or not value:

@@ -5,6 +5,7 @@
     LEDGER_DIR/
     ├── LOCK                       flock'd by the one writer; says who holds it (pid, host, command)
     ├── MANIFEST                   JSON, replaced atomically: the sealed segments, sealed_through
+    ├── dead-letters.jsonl         facts promotion rejected, with the reason (append + fsync)
     ├── wal/
     │   └── <first position>.wal   write-ahead log; appends are acknowledged once fsync'd here
     ├── segments/
@@ -49,6 +50,7 @@ class Layout:
         self.segments = self.root / "segments"
         self.index = self.root / "index"
         self.quarantine = self.root / "quarantine"
+        self.dead_letters = self.root / "dead-letters.jsonl"
 
     def create_dirs(self) -> None:
         for d in (self.root, self.wal, self.segments, self.index, self.quarantine):

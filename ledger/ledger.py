@@ -27,12 +27,13 @@ Contracts (design.md section 4), each with its test in the conformance suite:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 
+from chatsnapshot.ledger.deadletters import DeadLetters
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.errors import CorruptSegmentError, LedgerClosedError, ReadOnlyLedgerError
 from chatsnapshot.ledger.layout import Layout
@@ -44,6 +45,9 @@ from chatsnapshot.ledger.recovery import RecoveryReport
 from chatsnapshot.ledger.results import AppendResult, CompactionReport, VerifyReport
 from chatsnapshot.ledger.sqlviews import SqlEngine
 from chatsnapshot.ledger.verify import verify
+
+if TYPE_CHECKING:
+    from chatsnapshot.ledger.promotion import Rejection
 
 __all__ = ["Ledger", "RunSummary"]
 
@@ -73,6 +77,7 @@ class Ledger:
         self._r = reader
         self._stamp = manifest_stamp(layout)
         self._sql = SqlEngine()
+        self._dead_letters = DeadLetters(layout.dead_letters)
         self._closed = False
 
     @classmethod
@@ -159,12 +164,21 @@ class Ledger:
         return [RunSummary(c, f, la, n, dict(t), e, s) for c, f, la, n, t, e, s in rows]
 
     def sql(self, query: str) -> pa.Table:
-        """Run a DuckDB query over the views ``envelopes`` and ``runs``.
+        """Run a DuckDB query over the views ``envelopes``, ``runs`` and ``dead_letters``.
 
         Raises ``duckdb.Error`` for an invalid query.
         """
         self._check_open()
-        return self._sql.query(self._snapshot(), query, str(self._layout.root))
+        return self._sql.query(self._snapshot(), query, self._layout)
+
+    def dead_letter(self, rejections: Sequence[Rejection]) -> None:
+        """Keep facts that promotion rejected, durably, in the ``dead_letters``
+        table (``ledger.deadletters``). Writer only; raises
+        ``StoreUnavailableError`` when the disk refuses."""
+        self._check_open()
+        if self._w is None:
+            raise ReadOnlyLedgerError("dead_letter needs the writer")
+        self._dead_letters.append(rejections)
 
     def verify(self, correlation_id: str | None = None) -> VerifyReport:
         """Recompute every hash chain (or one correlation's) and check every file."""

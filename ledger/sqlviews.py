@@ -1,10 +1,11 @@
-"""SQL over the ledger with DuckDB: the ``envelopes`` and ``runs`` views.
+"""SQL over the ledger with DuckDB: the ``envelopes``, ``runs`` and ``dead_letters`` views.
 
 ``envelopes`` has one row per envelope and every field of the envelope:
 UUIDs as DuckDB ``UUID``, times as ``TIMESTAMPTZ_NS``, OTel ids and hashes as
 lowercase hex text, the payload as ``JSON``. ``runs`` has one row per
 correlation: first and last ``occurred_at``, the count, counts per event type
-(a MAP), the last event type and seq. Segments are read where they lie with
+(a MAP), the last event type and seq. ``dead_letters`` has the facts the
+receiver rejected (``ledger.deadletters``). Segments are read where they lie with
 ``read_parquet``; the unsealed tail (writer only) is a registered Arrow table.
 
 The same views over a copied directory with plain DuckDB (no ChatSnapshot)::
@@ -19,13 +20,15 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from chatsnapshot.ledger.deadletters import DEAD_LETTERS_COLUMNS
+from chatsnapshot.ledger.layout import Layout
 from chatsnapshot.ledger.reader import Snapshot
 from chatsnapshot.ledger.segment import records_to_table
 
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["ENVELOPES_VIEW", "RUNS_VIEW", "SqlEngine"]
+__all__ = ["ENVELOPES_VIEW", "RUNS_VIEW", "SqlEngine", "dead_letters_view"]
 
 ENVELOPES_VIEW = """
 CREATE OR REPLACE VIEW envelopes AS
@@ -51,6 +54,15 @@ GROUP BY correlation_id
 """
 
 
+def dead_letters_view(path: str, exists: bool) -> str:
+    if not exists:
+        columns = ", ".join(f"NULL::{t} AS {name}" for name, t in DEAD_LETTERS_COLUMNS.items())
+        return f"CREATE OR REPLACE VIEW dead_letters AS SELECT {columns} WHERE false"
+    types = ", ".join(f"{name}: '{t}'" for name, t in DEAD_LETTERS_COLUMNS.items())
+    return (f"CREATE OR REPLACE VIEW dead_letters AS SELECT * FROM read_json({_quote(path)}, "
+            f"format = 'newline_delimited', ignore_errors = true, columns = {{{types}}})")
+
+
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
@@ -68,19 +80,21 @@ class SqlEngine:
         self._lock = threading.Lock()
         self._files: tuple[str, ...] | None = None
         self._unsealed_key: tuple[int, int] | None = None
+        self._dead_letters: bool | None = None  # whether the view reads the file (it exists)
 
-    def query(self, snap: Snapshot, sql: str, root: str) -> pa.Table:
+    def query(self, snap: Snapshot, sql: str, layout: Layout) -> pa.Table:
         """Run ``sql`` against the views over ``snap``; raises duckdb.Error."""
         with self._lock:
             if self._con is None:
                 import duckdb  # not imported by readers that never run SQL
 
                 self._con = duckdb.connect(":memory:")
-            self._refresh(snap, root)
+            self._refresh(snap, layout)
             return _arrow(self._con.sql(sql))
 
-    def _refresh(self, snap: Snapshot, root: str) -> None:
+    def _refresh(self, snap: Snapshot, layout: Layout) -> None:
         assert self._con is not None
+        root = str(layout.root)
         files = tuple(f"{root}/{s.entry.file}" for s in snap.segments if s.file is not None)
         unsealed_key = (snap.durable, sum(len(b) for b in snap.buffers))
         if unsealed_key != self._unsealed_key:
@@ -95,6 +109,10 @@ class SqlEngine:
             self._con.execute(ENVELOPES_VIEW)
             self._con.execute(RUNS_VIEW)
             self._files = files
+        exists = layout.dead_letters.exists()
+        if exists != self._dead_letters:
+            self._con.execute(dead_letters_view(str(layout.dead_letters), exists))
+            self._dead_letters = exists
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,64 @@
+"""The names facts carry on the wire (design.md section 3). Nothing else spells them.
+
+A span event or an OTLP log record is a fact when it carries ``EVENT_TYPE``.
+Its other attributes:
+
+==============================  ==============================================
+attribute                       envelope field
+==============================  ==============================================
+chatsnapshot.event_id           event_id (else derived from the span context)
+chatsnapshot.event_type         event_type (also the span event's name)
+chatsnapshot.correlation_id     correlation_id (else gen_ai.conversation.id,
+                                else the trace id)
+chatsnapshot.causation_id       causation_id (else derived from parentage)
+chatsnapshot.source.origin      source.origin (default "system")
+chatsnapshot.source.runtime     source.runtime (default "custom")
+chatsnapshot.source.agent       source.agent (else gen_ai.agent.name)
+chatsnapshot.payload            payload, a JSON object as a string
+chatsnapshot.schema_version     schema_version (default 1)
+==============================  ==============================================
+
+The event's timestamp is ``occurred_at``; the resource's ``service.name`` is
+``source.service``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CAUSATION_ID",
+    "CORRELATION_ID",
+    "EVENT_ID",
+    "EVENT_TYPE",
+    "GEN_AI_AGENT_NAME",
+    "GEN_AI_CONVERSATION_ID",
+    "GEN_AI_OPERATION_NAME",
+    "INVALID_UTF8_FLAG",
+    "PAYLOAD",
+    "PREFIX",
+    "SCHEMA_VERSION",
+    "SERVICE_NAME",
+    "SOURCE_AGENT",
+    "SOURCE_ORIGIN",
+    "SOURCE_RUNTIME",
+]
+
+PREFIX = "chatsnapshot."
+EVENT_ID = "chatsnapshot.event_id"
+EVENT_TYPE = "chatsnapshot.event_type"
+CORRELATION_ID = "chatsnapshot.correlation_id"
+CAUSATION_ID = "chatsnapshot.causation_id"
+SOURCE_ORIGIN = "chatsnapshot.source.origin"
+SOURCE_RUNTIME = "chatsnapshot.source.runtime"
+SOURCE_AGENT = "chatsnapshot.source.agent"
+PAYLOAD = "chatsnapshot.payload"
+SCHEMA_VERSION = "chatsnapshot.schema_version"
+
+# Added to a payload by the receiver when the fact arrived with invalid UTF-8,
+# which was replaced by U+FFFD rather than dropped.
+INVALID_UTF8_FLAG = "chatsnapshot.invalid_utf8"
+
+# OpenTelemetry semantic conventions this project reads.
+SERVICE_NAME = "service.name"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"

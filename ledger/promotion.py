@@ -1,0 +1,301 @@
+"""Promotion: OTLP trace and log requests to envelopes (design.md sections 3 and 4).
+
+One pure module, used by the receiver and by the in-process exporters alike:
+``promote_traces(request)`` and ``promote_logs(request)`` return a ``Promotion``
+(the envelopes, in request order, and the facts rejected with their reason).
+No I/O, no clock except ``received_at`` for rejections.
+
+Which facts
+    A span event or log record carrying ``chatsnapshot.event_type`` (see
+    ``chatsnapshot.instrumentation.attributes``). With ``rules``, a span that
+    matches a rule is a fact too (``promotion_rules``): it comes first among its
+    span's facts.
+
+Identity (contract 2)
+    ``event_id`` is the producer's. Otherwise it is derived from where the fact
+    sits: ``derived_id(trace_id, span_id, k)`` for the k-th fact (0-based) of the
+    span, a UUIDv8 (RFC 9562) made of SHA-256 over those values. A re-sent span
+    yields the same ids; so does a log record re-sent (its id is derived from its
+    span context, time, type and attributes).
+
+Causation (contract 4), first that applies:
+    1. the ``chatsnapshot.causation_id`` attribute;
+    2. the previous fact of the same span;
+    3. the span's parent's first fact: ``derived_id(trace_id, parent_span_id, 0)``.
+       A span's first fact whose id the producer did not give *is* that id, so the
+       link is computed from the child alone: it does not depend on which
+       requests brought which spans, in which order, nor wait for a long-lived
+       parent span to end. If the parent span has no such fact (it carries no
+       facts, or its first fact has a producer-given id), the causation dangles,
+       and the projections show it as such; producers that give their own ids
+       (``chatsnapshot.record``) give the causation explicitly too.
+    A log record's fact is caused by the first fact of the span it was emitted in
+    (``derived_id(trace_id, span_id, 0)``), unless it is that fact.
+    No span context: no causation (a root).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatsnapshot.instrumentation import attributes as A
+from chatsnapshot.ledger.envelope import Envelope, Source, canonical_json
+from chatsnapshot.ledger.errors import EnvelopeError
+from chatsnapshot.ledger.ids import uuid_text
+from chatsnapshot.ledger.promotion_rules import Rule, Rules
+
+__all__ = ["Promotion", "Rejection", "derived_id", "promote_logs", "promote_traces"]
+
+_STATUS_ERROR = 2  # opentelemetry.proto.trace.v1.Status.STATUS_CODE_ERROR
+_DEFAULT_ORIGIN = "system"
+_DEFAULT_RUNTIME = "custom"
+_ID_DOMAIN = b"chatsnapshot/v1/fact"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A fact that failed validation: kept in the dead-letter table, never dropped silently."""
+
+    reason: str
+    field: str | None
+    event_type: str | None
+    correlation_id: str | None
+    trace_id: str | None
+    span_id: str | None
+    service: str | None
+    attributes_json: str  # the fact's attributes as a JSON object, for a human to look at
+    received_at: int
+
+
+@dataclass
+class Promotion:
+    envelopes: list[Envelope] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def derived_id(trace_id: bytes, span_id: bytes, k: int) -> str:
+    """The id of the k-th fact of a span that was given none: a UUIDv8."""
+    raw = bytearray(hashlib.sha256(_ID_DOMAIN + trace_id + span_id + k.to_bytes(4, "big")).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80  # version 8
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
+    return uuid_text(bytes(raw))
+
+
+def promote_traces(request: Any, *, rules: Rules | None = None, replaced_utf8: bool = False) -> Promotion:
+    """The facts of an ``ExportTraceServiceRequest``. ``replaced_utf8``: the request
+    had invalid UTF-8 replaced by U+FFFD (``receiver.decoding``); facts showing the
+    replacement get ``"chatsnapshot.invalid_utf8": true`` in their payload."""
+    out = Promotion()
+    for resource_spans in request.resource_spans:
+        service = _service(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                _promote_span(span, service, rules, replaced_utf8, out)
+    return out
+
+
+def promote_logs(request: Any, *, replaced_utf8: bool = False) -> Promotion:
+    """The facts of an ``ExportLogsServiceRequest``: log records carrying ``chatsnapshot.event_type``."""
+    out = Promotion()
+    for resource_logs in request.resource_logs:
+        service = _service(resource_logs.resource.attributes)
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                attrs = _attributes(record.attributes)
+                if A.EVENT_TYPE not in attrs:
+                    continue
+                trace, span = record.trace_id, record.span_id
+                explicit = attrs.get(A.EVENT_ID)
+                event_id = explicit if isinstance(explicit, str) else _log_id(record, attrs)
+                cause = None
+                if len(span) == 8 and len(trace) == 16:
+                    anchor = derived_id(trace, span, 0)
+                    cause = anchor if anchor != event_id else None
+                when = record.time_unix_nano or record.observed_time_unix_nano
+                _add(out, attrs, {}, event_id, cause, when, trace, span, None, service, replaced_utf8,
+                     default_type=record.event_name or None)
+    return out
+
+
+# -- spans ------------------------------------------------------------------------
+
+
+def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced: bool, out: Promotion) -> None:
+    trace, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
+    k = 0
+    previous: str | None = None
+    span_attrs: dict[str, Any] | None = None
+    if rules is not None:
+        span_attrs = _attributes(span.attributes)
+        rule = rules.match(_text(span_attrs.get(A.GEN_AI_OPERATION_NAME)), span.name)
+        if rule is not None:
+            attrs = _span_fact(span, span_attrs, rule)
+            previous = _add(out, attrs, span_attrs, derived_id(trace, span_id, 0),
+                            _first_cause(trace, parent), span.end_time_unix_nano or span.start_time_unix_nano,
+                            trace, span_id, parent, service, replaced)
+            k = 1
+    for event in span.events:
+        if not _is_fact(event):
+            continue
+        attrs = _attributes(event.attributes)
+        if span_attrs is None:
+            span_attrs = _attributes(span.attributes)
+        explicit = attrs.get(A.EVENT_ID)
+        event_id = explicit if isinstance(explicit, str) else derived_id(trace, span_id, k)
+        cause = previous if k else _first_cause(trace, parent)
+        stored = _add(out, attrs, span_attrs, event_id, cause, event.time_unix_nano or span.start_time_unix_nano,
+                      trace, span_id, parent, service, replaced, default_type=event.name)
+        previous = stored or event_id
+        k += 1
+
+
+def _is_fact(event: Any) -> bool:
+    return any(kv.key == A.EVENT_TYPE for kv in event.attributes)
+
+
+def _first_cause(trace: bytes, parent: bytes) -> str | None:
+    return derived_id(trace, parent, 0) if len(parent) == 8 and any(parent) else None
+
+
+def _span_fact(span: Any, span_attrs: dict[str, Any], rule: Rule) -> dict[str, Any]:
+    """The attributes of the fact a rule makes of a whole span."""
+    error = span.status.code == _STATUS_ERROR
+    detail = {k: v for k, v in span_attrs.items() if k.startswith(("gen_ai.", "ag2."))}
+    payload: dict[str, Any] = {
+        "span": span.name,
+        "operation": span_attrs.get(A.GEN_AI_OPERATION_NAME, rule.operation),
+        "duration_ms": max(0, span.end_time_unix_nano - span.start_time_unix_nano) / 1e6,
+        "status": "error" if error else "ok",
+        "attributes": detail,
+    }
+    if span.status.message:
+        payload["status_message"] = span.status.message
+    return {
+        A.EVENT_TYPE: rule.error_event_type if error else rule.event_type,
+        A.SOURCE_ORIGIN: rule.origin,
+        A.SOURCE_RUNTIME: "none",
+        A.PAYLOAD: payload,  # a dict here, not JSON text: _add takes either
+    }
+
+
+# -- shared -----------------------------------------------------------------------
+
+
+def _add(out: Promotion, attrs: dict[str, Any], span_attrs: dict[str, Any], event_id: str, cause: str | None,
+         when: int, trace: bytes, span: bytes, parent: bytes | None, service: str | None, replaced: bool,
+         default_type: str | None = None) -> str | None:
+    """Validate and append one fact (or its rejection); the stored event id, or None."""
+    event_type = attrs.get(A.EVENT_TYPE, default_type)
+    correlation = (attrs.get(A.CORRELATION_ID) or attrs.get(A.GEN_AI_CONVERSATION_ID)
+                   or span_attrs.get(A.CORRELATION_ID) or span_attrs.get(A.GEN_AI_CONVERSATION_ID)
+                   or (trace.hex() if len(trace) == 16 and any(trace) else None))
+    try:
+        payload = _payload(attrs.get(A.PAYLOAD))
+        if replaced and _shows_replacement(event_type, correlation, payload, attrs):
+            payload = payload[:-1] + (',' if payload != "{}" else '') + f'"{A.INVALID_UTF8_FLAG}":true}}'
+        envelope = Envelope(
+            event_id=event_id,
+            event_type=event_type,  # type: ignore[arg-type]  # validated by Envelope
+            correlation_id=correlation,  # type: ignore[arg-type]
+            occurred_at=when,
+            source=Source(
+                attrs.get(A.SOURCE_ORIGIN, _DEFAULT_ORIGIN),
+                attrs.get(A.SOURCE_RUNTIME, _DEFAULT_RUNTIME),
+                service,
+                attrs.get(A.SOURCE_AGENT) or attrs.get(A.GEN_AI_AGENT_NAME) or span_attrs.get(A.GEN_AI_AGENT_NAME),
+            ),
+            payload_json=payload,
+            causation_id=attrs.get(A.CAUSATION_ID, cause),
+            trace_id=trace.hex() if len(trace) == 16 and any(trace) else None,
+            span_id=span.hex() if len(span) == 8 and any(span) else None,
+            parent_span_id=parent.hex() if parent is not None and len(parent) == 8 and any(parent) else None,
+            schema_version=attrs.get(A.SCHEMA_VERSION, 1),
+        )
+    except EnvelopeError as e:
+        out.rejected.append(_rejection(str(e), e.field, event_type, correlation, trace, span, service, attrs))
+        return None
+    except (TypeError, ValueError) as e:  # e.g. a non-string where text belongs
+        out.rejected.append(_rejection(str(e), None, event_type, correlation, trace, span, service, attrs))
+        return None
+    out.envelopes.append(envelope)
+    return envelope.event_id
+
+
+def _payload(value: Any) -> str:
+    if value is None:
+        return "{}"
+    if isinstance(value, dict):
+        return canonical_json(value)
+    if isinstance(value, str):
+        return value  # validated and canonicalised by Envelope
+    raise EnvelopeError(f"{A.PAYLOAD} must be a JSON object as a string, got {type(value).__name__}",
+                        field="payload")
+
+
+def _shows_replacement(*values: Any) -> bool:
+    return any("\ufffd" in v for v in values[:3] if isinstance(v, str)) or any(
+        isinstance(v, str) and "\ufffd" in v for v in values[3].values())
+
+
+def _rejection(reason: str, field_name: str | None, event_type: Any, correlation: Any, trace: bytes, span: bytes,
+               service: str | None, attrs: dict[str, Any]) -> Rejection:
+    return Rejection(
+        reason=reason, field=field_name,
+        event_type=event_type if isinstance(event_type, str) else None,
+        correlation_id=correlation if isinstance(correlation, str) else None,
+        trace_id=trace.hex() or None, span_id=span.hex() or None, service=service,
+        attributes_json=json.dumps(attrs, default=repr, ensure_ascii=False, sort_keys=True),
+        received_at=time.time_ns(),
+    )
+
+
+def _log_id(record: Any, attrs: dict[str, Any]) -> str:
+    digest = hashlib.sha256(_ID_DOMAIN + b"/log" + record.trace_id + record.span_id
+                            + record.time_unix_nano.to_bytes(8, "big")
+                            + canonical_json({k: v for k, v in attrs.items()}).encode())
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return uuid_text(bytes(raw))
+
+
+def _service(resource_attributes: Iterable[Any]) -> str | None:
+    for kv in resource_attributes:
+        if kv.key == A.SERVICE_NAME:
+            value = _value(kv.value)
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _attributes(pairs: Iterable[Any]) -> dict[str, Any]:
+    return {kv.key: _value(kv.value) for kv in pairs}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _value(any_value: Any) -> Any:
+    """An OTLP ``AnyValue`` as a JSON-safe Python value (bytes as hex)."""
+    kind = any_value.WhichOneof("value")
+    if kind == "string_value":
+        return any_value.string_value
+    if kind is None:
+        return None
+    if kind == "int_value":
+        return any_value.int_value
+    if kind == "bool_value":
+        return any_value.bool_value
+    if kind == "double_value":
+        value = any_value.double_value
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if kind == "array_value":
+        return [_value(v) for v in any_value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _value(kv.value) for kv in any_value.kvlist_value.values}
+    return any_value.bytes_value.hex()

@@ -1,0 +1,158 @@
+"""Request bytes to OTLP messages: protobuf or OTLP/JSON, strict first, lenient on bad UTF-8.
+
+``decode(signal, body, content_type)`` returns a ``Decoded`` request or raises
+``BadRequest`` (the transport answers INVALID_ARGUMENT / 400). Decompression and
+its size limit belong to the transport (``receiver.limits``); this module sees
+the plain bytes.
+
+Invalid UTF-8 (contract 6): protobuf refuses a whole message when one string
+field holds invalid UTF-8. Rather than drop the request, ``decode`` parses it
+again with a copy of the OTLP schema in which every ``string`` is ``bytes``
+(same wire format), replaces the bad sequences with U+FFFD, and re-encodes it;
+``Decoded.replaced_utf8`` tells promotion to flag what it stores.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.resource.v1 import resource_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+__all__ = ["REQUEST_TYPES", "BadRequest", "Decoded", "Signal", "decode"]
+
+Signal = Literal["traces", "logs", "metrics"]
+
+REQUEST_TYPES: dict[str, type[Message]] = {
+    "traces": trace_service_pb2.ExportTraceServiceRequest,
+    "logs": logs_service_pb2.ExportLogsServiceRequest,
+    "metrics": metrics_service_pb2.ExportMetricsServiceRequest,
+}
+
+
+class BadRequest(ValueError):
+    """The request body is not a valid OTLP request. Permanent: the sender must fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    request: Any  # ExportTraceServiceRequest | ExportLogsServiceRequest | ExportMetricsServiceRequest
+    replaced_utf8: bool = False
+
+
+def decode(signal: Signal, body: bytes, content_type: str = "application/x-protobuf") -> Decoded:
+    """Parse ``body`` as the OTLP request of ``signal``; JSON when ``content_type`` says so."""
+    cls = REQUEST_TYPES[signal]
+    if content_type.split(";")[0].strip().lower() == "application/json":
+        try:
+            return Decoded(_from_json(cls, body.decode("utf-8")))
+        except UnicodeDecodeError:
+            return Decoded(_from_json(cls, body.decode("utf-8", errors="replace")), replaced_utf8=True)
+    try:
+        return Decoded(cls.FromString(body))
+    except DecodeError as strict_error:
+        if signal == "metrics":  # accepted and discarded: no need to repair them
+            raise BadRequest(f"not a valid OTLP {signal} request: {strict_error}") from None
+        try:
+            return Decoded(cls.FromString(_repair_utf8(signal, body)), replaced_utf8=True)
+        except DecodeError:
+            raise BadRequest(f"not a valid OTLP {signal} request (protobuf): {strict_error}") from None
+
+
+# -- OTLP/JSON --------------------------------------------------------------------
+
+# OTLP/JSON writes these ids as hex, where protobuf's JSON mapping expects base64.
+_HEX_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+
+
+def _from_json(cls: type[Message], text: str) -> Message:
+    try:
+        document = json.loads(text)
+    except ValueError as e:
+        raise BadRequest(f"request body is not JSON: {e}") from None
+    if not isinstance(document, dict):
+        raise BadRequest("an OTLP/JSON request must be a JSON object")
+    _hex_ids_to_base64(document)
+    try:
+        return json_format.ParseDict(document, cls(), ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError) as e:
+        raise BadRequest(f"not a valid OTLP/JSON request: {e}") from None
+
+
+def _hex_ids_to_base64(node: Any) -> None:
+    """Rewrite OTLP/JSON's hex trace and span ids, anywhere in the document, in place."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _HEX_ID_FIELDS and isinstance(value, str):
+                try:
+                    node[key] = base64.b64encode(bytes.fromhex(value)).decode()
+                except ValueError:
+                    raise BadRequest(f"{key} must be hex in OTLP/JSON, got {value[:40]!r}") from None
+            else:
+                _hex_ids_to_base64(value)
+    elif isinstance(node, list):
+        for item in node:
+            _hex_ids_to_base64(item)
+
+
+# -- lenient protobuf ---------------------------------------------------------------
+
+_SCHEMA_FILES = (common_pb2, resource_pb2, trace_pb2, logs_pb2, trace_service_pb2, logs_service_pb2)
+
+
+@cache
+def _lenient() -> tuple[dict[str, type[Message]], frozenset[str]]:
+    """Request classes whose string fields are bytes, and the names of those fields."""
+    pool = descriptor_pool.DescriptorPool()
+    was_string: set[str] = set()
+    for module in _SCHEMA_FILES:
+        proto = descriptor_pb2.FileDescriptorProto()
+        module.DESCRIPTOR.CopyToProto(proto)
+        stack = [(proto.package, m) for m in proto.message_type]
+        while stack:
+            scope, message = stack.pop()
+            name = f"{scope}.{message.name}"
+            stack.extend((name, m) for m in message.nested_type)
+            for field in message.field:
+                if field.type == FieldDescriptor.TYPE_STRING:
+                    field.type = FieldDescriptor.TYPE_BYTES
+                    was_string.add(f"{name}.{field.name}")
+        pool.Add(proto)
+    classes = {signal: message_factory.GetMessageClass(pool.FindMessageTypeByName(cls.DESCRIPTOR.full_name))
+               for signal, cls in REQUEST_TYPES.items() if signal != "metrics"}
+    return classes, frozenset(was_string)
+
+
+def _repair_utf8(signal: Signal, body: bytes) -> bytes:
+    classes, was_string = _lenient()
+    message = classes[signal].FromString(body)  # raises DecodeError when the bytes are not protobuf at all
+    _fix(message, was_string)
+    return message.SerializeToString()
+
+
+def _fix(message: Message, was_string: frozenset[str]) -> None:
+    for field, value in message.ListFields():
+        if field.full_name in was_string:
+            if field.is_repeated:
+                value[:] = [_valid(v) for v in value]
+            else:
+                setattr(message, field.name, _valid(value))
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            for item in value if field.is_repeated else (value,):
+                _fix(item, was_string)
+
+
+def _valid(raw: bytes) -> bytes:
+    return raw.decode("utf-8", errors="replace").encode("utf-8")

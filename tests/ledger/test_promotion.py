@@ -1,0 +1,130 @@
+"""Promotion: OTLP spans and log records to envelopes, deterministically."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.trace import Status, StatusCode
+
+from chatsnapshot.instrumentation import attributes as A
+from chatsnapshot.ledger.promotion import derived_id, promote_logs, promote_traces
+from chatsnapshot.ledger.promotion_rules import DEFAULT_RULES
+from tests.otlp import SpanRecorder, agent_trace, fact_attributes, request_of
+
+
+def test_facts_are_promoted_with_causation_from_parentage():
+    rec = SpanRecorder(service="weather-svc")
+    agent_trace(rec)
+    envelopes = promote_traces(request_of(rec.spans())).envelopes
+    by_type = {e.event_type: e for e in envelopes}
+    assert len(envelopes) == 7  # the non-fact event is not promoted
+    run, tool_call = by_type["execution.run_started"], by_type["execution.tool_call"]
+    assert run.causation_id is None  # a root span's first fact is a root
+    assert by_type["execution.run_completed"].causation_id == run.event_id  # previous fact, same span
+    assert by_type["execution.turn_started"].causation_id == run.event_id  # parent span's first fact
+    assert by_type["execution.llm_call"].causation_id == by_type["execution.turn_started"].event_id
+    assert tool_call.causation_id == by_type["execution.turn_started"].event_id
+    assert by_type["execution.tool_result"].causation_id == tool_call.event_id
+    assert {e.correlation_id for e in envelopes} == {run.trace_id}  # no explicit correlation: the trace
+    assert {e.source.service for e in envelopes} == {"weather-svc"}
+    assert tool_call.payload == {"city": "Paris"}
+    assert tool_call.span_id != run.span_id and tool_call.parent_span_id is not None
+
+
+def test_ids_and_causes_do_not_depend_on_batching_order_or_duplicates():
+    rec = SpanRecorder()
+    agent_trace(rec)
+    spans = rec.spans()
+    assert len(spans) == 3
+    expected = {(e.event_id, e.causation_id) for e in promote_traces(request_of(spans)).envelopes}
+    for order in itertools.permutations(spans):
+        seen = set()
+        for i, span in enumerate(order):  # one request per span, with a duplicate of the previous one
+            batch = [span] if i == 0 else [order[i - 1], span]
+            seen |= {(e.event_id, e.causation_id) for e in promote_traces(request_of(batch)).envelopes}
+        assert seen == expected
+
+
+def test_explicit_attributes_win():
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("s", attributes={A.GEN_AI_CONVERSATION_ID: "conv-1"}) as span:
+        span.add_event("e", fact_attributes("system.task_scheduled", **{
+            A.EVENT_ID: "0190a5c4-0000-7000-8000-000000000001",
+            A.CAUSATION_ID: "0190a5c4-0000-7000-8000-000000000000",
+            A.SOURCE_AGENT: "planner"}))
+        span.add_event("e2", fact_attributes("system.task_completed", **{A.CORRELATION_ID: "run-9"}))
+    first, second = promote_traces(request_of(rec.spans())).envelopes
+    assert (first.event_id, first.causation_id) == ("0190a5c4-0000-7000-8000-000000000001",
+                                                    "0190a5c4-0000-7000-8000-000000000000")
+    assert first.correlation_id == "conv-1" and first.source.agent == "planner"
+    assert second.correlation_id == "run-9" and second.causation_id == first.event_id
+
+
+def test_a_derived_id_is_a_uuid_v8_and_a_function_of_its_position():
+    a = derived_id(b"\1" * 16, b"\2" * 8, 0)
+    assert a[14] == "8" and a[19] in "89ab"
+    assert a == derived_id(b"\1" * 16, b"\2" * 8, 0) != derived_id(b"\1" * 16, b"\2" * 8, 1)
+
+
+def test_invalid_facts_are_rejected_with_a_reason_and_the_rest_kept():
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("s") as span:
+        span.add_event("bad", fact_attributes("nonsense"))
+        span.add_event("bad2", {**fact_attributes("system.error"), A.PAYLOAD: "[1, 2]"})
+        span.add_event("ok", fact_attributes("system.error", {"why": "x"}))
+    promotion = promote_traces(request_of(rec.spans()))
+    assert [e.event_type for e in promotion.envelopes] == ["system.error"]
+    reasons = [(r.field, r.event_type) for r in promotion.rejected]
+    assert reasons == [("event_type", "nonsense"), ("payload", "system.error")]
+    assert "known namespace" in promotion.rejected[0].reason
+    assert json.loads(promotion.rejected[1].attributes_json)[A.PAYLOAD] == "[1, 2]"
+
+
+def test_genai_spans_become_facts_with_rules_on_and_nothing_without():
+    rec = SpanRecorder()
+    t = rec.tracer
+    with t.start_as_current_span("invoke_agent planner", attributes={A.GEN_AI_OPERATION_NAME: "invoke_agent",
+                                                                     A.GEN_AI_AGENT_NAME: "planner"}):
+        with t.start_as_current_span("chat gpt", attributes={A.GEN_AI_OPERATION_NAME: "chat",
+                                                             "gen_ai.usage.input_tokens": 12}):
+            pass
+        with t.start_as_current_span("execute_tool lookup") as tool:
+            tool.set_status(Status(StatusCode.ERROR, "boom"))
+        with t.start_as_current_span("http GET"):
+            pass
+    request = request_of(rec.spans())
+    assert promote_traces(request).envelopes == []
+    envelopes = {e.event_type: e for e in promote_traces(request, rules=DEFAULT_RULES).envelopes}
+    assert set(envelopes) == {"execution.turn_completed", "execution.llm_call", "execution.tool_result"}
+    turn, llm, tool_fact = (envelopes[k] for k in ("execution.turn_completed", "execution.llm_call",
+                                                   "execution.tool_result"))
+    assert llm.causation_id == turn.event_id == tool_fact.causation_id
+    assert llm.payload["attributes"]["gen_ai.usage.input_tokens"] == 12
+    assert tool_fact.payload["status"] == "error" and tool_fact.payload["status_message"] == "boom"
+    assert turn.source.agent == "planner" and turn.source.origin == "agent"
+
+
+def test_log_records_with_event_type_are_facts():
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider(resource=Resource.create({"service.name": "logs-svc"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    logger = provider.get_logger("tests")
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("s"):
+        for event_type in ("system.workflow_started", "system.workflow_completed"):
+            logger.emit(timestamp=1_700_000_000_000_000_000, event_name=event_type,
+                        attributes=fact_attributes(event_type, {"n": 1}))
+        logger.emit(timestamp=1, body="just a log line", attributes={"k": "v"})
+    request = encode_logs(exporter.get_finished_logs())
+    envelopes = promote_logs(request).envelopes
+    assert [e.event_type for e in envelopes] == ["system.workflow_started", "system.workflow_completed"]
+    assert envelopes[0].source.service == "logs-svc"
+    assert envelopes[0].event_id != envelopes[1].event_id
+    assert envelopes[0].causation_id == derived_id(bytes.fromhex(envelopes[0].trace_id),
+                                                   bytes.fromhex(envelopes[0].span_id), 0)
+    assert [e.event_id for e in promote_logs(request).envelopes] == [e.event_id for e in envelopes]
