@@ -2,7 +2,13 @@
 
 One pure module, used by the receiver and by the in-process exporters alike:
 ``promote_traces(request)`` and ``promote_logs(request)`` return a ``Promotion``
-(the envelopes, in request order, and the facts rejected with their reason).
+(the envelopes, and the facts rejected with their reason).
+
+Order: the envelopes of one request come out sorted by ``occurred_at`` (stable,
+so ties keep request order). An SDK exports a span when it ends, so children
+arrive before their parents; sorting makes a batch commit in the order things
+happened. Across requests the ledger's order is arrival order, which is why
+facts should ride on short spans (design.md section 3).
 No I/O, no clock except ``received_at`` for rejections.
 
 Which facts
@@ -96,6 +102,7 @@ def promote_traces(request: Any, *, rules: Rules | None = None, replaced_utf8: b
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 _promote_span(span, service, rules, replaced_utf8, out)
+    out.envelopes.sort(key=_occurred_at)
     return out
 
 
@@ -119,7 +126,12 @@ def promote_logs(request: Any, *, replaced_utf8: bool = False) -> Promotion:
                 when = record.time_unix_nano or record.observed_time_unix_nano
                 _add(out, attrs, {}, event_id, cause, when, trace, span, None, service, replaced_utf8,
                      default_type=record.event_name or None)
+    out.envelopes.sort(key=_occurred_at)
     return out
+
+
+def _occurred_at(envelope: Envelope) -> int:
+    return envelope.occurred_at
 
 
 # -- spans ------------------------------------------------------------------------

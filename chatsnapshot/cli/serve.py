@@ -1,0 +1,58 @@
+"""chatsnapshot serve: the OTLP receiver (gRPC and HTTP) in front of a ledger."""
+
+from __future__ import annotations
+
+import argparse
+
+from chatsnapshot.cli import common
+
+
+def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "serve", parents=[parent], help="receive OTLP traces and logs, commit their facts to the ledger",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the OTLP receiver: OTLP/gRPC (TraceService, LogsService; MetricsService accepted and "
+                    "discarded) and OTLP/HTTP (/v1/traces, /v1/logs), promoting span events and log records "
+                    "that carry chatsnapshot.* attributes into envelopes. A request is answered with success "
+                    "only once its envelopes are durable.",
+        epilog="Every flag has an environment variable CHATSNAPSHOT_<NAME> (e.g. CHATSNAPSHOT_GRPC); a flag "
+               "beats the variable.\nHealth: gRPC grpc.health.v1, HTTP /healthz and /readyz; Prometheus "
+               "metrics at HTTP /metrics.\nSIGTERM or SIGINT: stop accepting, finish requests in flight, seal, "
+               "exit 0.",
+    )
+    p.add_argument("--grpc", metavar="HOST:PORT", help="OTLP/gRPC address, or 'off' (default 127.0.0.1:4317)")
+    p.add_argument("--http", metavar="HOST:PORT", help="OTLP/HTTP address, or 'off' (default 127.0.0.1:4318)")
+    p.add_argument("--max-request-bytes", metavar="N",
+                   help="largest request accepted, after decompression (default 67108864)")
+    p.add_argument("--max-pending", metavar="N",
+                   help="envelopes admitted and not yet committed before clients are told to retry (default 65536)")
+    p.add_argument("--promote-spans", action="store_const", const=True,
+                   help="also promote GenAI semantic-convention spans (invoke_agent, chat, execute_tool, ...) "
+                        "into execution.* facts; see the README's mapping table")
+    p.add_argument("--rules", dest="rules_file", metavar="FILE",
+                   help="a TOML file of span promotion rules (implies --promote-spans)")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="require 'Authorization: Bearer TOKEN' with one of the tokens in FILE (one per line)")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate chain")
+    p.add_argument("--tls-key", metavar="PEM", help="... and this private key")
+    p.add_argument("--tls-client-ca", metavar="PEM", help="require client certificates signed by this CA (mTLS)")
+    p.add_argument("--shutdown-grace", metavar="SECONDS", help="time for requests in flight at shutdown (default 10)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from chatsnapshot.receiver.server import run as serve
+    from chatsnapshot.receiver.settings import Settings
+
+    flags = {name: getattr(args, name, None) for name in (
+        "grpc", "http", "max_request_bytes", "max_pending", "promote_spans", "rules_file", "token_file",
+        "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace")}
+    flags["ledger"] = common.ledger_path(args)
+    try:
+        settings = Settings.resolve(flags)
+    except ValueError as e:
+        raise common.UserError(str(e)) from None
+    try:
+        return serve(settings)
+    except (ValueError, OSError) as e:
+        raise common.UserError(str(e)) from None

@@ -1,0 +1,226 @@
+"""OTLP/HTTP: ``POST /v1/traces``, ``/v1/logs``, ``/v1/metrics``; ``/healthz``, ``/readyz``, ``/metrics``.
+
+Bodies are protobuf (``application/x-protobuf``) or OTLP/JSON
+(``application/json``), optionally gzip-compressed (``Content-Encoding: gzip``).
+The size limit applies to the body as sent and again while decompressing, so a
+gzip bomb stops at the limit: 413. Errors answer a ``google.rpc.Status`` in the
+request's encoding: 400 malformed, 401 bad token, 413 too large, 415 other
+content type, 503 + ``Retry-After`` when overloaded or the store is failing
+(nothing acknowledged: send again).
+
+The server is the standard library's threading HTTP server: one thread per
+connection, which is what a sidecar behind a collector needs; the ledger's group
+commit turns concurrent requests into shared fsyncs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import ssl
+import threading
+import zlib
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from google.protobuf import json_format
+from google.rpc import code_pb2, status_pb2
+
+from chatsnapshot.receiver.auth import Authenticator
+from chatsnapshot.receiver.decoding import BadRequest, Signal
+from chatsnapshot.receiver.grpc_service import _SERVICES
+from chatsnapshot.receiver.ingest import Ingest, Overloaded, StoreUnavailable
+
+__all__ = ["HttpReceiver"]
+
+log = logging.getLogger("chatsnapshot.receiver")
+
+_PATHS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
+_PROTOBUF, _JSON = "application/x-protobuf", "application/json"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class HttpReceiver:
+    """The OTLP/HTTP server; ``start()`` serves in a thread, ``stop(grace)`` drains in-flight requests."""
+
+    def __init__(self, address: tuple[str, int], ingest: Ingest, auth: Authenticator, *, max_request_bytes: int,
+                 ready: Callable[[], bool], tls: ssl.SSLContext | None = None) -> None:
+        handler = type("Handler", (_Handler,), {
+            "ingest": ingest, "auth": auth, "limit": max_request_bytes, "ready": staticmethod(ready),
+            "receiver": self,
+        })
+        self._server = ThreadingHTTPServer(address, handler)
+        self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._thread: threading.Thread | None = None
+        self._inflight = 0
+        self._idle = threading.Condition()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-http", daemon=True)
+        self._thread.start()
+
+    def stop(self, grace: float) -> None:
+        """Stop accepting, wait up to ``grace`` seconds for requests in flight, close."""
+        self._server.shutdown()
+        with self._idle:
+            self._idle.wait_for(lambda: self._inflight == 0, timeout=grace)
+        self._server.server_close()
+
+    def _enter(self) -> None:
+        with self._idle:
+            self._inflight += 1
+
+    def _leave(self) -> None:
+        with self._idle:
+            self._inflight -= 1
+            self._idle.notify_all()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "chatsnapshot"
+    timeout = 60  # an idle keep-alive connection is closed after this
+    ingest: Ingest
+    auth: Authenticator
+    limit: int
+    ready: Callable[[], bool]
+    receiver: HttpReceiver
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("http %s " + format, self.address_string(), *args)
+
+    # -- GET: health and metrics -------------------------------------------------
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            self._plain(HTTPStatus.OK, "ok\n")
+        elif path == "/readyz":
+            ok = self.ready()
+            self._plain(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, "ready\n" if ok else "not ready\n")
+        elif path == "/metrics":
+            self._plain(HTTPStatus.OK, self.ingest.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+        else:
+            self._plain(HTTPStatus.NOT_FOUND, f"no such path {path}; try /healthz, /readyz, /metrics\n")
+
+    # -- POST: OTLP export ---------------------------------------------------------
+
+    def do_POST(self) -> None:
+        self.receiver._enter()
+        try:
+            self._export()
+        finally:
+            self.receiver._leave()
+
+    def _export(self) -> None:
+        path = self.path.split("?", 1)[0]
+        content_type = (self.headers.get("Content-Type") or _PROTOBUF).split(";")[0].strip().lower()
+        encoding = _JSON if content_type == _JSON else _PROTOBUF
+        signal = _PATHS.get(path)
+        metrics = self.ingest.metrics
+        if signal is None:
+            return self._error(HTTPStatus.NOT_FOUND, code_pb2.NOT_FOUND, f"no OTLP endpoint at {path}; "
+                               "use /v1/traces, /v1/logs or /v1/metrics", encoding, drain=True)
+        if not self.auth.allows(self.headers.get("Authorization")):
+            metrics.add("requests", signal=signal, transport="http", outcome="unauthenticated")
+            return self._error(HTTPStatus.UNAUTHORIZED, code_pb2.UNAUTHENTICATED, "missing or wrong bearer token",
+                               encoding, drain=True, extra={"WWW-Authenticate": "Bearer"})
+        if content_type not in (_PROTOBUF, _JSON):
+            return self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, code_pb2.INVALID_ARGUMENT,
+                               f"Content-Type must be {_PROTOBUF} or {_JSON}, got {content_type}", encoding,
+                               drain=True)
+        try:
+            body = self._body()
+        except _TooLarge as e:
+            metrics.add("requests", signal=signal, transport="http", outcome="too_large")
+            return self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, code_pb2.RESOURCE_EXHAUSTED, str(e), encoding)
+        except BadRequest as e:
+            metrics.add("requests", signal=signal, transport="http", outcome="invalid")
+            return self._error(HTTPStatus.BAD_REQUEST, code_pb2.INVALID_ARGUMENT, str(e), encoding)
+        try:
+            outcome = self.ingest.export(signal, body, content_type)
+        except BadRequest as e:
+            metrics.add("requests", signal=signal, transport="http", outcome="invalid")
+            return self._error(HTTPStatus.BAD_REQUEST, code_pb2.INVALID_ARGUMENT, str(e), encoding)
+        except (Overloaded, StoreUnavailable) as e:
+            metrics.add("requests", signal=signal, transport="http", outcome="unavailable")
+            return self._error(HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE, str(e), encoding,
+                               extra={"Retry-After": str(max(1, math.ceil(e.retry_after)))})
+        metrics.add("requests", signal=signal, transport="http", outcome="ok")
+        response = _SERVICES[signal][1](outcome)
+        if encoding == _JSON:
+            self._send(HTTPStatus.OK, json_format.MessageToJson(response).encode(), _JSON)
+        else:
+            self._send(HTTPStatus.OK, response.SerializeToString(), _PROTOBUF)
+
+    def _body(self) -> bytes:
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self.close_connection = True
+            raise BadRequest("Content-Length is required (chunked bodies are not accepted)")
+        size = int(length)
+        if size > self.limit:
+            self.close_connection = True  # the body is not read: this connection cannot carry another request
+            raise _TooLarge(f"request body is {size} bytes; the limit is {self.limit}")
+        body = self.rfile.read(size)
+        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding == "gzip":
+            return _gunzip(body, self.limit)
+        if encoding != "identity":
+            raise BadRequest(f"Content-Encoding {encoding} is not supported; use gzip or none")
+        return body
+
+    # -- answers -------------------------------------------------------------------
+
+    def _error(self, status: HTTPStatus, code: int, message: str, encoding: str, *, drain: bool = False,
+               extra: dict[str, str] | None = None) -> None:
+        if drain:
+            self._discard_body()
+        body = status_pb2.Status(code=code, message=message)
+        data = json_format.MessageToJson(body).encode() if encoding == _JSON else body.SerializeToString()
+        self._send(status, data, encoding, extra)
+
+    def _discard_body(self) -> None:
+        length = self.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) <= self.limit:
+            self.rfile.read(int(length))
+        else:
+            self.close_connection = True
+
+    def _plain(self, status: HTTPStatus, text: str, content_type: str = "text/plain; charset=utf-8") -> None:
+        self._send(status, text.encode(), content_type)
+
+    def _send(self, status: HTTPStatus, data: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as e:
+        raise BadRequest(f"body is not valid gzip: {e}") from None
+    if len(out) > limit:
+        raise _TooLarge(f"request decompresses to more than the limit of {limit} bytes")
+    if not inflater.eof:
+        raise BadRequest("gzip body is truncated")
+    return out

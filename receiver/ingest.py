@@ -1,0 +1,167 @@
+"""The transport-independent core of the receiver: decode, promote, admit, commit, answer.
+
+``Ingest.export(signal, body, content_type)`` is called by the gRPC and HTTP
+handlers with the request's (decompressed) bytes and returns an ``Outcome``
+only once every envelope of the request is durable (contract 1). Failures are
+exceptions the transports map to their codes:
+
+=====================  ===============================  =====================
+exception              meaning                          gRPC / HTTP
+=====================  ===============================  =====================
+``BadRequest``         not an OTLP request               INVALID_ARGUMENT / 400
+``Overloaded``         the ingest queue is full          UNAVAILABLE + RetryInfo / 503 + Retry-After
+``StoreUnavailable``   the ledger could not commit       UNAVAILABLE + RetryInfo / 503 + Retry-After
+=====================  ===============================  =====================
+
+On ``Overloaded`` and ``StoreUnavailable`` nothing of the request was
+acknowledged; the client re-sends it and idempotency makes that safe.
+
+Backpressure: the queue is a budget of envelopes admitted and not yet
+committed (``max_pending``). A request that does not fit waits up to
+``admit_timeout`` seconds, then is refused with ``Overloaded``: the client backs
+off as RetryInfo says, rather than piling more threads on a slow disk. (grpcio's
+``maximum_concurrent_rpcs`` is not used: it answers RESOURCE_EXHAUSTED without
+RetryInfo, and collectors drop data on that.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from chatsnapshot.ledger import AppendStatus, Ledger, StoreUnavailableError
+from chatsnapshot.ledger.promotion import Promotion, Rejection, promote_logs, promote_traces
+from chatsnapshot.ledger.promotion_rules import Rules
+from chatsnapshot.receiver.decoding import BadRequest, Signal, decode
+from chatsnapshot.receiver.metrics import Metrics
+
+__all__ = ["BadRequest", "Ingest", "Outcome", "Overloaded", "StoreUnavailable"]
+
+log = logging.getLogger("chatsnapshot.receiver")
+
+
+class Overloaded(Exception):
+    """The ingest queue is full: retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(Exception):
+    """The ledger could not make the request durable: retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a successful export answers: ``rejected`` facts (OTLP partial_success)."""
+
+    committed: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    message: str = ""
+
+
+class _Budget:
+    """Envelopes admitted and not yet committed, bounded."""
+
+    def __init__(self, capacity: int, metrics: Metrics) -> None:
+        self.capacity = capacity
+        self._used = 0
+        self._cond = threading.Condition()
+        self._metrics = metrics
+        metrics.queue_capacity = capacity
+
+    def acquire(self, n: int, timeout: float) -> bool:
+        n = min(n, self.capacity)  # a request larger than the whole queue goes alone
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._used + n <= self.capacity, timeout):
+                return False
+            self._used += n
+            self._metrics.queue_depth = self._used
+            return True
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self._used -= min(n, self.capacity)
+            self._metrics.queue_depth = self._used
+            self._cond.notify_all()
+
+
+class Ingest:
+    """Turns OTLP export requests into committed envelopes. Thread-safe."""
+
+    def __init__(self, ledger: Ledger, *, metrics: Metrics | None = None, rules: Rules | None = None,
+                 max_pending: int = 65_536, admit_timeout: float = 0.5, retry_after: float = 1.0) -> None:
+        self.ledger = ledger
+        self.metrics = metrics or Metrics()
+        self.rules = rules
+        self.retry_after = retry_after
+        self._admit_timeout = admit_timeout
+        self._budget = _Budget(max_pending, self.metrics)
+
+    def export(self, signal: Signal, body: bytes, content_type: str = "application/x-protobuf") -> Outcome:
+        """Commit the facts of one request; see the module docstring for the errors."""
+        decoded = decode(signal, body, content_type)
+        if signal == "metrics":
+            return Outcome()  # accepted and discarded, so a collector can send every signal here
+        if signal == "traces":
+            promotion = promote_traces(decoded.request, rules=self.rules, replaced_utf8=decoded.replaced_utf8)
+        else:
+            promotion = promote_logs(decoded.request, replaced_utf8=decoded.replaced_utf8)
+        return self.commit(promotion)
+
+    def commit(self, promotion: Promotion) -> Outcome:
+        """Admit, dead-letter the rejections, append the envelopes, durably."""
+        n = len(promotion.envelopes) + len(promotion.rejected)
+        if not n:
+            return Outcome()
+        if not self._budget.acquire(n, self._admit_timeout):
+            raise Overloaded(f"ingest queue full ({self._budget.capacity} envelopes pending); retry later",
+                             self.retry_after)
+        started = time.monotonic()
+        try:
+            results = self.ledger.append(promotion.envelopes) if promotion.envelopes else []
+            rejected = list(promotion.rejected)
+            conflicts = [r for r in results if r.status is AppendStatus.CONFLICT]
+            if conflicts:
+                rejected += _conflicts(promotion, conflicts)
+            self.ledger.dead_letter(rejected)
+        except StoreUnavailableError as e:
+            log.warning("store unavailable, asking clients to retry: %s", e)
+            raise StoreUnavailable(f"the ledger cannot commit now: {e}", self.retry_after) from e
+        finally:
+            self._budget.release(n)
+        self.metrics.observe_commit(time.monotonic() - started)
+        committed = sum(r.status is AppendStatus.STORED for r in results)
+        duplicates = sum(r.status is AppendStatus.DUPLICATE for r in results)
+        self.metrics.add("envelopes_committed", committed)
+        self.metrics.add("duplicates", duplicates)
+        self.metrics.add("rejected", len(rejected))
+        self.metrics.add("dead_lettered", len(rejected))
+        message = ""
+        if rejected:
+            first = rejected[0]
+            message = (f"{len(rejected)} fact(s) rejected and kept in the dead_letters table; "
+                       f"first: {first.reason}")
+        return Outcome(committed, duplicates, len(rejected), message)
+
+
+def _conflicts(promotion: Promotion, conflicts: list) -> list[Rejection]:
+    by_id = {e.event_id: e for e in promotion.envelopes}
+    out = []
+    for result in conflicts:
+        env = by_id[result.event_id]
+        out.append(Rejection(
+            reason=f"conflict: event_id {result.event_id} is stored with other content ({result.reason})",
+            field="event_id", event_type=env.event_type, correlation_id=env.correlation_id,
+            trace_id=env.trace_id, span_id=env.span_id, service=env.source.service,
+            attributes_json='{"payload": ' + env.payload_json + "}", received_at=time.time_ns(),
+        ))
+    return out

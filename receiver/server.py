@@ -1,0 +1,160 @@
+"""The receiver process: OTLP/gRPC and OTLP/HTTP in front of one ledger.
+
+``Receiver(settings).start()`` opens the ledger (as its one writer), starts both
+servers and returns; ``stop()`` shuts down in order: stop accepting, let
+requests in flight finish (up to ``shutdown_grace`` seconds), seal, release the
+ledger. ``run(settings)`` does both around SIGTERM/SIGINT for ``chatsnapshot serve``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import ssl
+import threading
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health
+
+from chatsnapshot.ledger import Ledger
+from chatsnapshot.ledger.promotion_rules import DEFAULT_RULES, Rules, load_rules
+from chatsnapshot.receiver.auth import Authenticator
+from chatsnapshot.receiver.grpc_service import add_services
+from chatsnapshot.receiver.http_service import HttpReceiver
+from chatsnapshot.receiver.ingest import Ingest
+from chatsnapshot.receiver.metrics import Metrics
+from chatsnapshot.receiver.settings import Settings
+
+__all__ = ["Receiver", "run"]
+
+log = logging.getLogger("chatsnapshot.receiver")
+
+_GRPC_WORKERS = 16
+
+
+class Receiver:
+    def __init__(self, settings: Settings, *, ledger: Ledger | None = None) -> None:
+        self.settings = settings
+        self.rules: Rules | None = None
+        if settings.rules_file:
+            self.rules = load_rules(settings.rules_file)
+        elif settings.promote_spans:
+            self.rules = DEFAULT_RULES
+        self._tls_files = _read_tls(settings)  # fail on a bad path before opening the ledger
+        self.ledger = ledger or Ledger.open(settings.ledger)
+        self.metrics = Metrics()
+        self.ingest = Ingest(self.ledger, metrics=self.metrics, rules=self.rules, max_pending=settings.max_pending)
+        self.auth = Authenticator(settings.tokens)
+        self._grpc: grpc.Server | None = None
+        self._health = health.HealthServicer()
+        self._http: HttpReceiver | None = None
+        self.grpc_port: int | None = None
+        self.http_address: tuple[str, int] | None = None
+        self._stopped = False
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> Receiver:
+        s = self.settings
+        if s.grpc is not None:
+            server = grpc.server(
+                futures.ThreadPoolExecutor(max_workers=_GRPC_WORKERS, thread_name_prefix="otlp-grpc"),
+                options=[("grpc.max_receive_message_length", s.max_request_bytes),
+                         ("grpc.so_reuseport", 0)],
+            )
+            add_services(server, self.ingest, self.auth, self._health)
+            address = f"[{s.grpc[0]}]:{s.grpc[1]}" if ":" in s.grpc[0] else f"{s.grpc[0]}:{s.grpc[1]}"
+            if self._tls_files is not None:
+                key, cert, client_ca = self._tls_files
+                credentials = grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca,
+                                                          require_client_auth=client_ca is not None)
+                self.grpc_port = server.add_secure_port(address, credentials)
+            else:
+                self.grpc_port = server.add_insecure_port(address)
+            if not self.grpc_port:
+                raise OSError(f"cannot listen for OTLP/gRPC on {address} (in use?); change --grpc")
+            server.start()
+            self._grpc = server
+        if s.http is not None:
+            self._http = HttpReceiver(s.http, self.ingest, self.auth, max_request_bytes=s.max_request_bytes,
+                                      ready=self.ready, tls=self._http_tls())
+            self._http.start()
+            self.http_address = self._http.address
+        log.info("receiving OTLP on gRPC %s, HTTP %s into %s", self.grpc_port, self.http_address, self.ledger.path)
+        return self
+
+    def ready(self) -> bool:
+        """The ledger is open and its directory writable."""
+        return not self._stopped and os.access(self.ledger.path, os.W_OK)
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop accepting, finish in-flight requests, seal and close the ledger. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        grace = self.settings.shutdown_grace if grace is None else grace
+        self._health.enter_graceful_shutdown()
+        waits = []
+        if self._grpc is not None:
+            waits.append(self._grpc.stop(grace))
+        if self._http is not None:
+            self._http.stop(grace)
+        for done in waits:
+            done.wait(grace + 1)
+        self.ledger.close()
+
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _http_tls(self) -> ssl.SSLContext | None:
+        s = self.settings
+        if s.tls_cert is None or s.tls_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(s.tls_cert, s.tls_key)
+        if s.tls_client_ca:
+            context.load_verify_locations(s.tls_client_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+
+def _read_tls(settings: Settings) -> tuple[bytes, bytes, bytes | None] | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    try:
+        key = Path(settings.tls_key).read_bytes()
+        cert = Path(settings.tls_cert).read_bytes()
+        client_ca = Path(settings.tls_client_ca).read_bytes() if settings.tls_client_ca else None
+    except OSError as e:
+        raise ValueError(f"cannot read TLS file {e.filename}: {e.strerror}") from None
+    return key, cert, client_ca
+
+
+def run(settings: Settings) -> int:
+    """Serve until SIGTERM or SIGINT, then shut down cleanly; the exit status."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    receiver = Receiver(settings).start()
+    print(f"chatsnapshot: receiving OTLP into {receiver.ledger.path}: "
+          f"gRPC {_where(settings.grpc, receiver.grpc_port)}, HTTP {_where(settings.http, receiver.http_address)}",
+          flush=True)
+    stop.wait()
+    log.info("shutting down: finishing requests in flight, sealing")
+    receiver.stop()
+    print("chatsnapshot: receiver stopped; everything acknowledged is sealed", flush=True)
+    return 0
+
+
+def _where(configured: tuple[str, int] | None, bound: object) -> str:
+    if configured is None:
+        return "off"
+    port = bound[1] if isinstance(bound, tuple) else bound
+    return f"{configured[0]}:{port}"
+

@@ -1,0 +1,20 @@
+"""A real receiver on loopback (grpcio server and HTTP server, ports chosen by the OS)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatsnapshot.receiver.server import Receiver
+from chatsnapshot.receiver.settings import Settings
+
+
+def start_receiver(ledger_dir, **overrides) -> Receiver:
+    settings = Settings(ledger=str(ledger_dir), grpc=("127.0.0.1", 0), http=("127.0.0.1", 0), **overrides)
+    return Receiver(settings).start()
+
+
+@pytest.fixture
+def receiver(tmp_path):
+    r = start_receiver(tmp_path / "ledger")
+    yield r
+    r.stop(grace=2)
