@@ -35,6 +35,7 @@ from chatsnapshot.ledger import AppendStatus, Ledger, StoreUnavailableError
 from chatsnapshot.ledger.promotion import Promotion, Rejection, promote_logs, promote_traces
 from chatsnapshot.ledger.promotion_rules import Rules
 from chatsnapshot.receiver.decoding import BadRequest, Signal, decode
+from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.metrics import Metrics
 
 __all__ = ["BadRequest", "Ingest", "Outcome", "Overloaded", "StoreUnavailable"]
@@ -98,8 +99,10 @@ class Ingest:
     """Turns OTLP export requests into committed envelopes. Thread-safe."""
 
     def __init__(self, ledger: Ledger, *, metrics: Metrics | None = None, rules: Rules | None = None,
-                 max_pending: int = 65_536, admit_timeout: float = 0.5, retry_after: float = 1.0) -> None:
+                 max_pending: int = 65_536, admit_timeout: float = 0.5, retry_after: float = 1.0,
+                 forwarder: Forwarder | None = None) -> None:
         self.ledger = ledger
+        self.forwarder = forwarder
         self.metrics = metrics or Metrics()
         self.rules = rules
         self.retry_after = retry_after
@@ -110,12 +113,16 @@ class Ingest:
         """Commit the facts of one request; see the module docstring for the errors."""
         decoded = decode(signal, body, content_type)
         if signal == "metrics":
-            return Outcome()  # accepted and discarded, so a collector can send every signal here
-        if signal == "traces":
-            promotion = promote_traces(decoded.request, rules=self.rules, replaced_utf8=decoded.replaced_utf8)
+            outcome = Outcome()  # accepted and discarded, so a collector can send every signal here
+        elif signal == "traces":
+            outcome = self.commit(promote_traces(decoded.request, rules=self.rules,
+                                                 replaced_utf8=decoded.replaced_utf8))
         else:
-            promotion = promote_logs(decoded.request, replaced_utf8=decoded.replaced_utf8)
-        return self.commit(promotion)
+            outcome = self.commit(promote_logs(decoded.request, replaced_utf8=decoded.replaced_utf8))
+        if self.forwarder is not None:
+            protobuf = body if content_type == "application/x-protobuf" and not decoded.replaced_utf8 else None
+            self.forwarder.submit(signal, protobuf or decoded.request.SerializeToString())
+        return outcome
 
     def commit(self, promotion: Promotion) -> Outcome:
         """Admit, dead-letter the rejections, append the envelopes, durably."""

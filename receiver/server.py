@@ -22,6 +22,7 @@ from grpc_health.v1 import health
 from chatsnapshot.ledger import Ledger
 from chatsnapshot.ledger.promotion_rules import DEFAULT_RULES, Rules, load_rules
 from chatsnapshot.receiver.auth import Authenticator
+from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.grpc_service import add_services
 from chatsnapshot.receiver.http_service import HttpReceiver
 from chatsnapshot.receiver.ingest import Ingest
@@ -46,7 +47,9 @@ class Receiver:
         self._tls_files = _read_tls(settings)  # fail on a bad path before opening the ledger
         self.ledger = ledger or Ledger.open(settings.ledger)
         self.metrics = Metrics()
-        self.ingest = Ingest(self.ledger, metrics=self.metrics, rules=self.rules, max_pending=settings.max_pending)
+        self.forwarder = Forwarder(settings.forward_otlp, self.metrics) if settings.forward_otlp else None
+        self.ingest = Ingest(self.ledger, metrics=self.metrics, rules=self.rules, max_pending=settings.max_pending,
+                             forwarder=self.forwarder)
         self.auth = Authenticator(settings.tokens)
         self._grpc: grpc.Server | None = None
         self._health = health.HealthServicer()
@@ -105,6 +108,8 @@ class Receiver:
         for done in waits:
             done.wait(grace + 1)
         self.ledger.close()
+        if self.forwarder is not None:
+            self.forwarder.close()
 
     def __enter__(self) -> Receiver:
         return self.start()

@@ -14,6 +14,7 @@ setting                    environment variable            default
 ``--tls-cert/--tls-key``   CHATSNAPSHOT_TLS_CERT/_KEY      none (PEM files: serve TLS)
 ``--tls-client-ca FILE``   CHATSNAPSHOT_TLS_CLIENT_CA      none (require client certificates: mTLS)
 ``--shutdown-grace S``     CHATSNAPSHOT_SHUTDOWN_GRACE     10 seconds for in-flight requests
+``--forward-otlp H:P``     CHATSNAPSHOT_FORWARD_OTLP       none (re-export requests upstream, OTLP/gRPC)
 =========================  ==============================  =======================
 
 Tokens are secrets: they are read from a file (or the environment), never from a
@@ -48,6 +49,7 @@ class Settings:
     tls_key: str | None = None
     tls_client_ca: str | None = None
     shutdown_grace: float = 10.0
+    forward_otlp: str | None = None
 
     @classmethod
     def resolve(cls, flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +77,10 @@ class Settings:
         raw = pick("promote_spans", "PROMOTE_SPANS")
         if raw is not None:
             values["promote_spans"] = _flag(raw, f"--promote-spans / {_ENV}PROMOTE_SPANS")
+        raw = pick("forward_otlp", "FORWARD_OTLP")
+        if raw:
+            host_port = parse_endpoint(str(raw), f"--forward-otlp / {_ENV}FORWARD_OTLP")
+            values["forward_otlp"] = str(raw) if host_port else None
         for name, variable in (("rules_file", "RULES"), ("tls_cert", "TLS_CERT"), ("tls_key", "TLS_KEY"),
                                ("tls_client_ca", "TLS_CLIENT_CA")):
             raw = pick(name, variable)

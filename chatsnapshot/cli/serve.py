@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate chain")
     p.add_argument("--tls-key", metavar="PEM", help="... and this private key")
     p.add_argument("--tls-client-ca", metavar="PEM", help="require client certificates signed by this CA (mTLS)")
+    p.add_argument("--forward-otlp", metavar="HOST:PORT",
+                   help="after commit, re-export every request unchanged to this OTLP/gRPC endpoint (best effort)")
     p.add_argument("--shutdown-grace", metavar="SECONDS", help="time for requests in flight at shutdown (default 10)")
     p.set_defaults(func=run)
 
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     flags = {name: getattr(args, name, None) for name in (
         "grpc", "http", "max_request_bytes", "max_pending", "promote_spans", "rules_file", "token_file",
-        "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace")}
+        "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace", "forward_otlp")}
     flags["ledger"] = common.ledger_path(args)
     try:
         settings = Settings.resolve(flags)
