@@ -39,7 +39,7 @@ from chatsnapshot.ledger.errors import CorruptSegmentError, LedgerClosedError, R
 from chatsnapshot.ledger.layout import Layout
 from chatsnapshot.ledger.opening import ReaderParts, WriterParts, manifest_stamp, open_reader, open_writer
 from chatsnapshot.ledger.options import LedgerOptions
-from chatsnapshot.ledger.reader import Snapshot, replay_records
+from chatsnapshot.ledger.reader import Snapshot, records_since, replay_records
 from chatsnapshot.ledger.records import record_to_envelope
 from chatsnapshot.ledger.recovery import RecoveryReport
 from chatsnapshot.ledger.results import AppendResult, CompactionReport, VerifyReport
@@ -153,6 +153,28 @@ class Ledger:
                     ) from e
 
         return envelopes()
+
+    def since(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
+        """Up to ``limit`` envelopes with ``position > after_position``, in position
+        (commit) order, across all correlations: what ``tail`` follows. A writer
+        sees everything durable, a reader what is sealed."""
+        self._check_open()
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        for attempt in range(3):
+            try:
+                return [record_to_envelope(r) for r in records_since(self._snapshot(force=attempt > 0),
+                                                                     after_position, limit)]
+            except FileNotFoundError:  # compacted meanwhile: take a fresh snapshot
+                if self._w is not None or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    @property
+    def last_position(self) -> int:
+        """The highest durable position this handle can see (0 when empty)."""
+        self._check_open()
+        return self._snapshot().durable
 
     def runs(self) -> list[RunSummary]:
         """One summary per correlation, ordered by first occurrence."""

@@ -1,4 +1,4 @@
-"""The read path: a consistent snapshot and replay of one correlation from it."""
+"""The read path: a consistent snapshot, replay of one correlation, and the ledger in commit order."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from chatsnapshot.ledger.catalog import Segment
 from chatsnapshot.ledger.records import POSITION, SEQ, Record, Row
 from chatsnapshot.ledger.segment import table_to_records
 
-__all__ = ["Snapshot", "replay_records"]
+__all__ = ["Snapshot", "records_since", "replay_records"]
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,32 @@ def replay_records(snap: Snapshot, correlation_id: str, after_seq: int = 0) -> I
         for r in buf.by_corr.get(correlation_id, ()):
             if r[SEQ] > after_seq and r[POSITION] <= snap.durable:
                 yield Record._make(r)
+
+
+def records_since(snap: Snapshot, after_position: int, limit: int) -> list[Record]:
+    """Up to ``limit`` records with ``position > after_position``, in position order
+    (every correlation: what a tail follows).
+
+    Segments hold disjoint, ascending position ranges, so only those ending past
+    ``after_position`` are read, and within them only the row groups whose
+    position statistics reach past it.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    out: list[Record] = []
+    for seg in snap.segments:
+        if seg.file is None or seg.entry.last_position <= after_position:
+            continue
+        table = pq.read_table(seg.file.path, filters=[("position", ">", after_position)])
+        table = table.take(pc.sort_indices(table, [("position", "ascending")])).slice(0, limit - len(out))
+        out.extend(table_to_records(table))
+        if len(out) >= limit:
+            return out
+    for buf in snap.buffers:
+        for r in buf.records:
+            if after_position < r[POSITION] <= snap.durable:
+                out.append(Record._make(r))
+                if len(out) >= limit:
+                    return out
+    return out

@@ -61,7 +61,7 @@ def generate(proto_root: Path = PROTO_ROOT) -> list[Path]:
     _protoc([f"-I{proto_root}", f"--python_out={proto_root}", f"--pyi_out={proto_root}",
              f"--grpc_python_out={proto_root}", *sources])
     written = []
-    for path in sorted(proto_root.rglob("*_pb2*.py*")):
+    for path in sorted(p for p in proto_root.rglob("*_pb2*.py*") if p.suffix in (".py", ".pyi")):
         text = path.read_text()
         fixed = _IMPORT.sub(f"from {_PACKAGE} import ", text)
         if path.name.endswith("_pb2_grpc.py") and "rpc " not in _source_for(path).read_text():

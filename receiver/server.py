@@ -26,6 +26,7 @@ from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.grpc_service import add_services
 from chatsnapshot.receiver.http_service import HttpReceiver
 from chatsnapshot.receiver.ingest import Ingest
+from chatsnapshot.receiver.ledger_service import add_ledger_service
 from chatsnapshot.receiver.metrics import Metrics
 from chatsnapshot.receiver.settings import Settings
 
@@ -57,6 +58,7 @@ class Receiver:
         self.grpc_port: int | None = None
         self.http_address: tuple[str, int] | None = None
         self._stopped = False
+        self._stopping = threading.Event()  # ends Tail streams at shutdown
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -69,6 +71,7 @@ class Receiver:
                          ("grpc.so_reuseport", 0)],
             )
             add_services(server, self.ingest, self.auth, self._health)
+            add_ledger_service(server, self.ledger, self.auth, self._stopping)
             address = f"[{s.grpc[0]}]:{s.grpc[1]}" if ":" in s.grpc[0] else f"{s.grpc[0]}:{s.grpc[1]}"
             if self._tls_files is not None:
                 key, cert, client_ca = self._tls_files
@@ -100,6 +103,7 @@ class Receiver:
         self._stopped = True
         grace = self.settings.shutdown_grace if grace is None else grace
         self._health.enter_graceful_shutdown()
+        self._stopping.set()
         waits = []
         if self._grpc is not None:
             waits.append(self._grpc.stop(grace))

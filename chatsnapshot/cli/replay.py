@@ -24,17 +24,25 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                    help="table for people (default); jsonl or json: the full envelopes")
     p.add_argument("--after-seq", type=common.non_negative, default=0, metavar="N",
                    help="only envelopes with seq > N (resume a replay)")
+    common.add_server_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    with common.open_reader(args) as ledger:
-        envelopes = list(ledger.replay(args.correlation_id, after_seq=args.after_seq))
-        if not envelopes and args.after_seq == 0:
-            raise common.UserError(
-                f"no envelopes for correlation {args.correlation_id!r} in {ledger.path} "
-                "('chatsnapshot runs' lists the correlations)"
-            )
+    if args.server:
+        with common.connect(args) as client:
+            envelopes = common.remote(lambda: list(client.replay(args.correlation_id, after_seq=args.after_seq)),
+                                      args.server)
+        where = args.server
+    else:
+        with common.open_reader(args) as ledger:
+            envelopes = list(ledger.replay(args.correlation_id, after_seq=args.after_seq))
+        where = str(ledger.path)
+    if not envelopes and args.after_seq == 0:
+        raise common.UserError(
+            f"no envelopes for correlation {args.correlation_id!r} in {where} "
+            "('chatsnapshot runs' lists the correlations)"
+        )
     if args.format == "jsonl":
         write_jsonl(envelope_to_json(e) for e in envelopes)
     elif args.format == "json":

@@ -15,12 +15,17 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     "(naming the correlation and the first broken seq) otherwise.",
     )
     p.add_argument("correlation_id", nargs="?", metavar="CORRELATION_ID", help="check only this correlation")
+    common.add_server_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    with common.open_reader(args) as ledger:
-        report = ledger.verify(args.correlation_id)
+    if args.server:
+        with common.connect(args) as client:
+            report = common.remote(lambda: client.verify(args.correlation_id), args.server)
+    else:
+        with common.open_reader(args) as ledger:
+            report = ledger.verify(args.correlation_id)
     for b in report.breaks:
         print(f"BROKEN correlation {b.correlation_id} seq {b.seq}: {b.reason}")
     for p in report.problems:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from google.protobuf import descriptor_pb2
 
-from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2
+from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2, ledger_service_pb2
 from chatsnapshot.proto.generate import descriptor_set, proto_sources
 
 
 def test_generated_modules_are_current():
     compiled = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set())
-    committed = {envelope_pb2.DESCRIPTOR.name: envelope_pb2.DESCRIPTOR}
+    committed = {m.DESCRIPTOR.name: m.DESCRIPTOR for m in (envelope_pb2, ledger_service_pb2)}
     assert {f.name for f in compiled.file} == {str(p) for p in proto_sources()}
     for source in compiled.file:
         module = committed.get(source.name)

@@ -1,0 +1,57 @@
+"""A client of ``LedgerService``, for ``chatsnapshot replay/tail --server`` and for programs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from chatsnapshot.ledger import Envelope, envelope_from_proto
+from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2 as pb
+from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2_grpc as pb_grpc
+
+__all__ = ["LedgerClient"]
+
+
+class LedgerClient:
+    """``LedgerClient("127.0.0.1:4317", token=..., ca_file=...)``; a context manager."""
+
+    def __init__(self, target: str, *, token: str | None = None, ca_file: str | None = None) -> None:
+        if ca_file is not None:
+            with open(ca_file, "rb") as f:
+                credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+            self._channel = grpc.secure_channel(target, credentials)
+        else:
+            self._channel = grpc.insecure_channel(target)
+        self._stub = pb_grpc.LedgerServiceStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+
+    def replay(self, correlation_id: str, after_seq: int = 0, timeout: float = 60.0) -> Iterator[Envelope]:
+        for msg in self._stub.Replay(pb.ReplayRequest(correlation_id=correlation_id, after_seq=after_seq),
+                                     metadata=self._metadata, timeout=timeout):
+            yield envelope_from_proto(msg)
+
+    def tail(self, after_position: int | None = 0) -> Iterator[Envelope]:
+        """Envelopes in commit order after ``after_position`` (``None``: from the current end),
+        forever: until the server stops or the iterator is closed."""
+        request = (pb.TailRequest(from_end=True) if after_position is None
+                   else pb.TailRequest(after_position=after_position))
+        stream = self._stub.Tail(request, metadata=self._metadata)
+        try:
+            for msg in stream:
+                yield envelope_from_proto(msg)
+        finally:
+            stream.cancel()
+
+    def verify(self, correlation_id: str | None = None, timeout: float = 600.0) -> pb.VerifyResponse:
+        return self._stub.Verify(pb.VerifyRequest(correlation_id=correlation_id or ""), metadata=self._metadata,
+                                 timeout=timeout)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> LedgerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,66 @@
+"""``chatsnapshot.v1.LedgerService`` on the receiver's gRPC port: Replay, Tail, Verify.
+
+Served by the process that writes the ledger, so it sees every durable envelope,
+not only what is sealed. Authentication is the same bearer token as OTLP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import grpc
+
+from chatsnapshot.ledger import Envelope, Ledger, envelope_to_proto
+from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2 as pb
+from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2_grpc as pb_grpc
+from chatsnapshot.receiver.auth import Authenticator
+
+__all__ = ["TAIL_POLL_SECONDS", "LedgerServicer", "add_ledger_service"]
+
+TAIL_POLL_SECONDS = 0.05
+_TAIL_BATCH = 512
+
+
+class LedgerServicer(pb_grpc.LedgerServiceServicer):
+    def __init__(self, ledger: Ledger, auth: Authenticator, stopping: threading.Event) -> None:
+        self._ledger = ledger
+        self._auth = auth
+        self._stopping = stopping
+
+    def _check(self, context: grpc.ServicerContext) -> None:
+        if not self._auth.allows(dict(context.invocation_metadata()).get("authorization")):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+    def Replay(self, request: pb.ReplayRequest, context: grpc.ServicerContext) -> Iterator:
+        self._check(context)
+        if not request.correlation_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "correlation_id is required")
+        for envelope in self._ledger.replay(request.correlation_id, after_seq=request.after_seq):
+            yield envelope_to_proto(envelope)
+
+    def Tail(self, request: pb.TailRequest, context: grpc.ServicerContext) -> Iterator:
+        self._check(context)
+        position = self._ledger.last_position if request.from_end else request.after_position
+        while context.is_active() and not self._stopping.is_set():
+            batch: list[Envelope] = self._ledger.since(position, _TAIL_BATCH)
+            for envelope in batch:
+                yield envelope_to_proto(envelope)
+            if batch:
+                position = batch[-1].position or position
+            else:
+                self._stopping.wait(TAIL_POLL_SECONDS)
+
+    def Verify(self, request: pb.VerifyRequest, context: grpc.ServicerContext) -> pb.VerifyResponse:
+        self._check(context)
+        report = self._ledger.verify(request.correlation_id or None)
+        return pb.VerifyResponse(
+            ok=report.ok, correlations=report.correlations, envelopes=report.envelopes,
+            breaks=[pb.ChainBreak(correlation_id=b.correlation_id, seq=b.seq, reason=b.reason)
+                    for b in report.breaks],
+            problems=[pb.FileProblem(file=p.file, reason=p.reason) for p in report.problems],
+        )
+
+
+def add_ledger_service(server: grpc.Server, ledger: Ledger, auth: Authenticator, stopping: threading.Event) -> None:
+    pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(ledger, auth, stopping), server)
