@@ -34,6 +34,7 @@ __all__ = [
     "Source",
     "canonical_json",
     "check_event_type",
+    "source_of",
 ]
 
 SCHEMA_VERSION = 1
@@ -221,6 +222,31 @@ class Envelope:
         return env
 
     @classmethod
+    def _promoted(cls, event_id: str, event_type: object, correlation_id: object, occurred_at: int,
+                  source: Source, payload_json: object, causation_id: str | None, trace_id: str | None,
+                  span_id: str | None, parent_span_id: str | None, *, ids_trusted: bool,
+                  schema_version: object = SCHEMA_VERSION) -> Envelope:
+        """Promotion's constructor (``ledger.promotion``): the same checks as the
+        constructor for everything that came from outside, none for what
+        promotion computed itself: the OTel anchors (hex of binary ids), a
+        ``source`` from ``source_of``, and, with ``ids_trusted``, the event and
+        causation ids (derived ones). Raises ``EnvelopeError``."""
+        if not ids_trusted:
+            event_id = _require_uuid("event_id", event_id)  # type: ignore[assignment]
+            causation_id = _require_uuid("causation_id", causation_id, optional=True)
+        check_event_type(event_type)
+        _require_text("correlation_id", correlation_id)
+        _require_int("occurred_at", occurred_at, low=0, high=MAX_NS)
+        if schema_version != SCHEMA_VERSION:
+            raise EnvelopeError(
+                f"schema_version {schema_version!r} is not supported; this ledger reads {SCHEMA_VERSION}",
+                field="schema_version",
+            )
+        return cls._trusted(event_id, event_type, correlation_id, occurred_at, source,
+                            _canonical_payload(payload_json), causation_id, trace_id, span_id, parent_span_id,
+                            SCHEMA_VERSION, None, None, None, None, None)
+
+    @classmethod
     def _trusted(cls, *values: Any) -> Envelope:
         """Build an envelope from values the ledger itself stored and verified,
         in field order, skipping validation (the read path). Not for input from
@@ -250,6 +276,20 @@ class Envelope:
 
 
 _VALID_TYPES: set[str] = set()  # event types already checked: a small vocabulary in practice
+_SOURCES: dict[tuple[Any, ...], Source] = {}  # validated sources: a small vocabulary in practice
+
+
+def source_of(origin: object, runtime: object, service: object, agent: object) -> Source:
+    """``Source(origin, runtime, service, agent)``, validated once per distinct value."""
+    key = (origin, runtime, service, agent)
+    try:
+        return _SOURCES[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable value, which Source refuses below
+        pass
+    src = Source(origin, runtime, service, agent)  # type: ignore[arg-type]
+    if len(_SOURCES) < 10_000:
+        _SOURCES[key] = src
+    return src
 
 
 _new = object.__new__

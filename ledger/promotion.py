@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatsnapshot.instrumentation import attributes as A
-from chatsnapshot.ledger.envelope import Envelope, Source, canonical_json
+from chatsnapshot.ledger.envelope import Envelope, canonical_json, source_of
 from chatsnapshot.ledger.errors import EnvelopeError
 from chatsnapshot.ledger.ids import uuid_text
 from chatsnapshot.ledger.promotion_rules import Rule, Rules
@@ -125,7 +125,7 @@ def promote_logs(request: Any, *, replaced_utf8: bool = False) -> Promotion:
                     cause = anchor if anchor != event_id else None
                 when = record.time_unix_nano or record.observed_time_unix_nano
                 _add(out, attrs, {}, event_id, cause, when, trace, span, None, service, replaced_utf8,
-                     default_type=record.event_name or None)
+                     default_type=record.event_name or None, derived=not isinstance(explicit, str))
     out.envelopes.sort(key=_occurred_at)
     return out
 
@@ -141,6 +141,7 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
     trace, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
     k = 0
     previous: str | None = None
+    previous_valid = True
     span_attrs: dict[str, Any] | None = None
     if rules is not None:
         span_attrs = _attributes(span.attributes)
@@ -152,22 +153,21 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
                             trace, span_id, parent, service, replaced)
             k = 1
     for event in span.events:
-        if not _is_fact(event):
-            continue
         attrs = _attributes(event.attributes)
+        if A.EVENT_TYPE not in attrs:
+            continue  # not a fact
         if span_attrs is None:
             span_attrs = _attributes(span.attributes)
         explicit = attrs.get(A.EVENT_ID)
-        event_id = explicit if isinstance(explicit, str) else derived_id(trace, span_id, k)
+        given = isinstance(explicit, str)
+        event_id = explicit if given else derived_id(trace, span_id, k)
         cause = previous if k else _first_cause(trace, parent)
         stored = _add(out, attrs, span_attrs, event_id, cause, event.time_unix_nano or span.start_time_unix_nano,
-                      trace, span_id, parent, service, replaced, default_type=event.name)
+                      trace, span_id, parent, service, replaced, default_type=event.name,
+                      derived=not given and (k == 0 or previous_valid))
         previous = stored or event_id
+        previous_valid = stored is not None or not given  # a valid id, safe to trust as the next cause
         k += 1
-
-
-def _is_fact(event: Any) -> bool:
-    return any(kv.key == A.EVENT_TYPE for kv in event.attributes)
 
 
 def _first_cause(trace: bytes, parent: bytes) -> str | None:
@@ -200,32 +200,31 @@ def _span_fact(span: Any, span_attrs: dict[str, Any], rule: Rule) -> dict[str, A
 
 def _add(out: Promotion, attrs: dict[str, Any], span_attrs: dict[str, Any], event_id: str, cause: str | None,
          when: int, trace: bytes, span: bytes, parent: bytes | None, service: str | None, replaced: bool,
-         default_type: str | None = None) -> str | None:
-    """Validate and append one fact (or its rejection); the stored event id, or None."""
+         default_type: str | None = None, *, derived: bool = True) -> str | None:
+    """Validate and append one fact (or its rejection); the stored event id, or None.
+
+    ``derived``: ``event_id`` and ``cause`` were computed here (no checks needed);
+    attributes that override them are checked like any other input."""
     event_type = attrs.get(A.EVENT_TYPE, default_type)
+    trace_hex = trace.hex() if len(trace) == 16 and any(trace) else None
     correlation = (attrs.get(A.CORRELATION_ID) or attrs.get(A.GEN_AI_CONVERSATION_ID)
-                   or span_attrs.get(A.CORRELATION_ID) or span_attrs.get(A.GEN_AI_CONVERSATION_ID)
-                   or (trace.hex() if len(trace) == 16 and any(trace) else None))
+                   or span_attrs.get(A.CORRELATION_ID) or span_attrs.get(A.GEN_AI_CONVERSATION_ID) or trace_hex)
+    explicit_cause = attrs.get(A.CAUSATION_ID)
     try:
         payload = _payload(attrs.get(A.PAYLOAD))
         if replaced and _shows_replacement(event_type, correlation, payload, attrs):
             payload = payload[:-1] + (',' if payload != "{}" else '') + f'"{A.INVALID_UTF8_FLAG}":true}}'
-        envelope = Envelope(
-            event_id=event_id,
-            event_type=event_type,  # type: ignore[arg-type]  # validated by Envelope
-            correlation_id=correlation,  # type: ignore[arg-type]
-            occurred_at=when,
-            source=Source(
-                attrs.get(A.SOURCE_ORIGIN, _DEFAULT_ORIGIN),
-                attrs.get(A.SOURCE_RUNTIME, _DEFAULT_RUNTIME),
-                service,
-                attrs.get(A.SOURCE_AGENT) or attrs.get(A.GEN_AI_AGENT_NAME) or span_attrs.get(A.GEN_AI_AGENT_NAME),
-            ),
-            payload_json=payload,
-            causation_id=attrs.get(A.CAUSATION_ID, cause),
-            trace_id=trace.hex() if len(trace) == 16 and any(trace) else None,
-            span_id=span.hex() if len(span) == 8 and any(span) else None,
-            parent_span_id=parent.hex() if parent is not None and len(parent) == 8 and any(parent) else None,
+        source = source_of(
+            attrs.get(A.SOURCE_ORIGIN, _DEFAULT_ORIGIN), attrs.get(A.SOURCE_RUNTIME, _DEFAULT_RUNTIME), service,
+            attrs.get(A.SOURCE_AGENT) or attrs.get(A.GEN_AI_AGENT_NAME) or span_attrs.get(A.GEN_AI_AGENT_NAME),
+        )
+        envelope = Envelope._promoted(
+            event_id, event_type, correlation, when, source, payload,
+            cause if explicit_cause is None else explicit_cause,
+            trace_hex,
+            span.hex() if len(span) == 8 and any(span) else None,
+            parent.hex() if parent is not None and len(parent) == 8 and any(parent) else None,
+            ids_trusted=derived and explicit_cause is None,
             schema_version=attrs.get(A.SCHEMA_VERSION, 1),
         )
     except EnvelopeError as e:
@@ -285,7 +284,11 @@ def _service(resource_attributes: Iterable[Any]) -> str | None:
 
 
 def _attributes(pairs: Iterable[Any]) -> dict[str, Any]:
-    return {kv.key: _value(kv.value) for kv in pairs}
+    out = {}
+    for kv in pairs:
+        value = kv.value
+        out[kv.key] = value.string_value if value.WhichOneof("value") == "string_value" else _value(value)
+    return out
 
 
 def _text(value: Any) -> str | None:

@@ -27,9 +27,10 @@ class LedgerClient:
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
 
     def replay(self, correlation_id: str, after_seq: int = 0, timeout: float = 60.0) -> Iterator[Envelope]:
-        for msg in self._stub.Replay(pb.ReplayRequest(correlation_id=correlation_id, after_seq=after_seq),
-                                     metadata=self._metadata, timeout=timeout):
-            yield envelope_from_proto(msg)
+        for batch in self._stub.Replay(pb.ReplayRequest(correlation_id=correlation_id, after_seq=after_seq),
+                                       metadata=self._metadata, timeout=timeout):
+            for msg in batch.envelopes:
+                yield envelope_from_proto(msg)
 
     def tail(self, after_position: int | None = 0) -> Iterator[Envelope]:
         """Envelopes in commit order after ``after_position`` (``None``: from the current end),
@@ -38,8 +39,9 @@ class LedgerClient:
                    else pb.TailRequest(after_position=after_position))
         stream = self._stub.Tail(request, metadata=self._metadata)
         try:
-            for msg in stream:
-                yield envelope_from_proto(msg)
+            for batch in stream:
+                for msg in batch.envelopes:
+                    yield envelope_from_proto(msg)
         finally:
             stream.cancel()
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import grpc
 
 from chatsnapshot.ledger import Envelope, Ledger, envelope_to_proto
+from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2 as pb
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2_grpc as pb_grpc
 from chatsnapshot.receiver.auth import Authenticator
@@ -19,7 +20,7 @@ from chatsnapshot.receiver.auth import Authenticator
 __all__ = ["TAIL_POLL_SECONDS", "LedgerServicer", "add_ledger_service"]
 
 TAIL_POLL_SECONDS = 0.05
-_TAIL_BATCH = 512
+_BATCH = 512  # envelopes per streamed message
 
 
 class LedgerServicer(pb_grpc.LedgerServiceServicer):
@@ -36,17 +37,22 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self._check(context)
         if not request.correlation_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "correlation_id is required")
+        batch: list = []
         for envelope in self._ledger.replay(request.correlation_id, after_seq=request.after_seq):
-            yield envelope_to_proto(envelope)
+            batch.append(envelope_to_proto(envelope))
+            if len(batch) == _BATCH:
+                yield envelope_pb2.EnvelopeBatch(envelopes=batch)
+                batch = []
+        if batch:
+            yield envelope_pb2.EnvelopeBatch(envelopes=batch)
 
     def Tail(self, request: pb.TailRequest, context: grpc.ServicerContext) -> Iterator:
         self._check(context)
         position = self._ledger.last_position if request.from_end else request.after_position
         while context.is_active() and not self._stopping.is_set():
-            batch: list[Envelope] = self._ledger.since(position, _TAIL_BATCH)
-            for envelope in batch:
-                yield envelope_to_proto(envelope)
+            batch: list[Envelope] = self._ledger.since(position, _BATCH)
             if batch:
+                yield envelope_pb2.EnvelopeBatch(envelopes=[envelope_to_proto(e) for e in batch])
                 position = batch[-1].position or position
             else:
                 self._stopping.wait(TAIL_POLL_SECONDS)

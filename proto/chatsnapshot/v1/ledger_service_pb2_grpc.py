@@ -38,12 +38,12 @@ class LedgerServiceStub:
         self.Replay = channel.unary_stream(
                 '/chatsnapshot.v1.LedgerService/Replay',
                 request_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.ReplayRequest.SerializeToString,
-                response_deserializer=chatsnapshot_dot_v1_dot_envelope__pb2.Envelope.FromString,
+                response_deserializer=chatsnapshot_dot_v1_dot_envelope__pb2.EnvelopeBatch.FromString,
                 _registered_method=True)
         self.Tail = channel.unary_stream(
                 '/chatsnapshot.v1.LedgerService/Tail',
                 request_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.TailRequest.SerializeToString,
-                response_deserializer=chatsnapshot_dot_v1_dot_envelope__pb2.Envelope.FromString,
+                response_deserializer=chatsnapshot_dot_v1_dot_envelope__pb2.EnvelopeBatch.FromString,
                 _registered_method=True)
         self.Verify = channel.unary_unary(
                 '/chatsnapshot.v1.LedgerService/Verify',
@@ -56,15 +56,17 @@ class LedgerServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Replay(self, request, context):
-        """One correlation's envelopes with seq > after_seq, in seq order, as committed so far.
+        """One correlation's envelopes with seq > after_seq, in seq order, as committed
+        so far. Envelopes come in batches: one gRPC message per envelope would cap a
+        Python server at a few thousand envelopes a second.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Tail(self, request, context):
-        """Every envelope with position > after_position, in commit order, then each new
-        one as it commits, until the client cancels or the server shuts down.
+        """Every envelope with position > after_position, in commit order, then the new
+        ones as they commit, until the client cancels or the server shuts down.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -83,12 +85,12 @@ def add_LedgerServiceServicer_to_server(servicer, server):
             'Replay': grpc.unary_stream_rpc_method_handler(
                     servicer.Replay,
                     request_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.ReplayRequest.FromString,
-                    response_serializer=chatsnapshot_dot_v1_dot_envelope__pb2.Envelope.SerializeToString,
+                    response_serializer=chatsnapshot_dot_v1_dot_envelope__pb2.EnvelopeBatch.SerializeToString,
             ),
             'Tail': grpc.unary_stream_rpc_method_handler(
                     servicer.Tail,
                     request_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.TailRequest.FromString,
-                    response_serializer=chatsnapshot_dot_v1_dot_envelope__pb2.Envelope.SerializeToString,
+                    response_serializer=chatsnapshot_dot_v1_dot_envelope__pb2.EnvelopeBatch.SerializeToString,
             ),
             'Verify': grpc.unary_unary_rpc_method_handler(
                     servicer.Verify,
@@ -122,7 +124,7 @@ class LedgerService:
             target,
             '/chatsnapshot.v1.LedgerService/Replay',
             chatsnapshot_dot_v1_dot_ledger__service__pb2.ReplayRequest.SerializeToString,
-            chatsnapshot_dot_v1_dot_envelope__pb2.Envelope.FromString,
+            chatsnapshot_dot_v1_dot_envelope__pb2.EnvelopeBatch.FromString,
             options,
             channel_credentials,
             insecure,
@@ -149,7 +151,7 @@ class LedgerService:
             target,
             '/chatsnapshot.v1.LedgerService/Tail',
             chatsnapshot_dot_v1_dot_ledger__service__pb2.TailRequest.SerializeToString,
-            chatsnapshot_dot_v1_dot_envelope__pb2.Envelope.FromString,
+            chatsnapshot_dot_v1_dot_envelope__pb2.EnvelopeBatch.FromString,
             options,
             channel_credentials,
             insecure,

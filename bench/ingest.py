@@ -1,0 +1,248 @@
+"""Ingest benchmark: durable end-to-end OTLP/gRPC ingestion into the ledger.
+
+    .venv/bin/python bench/ingest.py            # ~1.5 minutes
+    .venv/bin/python bench/ingest.py --quick    # a smoke run
+
+The receiver is ``chatsnapshot serve`` in its own process, as deployed. Clients
+are 4 threads sending pre-built OTLP requests (512 spans, one fact event each,
+~400-byte payloads, pre-serialised so the client costs little) as raw gRPC
+calls, each re-sent until acknowledged. Measured in the same run:
+
+- a null receiver: a grpcio server in its own process that parses each request
+  and counts its spans, then answers success (the practical Python ceiling);
+- visibility: at half the measured maximum rate, the time from sending a
+  request to its facts arriving on a ``LedgerService.Tail`` stream;
+- the receiver's peak RSS under the sustained load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from chatsnapshot.instrumentation import attributes as A
+from chatsnapshot.ledger import uuid7
+
+ROOT = Path(__file__).resolve().parents[1]
+SPANS = 512
+CLIENTS = 4
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+WORDS = (
+    "agent", "tool", "call", "result", "user", "weather", "summary", "plan", "step", "retry", "answer",
+    "model", "token", "context", "message", "reply", "handoff", "human", "input", "approve", "reject", "the",
+    "of", "and", "to", "in", "for", "with", "on", "by",
+)
+
+NULL_RECEIVER = r'''
+import sys, threading
+from concurrent import futures
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+count = [0]; lock = threading.Lock()
+def export(body, context):
+    request = ts.ExportTraceServiceRequest.FromString(body)
+    n = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    with lock:
+        count[0] += n
+    return ts.ExportTraceServiceResponse().SerializeToString()
+handler = grpc.unary_unary_rpc_method_handler(export, request_deserializer=None, response_serializer=None)
+server = grpc.server(futures.ThreadPoolExecutor(16))
+server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+    "opentelemetry.proto.collector.trace.v1.TraceService", {"Export": handler}),))
+server.add_insecure_port("127.0.0.1:" + sys.argv[1]); server.start()
+print("READY", flush=True); sys.stdin.read(); server.stop(0)
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_request(rng: random.Random, correlation: str) -> bytes:
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.add(key="service.name").value.string_value = "bench"
+    scope = rs.scope_spans.add()
+    trace_id = rng.randbytes(16)
+    now = time.time_ns()
+    for i in range(SPANS):
+        span = scope.spans.add(trace_id=trace_id, span_id=rng.randbytes(8), name="fact",
+                               start_time_unix_nano=now + i, end_time_unix_nano=now + i + 1000)
+        event = span.events.add(time_unix_nano=now + i, name="execution.message")
+        text = " ".join(rng.choice(WORDS) for _ in range(60))
+        for key, value in ((A.EVENT_TYPE, "execution.message"), (A.EVENT_ID, uuid7()),
+                           (A.CORRELATION_ID, correlation), (A.SOURCE_ORIGIN, "agent"),
+                           (A.SOURCE_RUNTIME, "custom"), (A.PAYLOAD, f'{{"i": {i}, "text": "{text}"}}')):
+            event.attributes.add(key=key).value.string_value = value
+    return request.SerializeToString()
+
+
+def send(call, body: bytes) -> None:
+    while True:
+        try:
+            call(body, timeout=60)
+            return
+        except grpc.RpcError as e:
+            if e.code() is not grpc.StatusCode.UNAVAILABLE:
+                raise
+            time.sleep(0.05)
+
+
+def drive(port: int, requests: list[bytes]) -> float:
+    """Send every request from CLIENTS threads; envelopes (spans) per second."""
+    chunks = [requests[k::CLIENTS] for k in range(CLIENTS)]
+
+    def client(chunk: list[bytes]) -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+            for body in chunk:
+                send(call, body)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in chunks]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(requests) * SPANS / (time.perf_counter() - started)
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=env)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "READY" not in line and "receiving OTLP" not in line:
+        raise SystemExit(f"server did not start: {line!r}")
+    return proc
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.peak = max(self.peak, int(line.split()[1]) * 1024)
+            except OSError:
+                return
+            time.sleep(0.05)
+
+
+def visibility(port: int, rng: random.Random, rate: float, seconds: float) -> list[float]:
+    """Send at ``rate`` envelopes/s; seconds from send to the first fact on a Tail stream, per request."""
+    from chatsnapshot.receiver.client import LedgerClient
+
+    n = max(4, int(rate * seconds / SPANS))
+    requests = [(f"vis-{k}", build_request(rng, f"vis-{k}")) for k in range(n)]
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    acked: dict[str, float] = {}
+    done = threading.Event()
+
+    def follow() -> None:
+        with LedgerClient(f"127.0.0.1:{port}") as client:
+            for envelope in client.tail(after_position=None):
+                c = envelope.correlation_id
+                if c not in seen and c.startswith("vis-"):
+                    seen[c] = time.perf_counter()
+                    if len(seen) == n:
+                        done.set()
+                        return
+
+    threading.Thread(target=follow, daemon=True).start()
+    time.sleep(0.5)  # the tail is listening
+    interval = SPANS / rate
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+        next_at = time.perf_counter()
+        for correlation, body in requests:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            sent[correlation] = time.perf_counter()
+
+            def send_one(correlation: str = correlation, body: bytes = body) -> None:
+                send(call, body)
+                acked[correlation] = time.perf_counter()
+
+            threading.Thread(target=send_one, daemon=True).start()
+            next_at += interval
+        done.wait(60)
+    acks = sorted(acked[c] - sent[c] for c in acked)
+    print(f"  ack latency p50 {acks[len(acks) // 2] * 1000:.0f} ms, max {acks[-1] * 1000:.0f} ms", file=sys.stderr)
+    return sorted(seen[c] - sent[c] for c in seen)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests, for a smoke run")
+    args = parser.parse_args()
+    rng = random.Random(11)
+    n_requests = 40 if args.quick else 240
+    print(f"building {n_requests} requests of {SPANS} spans ...", file=sys.stderr)
+    requests = [build_request(rng, f"run-{k % 64}") for k in range(n_requests)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    work = Path(tempfile.mkdtemp(prefix="chatsnapshot-ingest-"))
+    try:
+        print("null receiver ...", file=sys.stderr)
+        port = free_port()
+        null = start(["-c", NULL_RECEIVER, str(port)], env)
+        drive(port, requests[: n_requests // 4])  # warm up
+        null_rate = drive(port, requests)
+        null.communicate("", timeout=30)
+
+        print("chatsnapshot serve ...", file=sys.stderr)
+        port = free_port()
+        serve = start(["-m", "chatsnapshot.cli.main", "--ledger", str(work / "ledger"), "serve",
+                       "--grpc", f"127.0.0.1:{port}", "--http", "off"], env)
+        sampler = RssSampler(serve.pid)
+        sampler.start()
+        rate = drive(port, requests)
+        sampler.stop.set()
+        print("visibility at half rate ...", file=sys.stderr)
+        latencies = visibility(port, rng, rate / 2, 4 if args.quick else 10)
+        serve.terminate()
+        serve.wait(timeout=60)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+
+    print(f"\ncores: {os.cpu_count()}   python: {sys.version.split()[0]}   requests: {n_requests} x {SPANS} spans, "
+          f"{CLIENTS} clients, OTLP/gRPC\n")
+    rows = [
+        ("measure", "chatsnapshot serve", "null receiver", "ratio", "target"),
+        ("durable ingest, envelopes/s", f"{rate:,.0f}", f"{null_rate:,.0f}", f"{rate / null_rate:.2f}x",
+         "≥ 50,000"),
+        (f"visibility p50 / p99 at {rate / 2:,.0f}/s", f"{pct(0.5):.0f} / {pct(0.99):.0f} ms", "", "",
+         "p99 ≤ 1000 ms"),
+        ("receiver peak RSS under load", f"{sampler.peak / 2**20:.0f} MiB", "", "", "≤ 300 MiB"),
+    ]
+    widths = [max(len(r[i]) for r in rows) + 3 for i in range(5)]
+    for row in rows:
+        print("".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"\nvisibility: {len(latencies)} requests, median {statistics.median(latencies) * 1000:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
