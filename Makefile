@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/ledger.py
+	$(PY) bench/ingest.py
 
 proto: $(STAMP)
 	$(PY) -m chatsnapshot.proto.generate
