@@ -32,11 +32,12 @@ import time
 from dataclasses import dataclass
 
 from chatsnapshot.ledger import AppendStatus, Ledger, StoreUnavailableError
-from chatsnapshot.ledger.promotion import Promotion, Rejection, promote_logs, promote_traces
+from chatsnapshot.ledger.promotion import Promotion, Rejection
 from chatsnapshot.ledger.promotion_rules import Rules
 from chatsnapshot.receiver.decoding import BadRequest, Signal, decode
 from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.metrics import Metrics
+from chatsnapshot.receiver.workers import PromotionPool, promote_request
 
 __all__ = ["BadRequest", "Ingest", "Outcome", "Overloaded", "StoreUnavailable"]
 
@@ -100,9 +101,10 @@ class Ingest:
 
     def __init__(self, ledger: Ledger, *, metrics: Metrics | None = None, rules: Rules | None = None,
                  max_pending: int = 65_536, admit_timeout: float = 0.5, retry_after: float = 1.0,
-                 forwarder: Forwarder | None = None) -> None:
+                 forwarder: Forwarder | None = None, pool: PromotionPool | None = None) -> None:
         self.ledger = ledger
         self.forwarder = forwarder
+        self.pool = pool
         self.metrics = metrics or Metrics()
         self.rules = rules
         self.retry_after = retry_after
@@ -111,17 +113,15 @@ class Ingest:
 
     def export(self, signal: Signal, body: bytes, content_type: str = "application/x-protobuf") -> Outcome:
         """Commit the facts of one request; see the module docstring for the errors."""
-        decoded = decode(signal, body, content_type)
-        if signal == "metrics":
-            outcome = Outcome()  # accepted and discarded, so a collector can send every signal here
-        elif signal == "traces":
-            outcome = self.commit(promote_traces(decoded.request, rules=self.rules,
-                                                 replaced_utf8=decoded.replaced_utf8))
+        if self.pool is not None and signal != "metrics":
+            promotion = self.pool.promote(signal, body, content_type)
         else:
-            outcome = self.commit(promote_logs(decoded.request, replaced_utf8=decoded.replaced_utf8))
+            promotion = promote_request(signal, body, content_type, self.rules)
+        outcome = self.commit(promotion)
         if self.forwarder is not None:
-            protobuf = body if content_type == "application/x-protobuf" and not decoded.replaced_utf8 else None
-            self.forwarder.submit(signal, protobuf or decoded.request.SerializeToString())
+            protobuf = content_type.split(";")[0].strip().lower() == "application/x-protobuf"
+            self.forwarder.submit(signal, body if protobuf else decode(signal, body, content_type).request
+                                  .SerializeToString())
         return outcome
 
     def commit(self, promotion: Promotion) -> Outcome:

@@ -29,6 +29,7 @@ from chatsnapshot.receiver.ingest import Ingest
 from chatsnapshot.receiver.ledger_service import add_ledger_service
 from chatsnapshot.receiver.metrics import Metrics
 from chatsnapshot.receiver.settings import Settings
+from chatsnapshot.receiver.workers import PromotionPool
 
 __all__ = ["Receiver", "run"]
 
@@ -49,8 +50,9 @@ class Receiver:
         self.ledger = ledger or Ledger.open(settings.ledger)
         self.metrics = Metrics()
         self.forwarder = Forwarder(settings.forward_otlp, self.metrics) if settings.forward_otlp else None
+        self.pool = PromotionPool(settings.workers, self.rules) if settings.workers else None
         self.ingest = Ingest(self.ledger, metrics=self.metrics, rules=self.rules, max_pending=settings.max_pending,
-                             forwarder=self.forwarder)
+                             forwarder=self.forwarder, pool=self.pool)
         self.auth = Authenticator(settings.tokens)
         self._grpc: grpc.Server | None = None
         self._health = health.HealthServicer()
@@ -112,6 +114,8 @@ class Receiver:
         for done in waits:
             done.wait(grace + 1)
         self.ledger.close()
+        if self.pool is not None:
+            self.pool.close()
         if self.forwarder is not None:
             self.forwarder.close()
 

@@ -15,6 +15,9 @@ setting                    environment variable            default
 ``--tls-client-ca FILE``   CHATSNAPSHOT_TLS_CLIENT_CA      none (require client certificates: mTLS)
 ``--shutdown-grace S``     CHATSNAPSHOT_SHUTDOWN_GRACE     10 seconds for in-flight requests
 ``--forward-otlp H:P``     CHATSNAPSHOT_FORWARD_OTLP       none (re-export requests upstream, OTLP/gRPC)
+``--workers N``            CHATSNAPSHOT_WORKERS            1 on a machine with 2+ cores, else 0: processes
+                                                           that decode and promote requests (0: in the
+                                                           receiver's own process)
 =========================  ==============================  =======================
 
 Tokens are secrets: they are read from a file (or the environment), never from a
@@ -50,6 +53,7 @@ class Settings:
     tls_client_ca: str | None = None
     shutdown_grace: float = 10.0
     forward_otlp: str | None = None
+    workers: int = 0  # resolve() picks 1 on a machine with 2+ cores
 
     @classmethod
     def resolve(cls, flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +75,9 @@ class Settings:
             raw = pick(name, variable)
             if raw is not None:
                 values[name] = _positive_int(raw, f"--{name.replace('_', '-')} / {_ENV}{variable}")
+        raw = pick("workers", "WORKERS")
+        values["workers"] = (_non_negative_int(raw, f"--workers / {_ENV}WORKERS") if raw is not None
+                             else int((os.cpu_count() or 1) >= 2))
         raw = pick("shutdown_grace", "SHUTDOWN_GRACE")
         if raw is not None:
             values["shutdown_grace"] = _positive_float(raw, f"--shutdown-grace / {_ENV}SHUTDOWN_GRACE")
@@ -118,6 +125,16 @@ def _positive_int(raw: object, where: str) -> int:
         raise ValueError(f"{where}: expected a whole number, got {raw!r}") from None
     if value <= 0:
         raise ValueError(f"{where}: must be positive, got {value}")
+    return value
+
+
+def _non_negative_int(raw: object, where: str) -> int:
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise ValueError(f"{where}: expected a whole number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{where}: must be 0 or more, got {value}")
     return value
 
 

@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("--tls-client-ca", metavar="PEM", help="require client certificates signed by this CA (mTLS)")
     p.add_argument("--forward-otlp", metavar="HOST:PORT",
                    help="after commit, re-export every request unchanged to this OTLP/gRPC endpoint (best effort)")
+    p.add_argument("--workers", metavar="N",
+                   help="processes that decode and promote requests beside the writer (default: 1 on a "
+                        "machine with 2+ cores, else 0: in the receiver's own process)")
     p.add_argument("--shutdown-grace", metavar="SECONDS", help="time for requests in flight at shutdown (default 10)")
     p.set_defaults(func=run)
 
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     flags = {name: getattr(args, name, None) for name in (
         "grpc", "http", "max_request_bytes", "max_pending", "promote_spans", "rules_file", "token_file",
-        "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace", "forward_otlp")}
+        "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace", "forward_otlp", "workers")}
     flags["ledger"] = common.ledger_path(args)
     try:
         settings = Settings.resolve(flags)

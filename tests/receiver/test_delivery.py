@@ -183,3 +183,32 @@ def test_sigterm_under_load_exits_0_and_keeps_everything_acknowledged(tmp_path):
     wal = [f.stat().st_size for f in (ledger_dir / "wal").glob("*.wal")]
     assert sum(wal) == 0  # sealed at shutdown: nothing left in the WAL
     check_exactly_once(ledger_dir, acked)
+
+
+def children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def test_worker_processes_do_not_outlive_a_killed_receiver(tmp_path):
+    port = free_port()
+    proc = serve(tmp_path / "ledger", port)  # the default on 2+ cores: one worker process
+    workers = children(proc.pid)
+    assert workers or (os.cpu_count() or 1) < 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while any(os.path.exists(f"/proc/{w}") for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(os.path.exists(f"/proc/{w}/status") and "Z" not in _state(w) for w in workers)
+
+
+def _state(pid: int) -> str:
+    try:
+        return next(line for line in open(f"/proc/{pid}/status") if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return "Z"

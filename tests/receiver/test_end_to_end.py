@@ -14,7 +14,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from chatsnapshot.ledger import Ledger
-from tests.otlp import SpanRecorder, agent_trace
+from tests.otlp import SpanRecorder, agent_trace, request_of
 
 ORDER = ["execution.run_started", "execution.turn_started", "execution.llm_call", "execution.tool_call",
          "execution.tool_result", "execution.turn_completed", "execution.run_completed"]
@@ -90,3 +90,27 @@ def test_ledger_outlives_the_receiver(tmp_path):
     with Ledger.open(tmp_path / "ledger", readonly=True) as ledger:
         assert len(list(ledger.replay("run-1"))) == 7
         assert ledger.verify().ok
+
+
+def test_promotion_in_worker_processes_gives_the_same_envelopes(tmp_path):
+    import grpc
+    import pytest
+
+    from tests.receiver.conftest import start_receiver
+    from tests.receiver.test_bad_input import raw_export
+
+    rec = SpanRecorder()
+    agent_trace(rec, correlation="run-w")
+    results = []
+    for workers in (0, 1):
+        r = start_receiver(tmp_path / f"ledger-{workers}", workers=workers)
+        try:
+            raw_export(r.grpc_port, request_of(rec.spans()).SerializeToString())
+            with pytest.raises(grpc.RpcError) as error:
+                raw_export(r.grpc_port, b"\xff garbage")
+            assert error.value.code() is grpc.StatusCode.INVALID_ARGUMENT  # raised in the worker, answered here
+            results.append([(e.event_id, e.causation_id, e.event_type, e.payload_json, e.source)
+                            for e in r.ledger.replay("run-w")])
+        finally:
+            r.stop(grace=1)
+    assert len(results[0]) == 7 and results[0] == results[1]

@@ -1,0 +1,104 @@
+"""Decode and promote requests in worker processes, so the ledger's writer has a core to itself.
+
+Promotion is pure CPU work in Python (protobuf access, JSON canonicalisation,
+validation): about two thirds of the receiver's time per envelope. In one
+process it shares the GIL with committing; in ``--workers N`` processes it runs
+beside it. A worker returns each envelope as a flat tuple of validated values
+(``to_wire``), which the receiver rebuilds without validating again
+(``from_wire``): both ends run this same code.
+
+Workers are started with ``spawn`` (a fork of a process running grpcio threads
+is not safe).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from chatsnapshot.ledger.envelope import SCHEMA_VERSION, Envelope, Source
+from chatsnapshot.ledger.promotion import Promotion, Rejection, promote_logs, promote_traces
+from chatsnapshot.ledger.promotion_rules import Rules
+from chatsnapshot.receiver.decoding import Signal, decode
+
+__all__ = ["PromotionPool", "promote_request"]
+
+Wire = tuple[Any, ...]
+
+_rules: Rules | None = None  # set in each worker by _init
+
+
+def promote_request(signal: Signal, body: bytes, content_type: str, rules: Rules | None) -> Promotion:
+    """Decode and promote one request (raises ``BadRequest``). Metrics yield an empty promotion."""
+    decoded = decode(signal, body, content_type)
+    if signal == "traces":
+        return promote_traces(decoded.request, rules=rules, replaced_utf8=decoded.replaced_utf8)
+    if signal == "logs":
+        return promote_logs(decoded.request, replaced_utf8=decoded.replaced_utf8)
+    return Promotion()  # metrics: parsed (garbage is still INVALID_ARGUMENT), then discarded
+
+
+def to_wire(e: Envelope) -> Wire:
+    s = e.source
+    return (e.event_id, e.event_type, e.correlation_id, e.occurred_at, s.origin, s.runtime, s.service, s.agent,
+            e.payload_json, e.causation_id, e.trace_id, e.span_id, e.parent_span_id)
+
+
+def from_wire(w: Wire, sources: dict[tuple[Any, ...], Source]) -> Envelope:
+    key = w[4:8]
+    source = sources.get(key)
+    if source is None:
+        source = sources.setdefault(key, Source._trusted(*key))
+    return Envelope._trusted(w[0], w[1], w[2], w[3], source, w[8], w[9], w[10], w[11], w[12], SCHEMA_VERSION,
+                             None, None, None, None, None)
+
+
+def _init(rules: Rules | None) -> None:
+    global _rules
+    _rules = rules
+    _watch_parent()
+
+
+_watching: list[int] = []
+
+
+def _watch_parent() -> None:
+    """Exit when the receiver dies, even by SIGKILL (the worker is then re-parented)."""
+    if _watching:
+        return
+    parent = os.getppid()
+    _watching.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _work(signal: Signal, body: bytes, content_type: str) -> tuple[list[Wire], list[Rejection]]:
+    promotion = promote_request(signal, body, content_type, _rules)
+    return [to_wire(e) for e in promotion.envelopes], promotion.rejected
+
+
+class PromotionPool:
+    """``workers`` processes promoting requests; ``promote`` blocks the calling thread only."""
+
+    def __init__(self, workers: int, rules: Rules | None) -> None:
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_init, initargs=(rules,))
+        self._sources: dict[tuple[Any, ...], Source] = {}
+        self._pool.submit(_init, rules).result()  # start the workers now, not on the first request
+
+    def promote(self, signal: Signal, body: bytes, content_type: str) -> Promotion:
+        wires, rejected = self._pool.submit(_work, signal, body, content_type).result()
+        sources = self._sources
+        return Promotion([from_wire(w, sources) for w in wires], rejected)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
