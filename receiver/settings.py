@@ -74,9 +74,9 @@ class Settings:
         for name, variable in (("max_request_bytes", "MAX_REQUEST_BYTES"), ("max_pending", "MAX_PENDING")):
             raw = pick(name, variable)
             if raw is not None:
-                values[name] = _positive_int(raw, f"--{name.replace('_', '-')} / {_ENV}{variable}")
+                values[name] = _int(raw, f"--{name.replace('_', '-')} / {_ENV}{variable}")
         raw = pick("workers", "WORKERS")
-        values["workers"] = (_non_negative_int(raw, f"--workers / {_ENV}WORKERS") if raw is not None
+        values["workers"] = (_int(raw, f"--workers / {_ENV}WORKERS", minimum=0) if raw is not None
                              else int((os.cpu_count() or 1) >= 2))
         raw = pick("shutdown_grace", "SHUTDOWN_GRACE")
         if raw is not None:
@@ -118,23 +118,13 @@ def parse_endpoint(text: str, where: str) -> tuple[str, int] | None:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def _positive_int(raw: object, where: str) -> int:
+def _int(raw: object, where: str, *, minimum: int = 1) -> int:
     try:
         value = int(str(raw))
     except ValueError:
         raise ValueError(f"{where}: expected a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{where}: must be positive, got {value}")
-    return value
-
-
-def _non_negative_int(raw: object, where: str) -> int:
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise ValueError(f"{where}: expected a whole number, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{where}: must be 0 or more, got {value}")
+    if value < minimum:
+        raise ValueError(f"{where}: must be at least {minimum}, got {value}")
     return value
 
 
