@@ -3,13 +3,47 @@
 The facade::
 
     import chatsnapshot
-    with chatsnapshot.Ledger.open("./chatsnapshot-ledger") as ledger:
-        ...
 
-``record``, ``correlation`` and ``configure`` join this surface with the exporters.
+    chatsnapshot.configure(ledger="./chatsnapshot-ledger")       # facts go into an embedded ledger
+    with chatsnapshot.correlation() as run_id:
+        chatsnapshot.record("system.workflow_started", payload={"name": "nightly"})
+
+    with chatsnapshot.Ledger.open("./chatsnapshot-ledger", readonly=True) as ledger:
+        for envelope in ledger.replay(run_id):
+            ...
+
+``record`` and ``correlation`` live in ``chatsnapshot.instrumentation.record``,
+``configure`` in ``chatsnapshot.instrumentation.configuration``; they are
+imported on first use, so that ``import chatsnapshot`` (and the command line)
+stays fast.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from chatsnapshot.ledger import Envelope, Ledger, Source
 
-__all__ = ["Envelope", "Ledger", "Source"]
+if TYPE_CHECKING:
+    from chatsnapshot.instrumentation.configuration import configure
+    from chatsnapshot.instrumentation.record import correlation, record
+
+__all__ = ["Envelope", "Ledger", "Source", "configure", "correlation", "record"]
 __version__ = "0.1.0"
+
+_LAZY = {
+    "record": "chatsnapshot.instrumentation.record",
+    "correlation": "chatsnapshot.instrumentation.record",
+    "configure": "chatsnapshot.instrumentation.configuration",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chatsnapshot' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

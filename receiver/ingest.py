@@ -31,8 +31,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from chatsnapshot.ledger import AppendStatus, Ledger, StoreUnavailableError
-from chatsnapshot.ledger.promotion import Promotion, Rejection
+from chatsnapshot.ledger import Ledger, StoreUnavailableError
+from chatsnapshot.ledger.committing import commit
+from chatsnapshot.ledger.promotion import Promotion
 from chatsnapshot.ledger.promotion_rules import Rules
 from chatsnapshot.receiver.decoding import BadRequest, Signal, decode
 from chatsnapshot.receiver.forwarding import Forwarder
@@ -134,22 +135,16 @@ class Ingest:
                              self.retry_after)
         started = time.monotonic()
         try:
-            results = self.ledger.append(promotion.envelopes) if promotion.envelopes else []
-            rejected = list(promotion.rejected)
-            conflicts = [r for r in results if r.status is AppendStatus.CONFLICT]
-            if conflicts:
-                rejected += _conflicts(promotion, conflicts)
-            self.ledger.dead_letter(rejected)
+            committed = commit(self.ledger, promotion)
         except StoreUnavailableError as e:
             log.warning("store unavailable, asking clients to retry: %s", e)
             raise StoreUnavailable(f"the ledger cannot commit now: {e}", self.retry_after) from e
         finally:
             self._budget.release(n)
         self.metrics.observe_commit(time.monotonic() - started)
-        committed = sum(r.status is AppendStatus.STORED for r in results)
-        duplicates = sum(r.status is AppendStatus.DUPLICATE for r in results)
-        self.metrics.add("envelopes_committed", committed)
-        self.metrics.add("duplicates", duplicates)
+        rejected = committed.rejected
+        self.metrics.add("envelopes_committed", committed.stored)
+        self.metrics.add("duplicates", committed.duplicates)
         self.metrics.add("rejected", len(rejected))
         self.metrics.add("dead_lettered", len(rejected))
         message = ""
@@ -157,18 +152,5 @@ class Ingest:
             first = rejected[0]
             message = (f"{len(rejected)} fact(s) rejected and kept in the dead_letters table; "
                        f"first: {first.reason}")
-        return Outcome(committed, duplicates, len(rejected), message)
+        return Outcome(committed.stored, committed.duplicates, len(rejected), message)
 
-
-def _conflicts(promotion: Promotion, conflicts: list) -> list[Rejection]:
-    by_id = {e.event_id: e for e in promotion.envelopes}
-    out = []
-    for result in conflicts:
-        env = by_id[result.event_id]
-        out.append(Rejection(
-            reason=f"conflict: event_id {result.event_id} is stored with other content ({result.reason})",
-            field="event_id", event_type=env.event_type, correlation_id=env.correlation_id,
-            trace_id=env.trace_id, span_id=env.span_id, service=env.source.service,
-            attributes_json='{"payload": ' + env.payload_json + "}", received_at=time.time_ns(),
-        ))
-    return out

@@ -1,0 +1,142 @@
+"""OTel SDK exporters that commit facts straight into an embedded ledger: no receiver, no network.
+
+``LedgerSpanExporter`` and ``LedgerLogExporter`` encode what the SDK hands
+them as the OTLP request an OTLP exporter would send, and run the receiver's
+own promotion and commit on it (``ledger.promotion``, ``ledger.committing``):
+one implementation, the same envelopes either way.
+
+The ledger is opened (as its one writer) on the first export, so constructing
+an exporter never fails. An export that cannot commit (the directory is
+read-only, the disk is full, another process holds the ledger) returns FAILURE
+and is logged once per kind of failure, not once per fact; it never raises into
+the program.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from chatsnapshot.environment_variables import DEFAULT_LEDGER
+from chatsnapshot.ledger import Ledger
+from chatsnapshot.ledger.committing import commit
+from chatsnapshot.ledger.promotion import Promotion, promote_logs, promote_traces
+from chatsnapshot.ledger.promotion_rules import Rules
+
+__all__ = ["LedgerLogExporter", "LedgerSpanExporter"]
+
+log = logging.getLogger("chatsnapshot.exporter")
+
+
+class _EmbeddedLedger:
+    """The ledger an exporter writes, opened on first use; shared by the span and log exporters of one
+    ``configure()`` so that they are one writer."""
+
+    def __init__(self, ledger: str | Path | Ledger) -> None:
+        self._given = ledger if isinstance(ledger, Ledger) else None
+        self._path = None if isinstance(ledger, Ledger) else Path(ledger)
+        self._ledger: Ledger | None = self._given
+        self._lock = threading.Lock()
+        self._warned: set[str] = set()
+        self._users = 0
+
+    def commit(self, promotion: Promotion) -> bool:
+        if not promotion.envelopes and not promotion.rejected:
+            return True
+        try:
+            with self._lock:
+                if self._ledger is None:
+                    assert self._path is not None
+                    self._ledger = Ledger.open(self._path)
+                ledger = self._ledger
+            commit(ledger, promotion)
+            return True
+        except Exception as e:  # an exporter never raises into the program
+            kind = type(e).__name__
+            if kind not in self._warned:
+                self._warned.add(kind)
+                where = self._path if self._path is not None else self._given.path if self._given else "?"
+                log.error("chatsnapshot: facts not stored in %s: %s (further %s errors are not logged)",
+                          where, e, kind)
+            return False
+
+    def attach(self) -> _EmbeddedLedger:
+        self._users += 1
+        return self
+
+    def release(self) -> None:
+        """Close the ledger when its last exporter shuts down (a ledger passed in stays open)."""
+        with self._lock:
+            self._users -= 1
+            if self._users <= 0 and self._ledger is not None and self._given is None:
+                self._ledger.close()
+                self._ledger = None
+
+
+def _embedded(ledger: str | Path | Ledger | _EmbeddedLedger | None) -> _EmbeddedLedger:
+    if isinstance(ledger, _EmbeddedLedger):
+        return ledger.attach()
+    return _EmbeddedLedger(DEFAULT_LEDGER if ledger is None else ledger).attach()
+
+
+class LedgerSpanExporter(SpanExporter):
+    """Promote the facts of finished spans (span events with ``chatsnapshot.*``
+    attributes; whole GenAI spans too with ``rules``) into the ledger at ``ledger``."""
+
+    def __init__(self, ledger: str | Path | Ledger | None = None, *, rules: Rules | None = None) -> None:
+        self._ledger = _embedded(ledger)
+        self._rules = rules
+        self._shut = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._shut:
+            return SpanExportResult.FAILURE
+        try:
+            promotion = promote_traces(encode_spans(spans), rules=self._rules)
+        except Exception as e:
+            log.error("chatsnapshot: could not promote %d span(s): %s", len(spans), e)
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS if self._ledger.commit(promotion) else SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        if not self._shut:
+            self._shut = True
+            self._ledger.release()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True  # every export is durable before it returns
+
+
+class LedgerLogExporter(LogRecordExporter):
+    """Promote log records carrying ``chatsnapshot.event_type`` into the ledger at ``ledger``."""
+
+    def __init__(self, ledger: str | Path | Ledger | None = None) -> None:
+        self._ledger = _embedded(ledger)
+        self._shut = False
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        if self._shut:
+            return LogRecordExportResult.FAILURE
+        try:
+            promotion = promote_logs(encode_logs(batch))
+        except Exception as e:
+            log.error("chatsnapshot: could not promote %d log record(s): %s", len(batch), e)
+            return LogRecordExportResult.FAILURE
+        return LogRecordExportResult.SUCCESS if self._ledger.commit(promotion) else LogRecordExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        if not self._shut:
+            self._shut = True
+            self._ledger.release()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True

@@ -1,0 +1,161 @@
+"""``record()`` and ``correlation()``: facts from any code, as OTel span events or log records.
+
+``record(event_type, ...)`` validates its arguments (a bad one raises
+``ValueError`` saying what to change), then emits one fact through the OTel
+providers: those ``chatsnapshot.configure()`` set up, else the global ones. It
+returns the fact's ``event_id`` (a UUIDv7). Export trouble never reaches the
+caller: it is the exporters' business, logged once.
+
+Transport ``spans`` (default): the fact is an event on a span of its own, a
+child of the active span, ended at once, so it never waits for a long-lived
+span to end (design.md section 3). Transport ``logs``: a log record with
+``event_name``, in the active span's context. Either way the attributes are
+those of ``chatsnapshot.instrumentation.attributes``, and the same call gives the
+same envelope.
+
+Which correlation, first that applies: the ``correlation_id`` argument; the
+innermost ``with correlation(...)``; the active span's trace id; the fact's own
+id (a fact with no context is a run of one).
+
+Which cause, first that applies: the ``causation_id`` argument; the previous
+fact recorded in the same context (thread or asyncio task) for the same
+correlation; otherwise none is sent and the receiver derives it from span
+parentage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from opentelemetry import trace
+
+from chatsnapshot.instrumentation import attributes as A
+from chatsnapshot.ledger.envelope import MAX_PAYLOAD_BYTES, ORIGINS, canonical_json, check_event_type
+from chatsnapshot.ledger.errors import EnvelopeError
+from chatsnapshot.ledger.ids import uuid7
+
+__all__ = ["correlation", "current_correlation", "record"]
+
+log = logging.getLogger("chatsnapshot")
+
+_correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("chatsnapshot_correlation", default=None)
+_last_fact: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("chatsnapshot_last_fact",
+                                                                                    default=None)
+_SCOPE = "chatsnapshot"
+_warned: set[str] = set()
+
+
+@contextlib.contextmanager
+def correlation(id: str | None = None) -> Iterator[str]:
+    """Facts recorded inside belong to correlation ``id`` (a new UUIDv7 when None), which is yielded."""
+    value = id if id is not None else uuid7()
+    if not isinstance(value, str) or not value or len(value) > 256:
+        raise ValueError(f"correlation id must be a non-empty string of at most 256 characters, got {id!r}")
+    token = _correlation.set(value)
+    last = _last_fact.set(None)
+    try:
+        yield value
+    finally:
+        _last_fact.reset(last)
+        _correlation.reset(token)
+
+
+def current_correlation() -> str | None:
+    """The correlation set by the innermost ``correlation()`` block, if any."""
+    return _correlation.get()
+
+
+def record(
+    event_type: str,
+    *,
+    correlation_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+    causation_id: str | None = None,
+    origin: str = "system",
+    runtime: str = "custom",
+    event_id: str | None = None,
+    agent: str | None = None,
+) -> str:
+    """Emit one fact; returns its ``event_id``. See the module docstring."""
+    attributes, event_id, correlation_id = _attributes(event_type, correlation_id, payload, causation_id, origin,
+                                                       runtime, event_id, agent)
+    try:
+        _emit(event_type, attributes, time.time_ns())
+    except Exception as e:  # never into the host program
+        _warn_once("emit", "could not emit a fact (%s); further failures of this kind are not logged", e)
+    _last_fact.set((correlation_id, event_id))
+    return event_id
+
+
+def _attributes(event_type: str, correlation_id: str | None, payload: dict[str, Any] | None,
+                causation_id: str | None, origin: str, runtime: str, event_id: str | None,
+                agent: str | None) -> tuple[dict[str, Any], str, str]:
+    try:
+        check_event_type(event_type)
+    except EnvelopeError as e:
+        raise ValueError(str(e)) from None
+    if payload is not None and not isinstance(payload, dict):
+        raise ValueError(f"payload must be a dict (a JSON object), got {type(payload).__name__}")
+    text = canonical_json(payload) if payload else "{}"  # EnvelopeError (a ValueError) when not JSON-safe
+    if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode()) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"payload is over {MAX_PAYLOAD_BYTES} bytes of JSON; store large content elsewhere "
+                         "and put a reference in the payload")
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
+    if not isinstance(runtime, str) or not runtime or len(runtime) > 64:
+        raise ValueError(f"runtime must be a short non-empty string, got {runtime!r}")
+    event_id = _uuid("event_id", event_id) if event_id is not None else uuid7()
+    correlation_id = correlation_id or _correlation.get() or _trace_correlation() or event_id
+    if causation_id is not None:
+        causation_id = _uuid("causation_id", causation_id)
+    else:
+        last = _last_fact.get()
+        if last is not None and last[0] == correlation_id:
+            causation_id = last[1]
+    attributes: dict[str, Any] = {
+        A.EVENT_TYPE: event_type, A.EVENT_ID: event_id, A.CORRELATION_ID: correlation_id,
+        A.SOURCE_ORIGIN: origin, A.SOURCE_RUNTIME: runtime, A.PAYLOAD: text,
+    }
+    if causation_id is not None:
+        attributes[A.CAUSATION_ID] = causation_id
+    if agent is not None:
+        attributes[A.SOURCE_AGENT] = agent
+    return attributes, event_id, correlation_id
+
+
+def _uuid(name: str, value: object) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"{name} must be a UUID, got {value!r}") from None
+
+
+def _trace_correlation() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def _emit(event_type: str, attributes: dict[str, Any], now: int) -> None:
+    from chatsnapshot.instrumentation.configuration import current_pipeline
+
+    pipeline = current_pipeline()
+    if pipeline is not None and pipeline.transport == "logs":
+        pipeline.logger.emit(timestamp=now, observed_timestamp=now, event_name=event_type, attributes=attributes)
+        return
+    tracer = pipeline.tracer if pipeline is not None else trace.get_tracer(_SCOPE)
+    span = tracer.start_span(event_type, start_time=now)
+    span.add_event(event_type, attributes, timestamp=now)
+    span.end(end_time=now)
+
+
+def _warn_once(key: str, message: str, *args: object) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message, *args)

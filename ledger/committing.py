@@ -1,0 +1,51 @@
+"""Committing a promotion: append its envelopes, dead-letter what was rejected.
+
+Shared by the receiver and the in-process exporters, so that both treat a
+conflict (same ``event_id``, other content) the same way: the stored envelope
+stays, the newcomer is a rejection kept in the dead-letter table.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from chatsnapshot.ledger.ledger import Ledger
+from chatsnapshot.ledger.promotion import Promotion, Rejection
+from chatsnapshot.ledger.results import AppendResult, AppendStatus
+
+__all__ = ["Committed", "commit"]
+
+
+@dataclass(frozen=True)
+class Committed:
+    results: list[AppendResult]
+    rejected: list[Rejection]
+
+    @property
+    def stored(self) -> int:
+        return sum(r.status is AppendStatus.STORED for r in self.results)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(r.status is AppendStatus.DUPLICATE for r in self.results)
+
+
+def commit(ledger: Ledger, promotion: Promotion) -> Committed:
+    """Durably append ``promotion`` and dead-letter its rejections (and any conflicts).
+    Raises ``StoreUnavailableError`` when the ledger cannot: nothing is then acknowledged."""
+    results = ledger.append(promotion.envelopes) if promotion.envelopes else []
+    rejected = list(promotion.rejected)
+    conflicts = [r for r in results if r.status is AppendStatus.CONFLICT]
+    if conflicts:
+        by_id = {e.event_id: e for e in promotion.envelopes}
+        for result in conflicts:
+            env = by_id[result.event_id]
+            rejected.append(Rejection(
+                reason=f"conflict: event_id {result.event_id} is stored with other content ({result.reason})",
+                field="event_id", event_type=env.event_type, correlation_id=env.correlation_id,
+                trace_id=env.trace_id, span_id=env.span_id, service=env.source.service,
+                attributes_json='{"payload": ' + env.payload_json + "}", received_at=time.time_ns(),
+            ))
+    ledger.dead_letter(rejected)
+    return Committed(results, rejected)
