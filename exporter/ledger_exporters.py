@@ -5,8 +5,11 @@ them as the OTLP request an OTLP exporter would send, and run the receiver's
 own promotion and commit on it (``ledger.promotion``, ``ledger.committing``):
 one implementation, the same envelopes either way.
 
-The ledger is opened (as its one writer) on the first export, so constructing
-an exporter never fails. An export that cannot commit (the directory is
+The ledger (``ledger=``, else ``$CHATSNAPSHOT_LEDGER``, else
+``./chatsnapshot-ledger``) is opened as its one writer on the first export, so
+constructing an exporter never fails; exporters of one process writing the same
+directory share one handle (a span and a log exporter set up by
+``opentelemetry-instrument``, for instance). An export that cannot commit (the directory is
 read-only, the disk is full, another process holds the ledger) returns FAILURE
 and is logged once per kind of failure, not once per fact; it never raises into
 the program.
@@ -15,6 +18,7 @@ the program.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +30,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from chatsnapshot.environment_variables import DEFAULT_LEDGER
+from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, DEFAULT_LEDGER
 from chatsnapshot.ledger import Ledger
 from chatsnapshot.ledger.committing import commit
 from chatsnapshot.ledger.promotion import Promotion, promote_logs, promote_traces
@@ -70,22 +74,36 @@ class _EmbeddedLedger:
             return False
 
     def attach(self) -> _EmbeddedLedger:
-        self._users += 1
+        with self._lock:
+            self._users += 1
         return self
 
     def release(self) -> None:
         """Close the ledger when its last exporter shuts down (a ledger passed in stays open)."""
-        with self._lock:
-            self._users -= 1
-            if self._users <= 0 and self._ledger is not None and self._given is None:
-                self._ledger.close()
-                self._ledger = None
+        with _registry_lock:
+            with self._lock:
+                self._users -= 1
+                last = self._users <= 0
+                if last and self._ledger is not None and self._given is None:
+                    self._ledger.close()
+                    self._ledger = None
+            if last and self._path is not None and _registry.get(self._path) is self:
+                del _registry[self._path]
 
 
-def _embedded(ledger: str | Path | Ledger | _EmbeddedLedger | None) -> _EmbeddedLedger:
-    if isinstance(ledger, _EmbeddedLedger):
-        return ledger.attach()
-    return _EmbeddedLedger(DEFAULT_LEDGER if ledger is None else ledger).attach()
+_registry: dict[Path, _EmbeddedLedger] = {}  # one writer handle per directory in this process
+_registry_lock = threading.Lock()
+
+
+def _embedded(ledger: str | Path | Ledger | None) -> _EmbeddedLedger:
+    if isinstance(ledger, Ledger):
+        return _EmbeddedLedger(ledger).attach()
+    path = Path(ledger if ledger is not None else os.environ.get(CHATSNAPSHOT_LEDGER) or DEFAULT_LEDGER).absolute()
+    with _registry_lock:
+        shared = _registry.get(path)
+        if shared is None:
+            shared = _registry[path] = _EmbeddedLedger(path)
+        return shared.attach()
 
 
 class LedgerSpanExporter(SpanExporter):

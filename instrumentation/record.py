@@ -2,7 +2,8 @@
 
 ``record(event_type, ...)`` validates its arguments (a bad one raises
 ``ValueError`` saying what to change), then emits one fact through the OTel
-providers: those ``chatsnapshot.configure()`` set up, else the global ones. It
+providers: those ``chatsnapshot.configure()`` set up, else the global ones (the
+global logger provider when ``CHATSNAPSHOT_TRANSPORT=logs``). It
 returns the fact's ``event_id`` (a UUIDv7). Export trouble never reaches the
 caller: it is the exporters' business, logged once.
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -143,11 +145,16 @@ def _trace_correlation() -> str | None:
 
 
 def _emit(event_type: str, attributes: dict[str, Any], now: int) -> None:
-    from chatsnapshot.instrumentation.configuration import current_pipeline
+    from chatsnapshot.instrumentation.configuration import CHATSNAPSHOT_TRANSPORT, current_pipeline
 
     pipeline = current_pipeline()
     if pipeline is not None and pipeline.transport == "logs":
         pipeline.logger.emit(timestamp=now, observed_timestamp=now, event_name=event_type, attributes=attributes)
+        return
+    if pipeline is None and os.environ.get(CHATSNAPSHOT_TRANSPORT) == "logs":
+        from opentelemetry._logs import get_logger
+
+        get_logger(_SCOPE).emit(timestamp=now, observed_timestamp=now, event_name=event_type, attributes=attributes)
         return
     tracer = pipeline.tracer if pipeline is not None else trace.get_tracer(_SCOPE)
     span = tracer.start_span(event_type, start_time=now)
