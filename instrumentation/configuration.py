@@ -1,11 +1,20 @@
 """``configure()``: one call that sets up OpenTelemetry for facts.
 
-``configure(ledger=PATH)`` (the default: ``$CHATSNAPSHOT_LEDGER``, else
-``./chatsnapshot-ledger``) makes ``record()`` commit facts straight into an
-embedded ledger through ``LedgerSpanExporter`` (``transport="spans"``, the
-default) or ``LedgerLogExporter`` (``transport="logs"``). Arguments beat the
-environment (``CHATSNAPSHOT_LEDGER``, ``CHATSNAPSHOT_TRANSPORT``,
-``OTEL_SERVICE_NAME``), which beats the defaults.
+Embedded: ``configure(ledger=PATH)`` (the default when no endpoint is given:
+``$CHATSNAPSHOT_LEDGER``, else ``./chatsnapshot-ledger``) makes ``record()``
+commit facts straight into a ledger in this process, through
+``LedgerSpanExporter`` (``transport="spans"``, the default) or
+``LedgerLogExporter`` (``transport="logs"``).
+
+Remote: ``configure(endpoint="http://receiver:4317")`` sends them over OTLP
+(``protocol="grpc"``, or ``"http/protobuf"`` to port 4318) through the durable
+spool at ``spool_dir`` (default ``./chatsnapshot-spool``; see
+``exporter.spool``), with ``token`` as the bearer token and ``headers``.
+
+Arguments beat the environment (``CHATSNAPSHOT_LEDGER``,
+``CHATSNAPSHOT_ENDPOINT``, ``CHATSNAPSHOT_PROTOCOL``, ``CHATSNAPSHOT_SPOOL_DIR``,
+``CHATSNAPSHOT_TOKEN``, ``CHATSNAPSHOT_TRANSPORT``, ``OTEL_SERVICE_NAME``), which
+beats the defaults.
 
 The providers are ChatSnapshot's own: ``configure`` does not replace the
 application's global OTel providers (an application that already exports traces
@@ -34,12 +43,16 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, DEFAULT_LEDGER
+from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, CHATSNAPSHOT_TOKEN, DEFAULT_LEDGER
 from chatsnapshot.ledger import Ledger
 
 __all__ = ["CHATSNAPSHOT_TRANSPORT", "Pipeline", "configure", "current_pipeline"]
 
 CHATSNAPSHOT_TRANSPORT = "CHATSNAPSHOT_TRANSPORT"
+CHATSNAPSHOT_ENDPOINT = "CHATSNAPSHOT_ENDPOINT"
+CHATSNAPSHOT_PROTOCOL = "CHATSNAPSHOT_PROTOCOL"
+CHATSNAPSHOT_SPOOL_DIR = "CHATSNAPSHOT_SPOOL_DIR"
+DEFAULT_SPOOL = "./chatsnapshot-spool"
 Transport = Literal["spans", "logs"]
 
 _QUEUE = 65_536
@@ -53,21 +66,30 @@ _current: Pipeline | None = None
 
 @dataclass
 class Pipeline:
-    """What ``configure`` set up. ``tracer``/``logger`` are what ``record()`` emits through."""
+    """What ``configure`` set up. ``tracer``/``logger`` are what ``record()`` emits through;
+    ``destination`` is the ledger directory or the endpoint."""
 
     transport: Transport
-    ledger_path: Path
+    destination: str
     tracer_provider: TracerProvider | None = None
     logger_provider: LoggerProvider | None = None
+    exporter: Any = None
 
     def __post_init__(self) -> None:
         self.tracer: Any = self.tracer_provider.get_tracer(_SCOPE) if self.tracer_provider else None
         self.logger: Any = self.logger_provider.get_logger(_SCOPE) if self.logger_provider else None
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Wait until every fact recorded so far is exported (committed, for a ledger)."""
+        """Wait until every fact recorded so far is durable: committed to the ledger, or
+        written to the spool (see ``delivered`` for the receiver's acknowledgement)."""
         provider = self.tracer_provider or self.logger_provider
         return bool(provider.force_flush(timeout_millis)) if provider is not None else True
+
+    def delivered(self, timeout_millis: int = 30_000) -> bool:
+        """Remote only: wait until the receiver acknowledged everything spooled so far."""
+        self.force_flush(timeout_millis)
+        flush = getattr(self.exporter, "force_flush", None)
+        return bool(flush(timeout_millis)) if flush is not None else True
 
     def shutdown(self) -> None:
         for provider in (self.tracer_provider, self.logger_provider):
@@ -75,31 +97,47 @@ class Pipeline:
                 provider.shutdown()
 
 
-def configure(*, ledger: str | Path | Ledger | None = None, transport: Transport | None = None,
-              service_name: str | None = None) -> Pipeline:
+def configure(*, ledger: str | Path | Ledger | None = None, endpoint: str | None = None,
+              protocol: str | None = None, transport: Transport | None = None, spool_dir: str | Path | None = None,
+              service_name: str | None = None, token: str | None = None, headers: dict[str, str] | None = None,
+              spool_max_bytes: int = 256 << 20, spool_policy: str = "block") -> Pipeline:
     """Set up the pipeline ``record()`` uses; see the module docstring. Raises ``ValueError``
     for a bad argument."""
-    from chatsnapshot.exporter.ledger_exporters import LedgerLogExporter, LedgerSpanExporter
-
-    transport = transport or os.environ.get(CHATSNAPSHOT_TRANSPORT) or "spans"  # type: ignore[assignment]
+    env = os.environ
+    transport = transport or env.get(CHATSNAPSHOT_TRANSPORT) or "spans"  # type: ignore[assignment]
     if transport not in ("spans", "logs"):
         raise ValueError(f"transport must be 'spans' or 'logs', got {transport!r}")
-    if ledger is None:
-        ledger = os.environ.get(CHATSNAPSHOT_LEDGER) or DEFAULT_LEDGER
-    path = ledger.path if isinstance(ledger, Ledger) else Path(ledger)
+    if ledger is not None and endpoint is not None:
+        raise ValueError("give ledger= (embedded) or endpoint= (remote), not both")
+    endpoint = endpoint if ledger is not None or endpoint is not None else env.get(CHATSNAPSHOT_ENDPOINT)
     resource = Resource.create({"service.name": service_name} if service_name else {})
+    exporter: Any
+    if endpoint:
+        from chatsnapshot.exporter.spooling import SpoolingOTLPLogExporter, SpoolingOTLPSpanExporter
+
+        cls = SpoolingOTLPSpanExporter if transport == "spans" else SpoolingOTLPLogExporter
+        exporter = cls(endpoint, spool_dir or env.get(CHATSNAPSHOT_SPOOL_DIR) or DEFAULT_SPOOL,
+                       protocol=protocol or env.get(CHATSNAPSHOT_PROTOCOL) or "grpc",  # type: ignore[arg-type]
+                       headers=headers, token=token or env.get(CHATSNAPSHOT_TOKEN), max_bytes=spool_max_bytes,
+                       policy=spool_policy)  # type: ignore[arg-type]
+        destination = endpoint
+    else:
+        from chatsnapshot.exporter.ledger_exporters import LedgerLogExporter, LedgerSpanExporter
+
+        if ledger is None:
+            ledger = env.get(CHATSNAPSHOT_LEDGER) or DEFAULT_LEDGER
+        exporter = LedgerSpanExporter(ledger) if transport == "spans" else LedgerLogExporter(ledger)
+        destination = str(ledger.path if isinstance(ledger, Ledger) else ledger)
     if transport == "spans":
         tracer_provider = TracerProvider(resource=resource)
         tracer_provider.add_span_processor(BatchSpanProcessor(
-            LedgerSpanExporter(ledger), max_queue_size=_QUEUE, schedule_delay_millis=_DELAY_MS,
-            max_export_batch_size=_BATCH))
-        pipeline = Pipeline("spans", path, tracer_provider=tracer_provider)
+            exporter, max_queue_size=_QUEUE, schedule_delay_millis=_DELAY_MS, max_export_batch_size=_BATCH))
+        pipeline = Pipeline("spans", destination, tracer_provider=tracer_provider, exporter=exporter)
     else:
         logger_provider = LoggerProvider(resource=resource)
         logger_provider.add_log_record_processor(BatchLogRecordProcessor(
-            LedgerLogExporter(ledger), max_queue_size=_QUEUE, schedule_delay_millis=_DELAY_MS,
-            max_export_batch_size=_BATCH))
-        pipeline = Pipeline("logs", path, logger_provider=logger_provider)
+            exporter, max_queue_size=_QUEUE, schedule_delay_millis=_DELAY_MS, max_export_batch_size=_BATCH))
+        pipeline = Pipeline("logs", destination, logger_provider=logger_provider, exporter=exporter)
     _install(pipeline)
     return pipeline
 

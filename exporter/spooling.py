@@ -1,0 +1,248 @@
+"""``SpoolingOTLPExporter``: OTLP to a remote receiver or collector, through the durable spool.
+
+``export`` encodes the batch as the OTLP request the official exporters send
+(same encoder), writes it to the spool (``exporter.spool``, fsync'd) and returns
+SUCCESS: the program never waits for the network. A background sender drains
+the spool oldest first, to OTLP/gRPC (``protocol="grpc"``) or OTLP/HTTP
+(``"http/protobuf"``), and deletes a request only once the receiver
+acknowledged it.
+
+Retries: gRPC UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED with
+RetryInfo, UNAUTHENTICATED and connection failures; HTTP 408, 429, 5xx,
+401/403 and connection failures. The delay is the receiver's RetryInfo /
+``Retry-After`` when it sends one, else exponential backoff (0.5 s doubling to
+30 s, with jitter). A request refused for good (INVALID_ARGUMENT, 400, 413,
+RESOURCE_EXHAUSTED without RetryInfo) is moved to ``rejected/`` and logged, so
+one bad request never blocks the rest.
+
+``SpoolingOTLPSpanExporter`` and ``SpoolingOTLPLogExporter`` are the SDK
+exporters; both run a ``Sender`` over one ``Spool``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from chatsnapshot.exporter.spool import Policy, Spool, SpooledRequest
+
+__all__ = ["Protocol", "Sender", "SpoolingOTLPLogExporter", "SpoolingOTLPSpanExporter"]
+
+log = logging.getLogger("chatsnapshot.exporter")
+
+Protocol = Literal["grpc", "http/protobuf"]
+_GRPC_METHODS = {
+    "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+}
+_HTTP_PATHS = {"traces": "/v1/traces", "logs": "/v1/logs"}
+_MAX_BACKOFF = 30.0
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, delay: float | None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class _Refused(Exception):
+    pass
+
+
+class Sender:
+    """Drains a spool to ``endpoint`` in a daemon thread, while this process holds the spool's SENDER lock."""
+
+    def __init__(self, spool: Spool, endpoint: str, *, protocol: Protocol = "grpc",
+                 headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> None:
+        if protocol not in ("grpc", "http/protobuf"):
+            raise ValueError(f"protocol must be 'grpc' or 'http/protobuf', got {protocol!r}")
+        self.spool = spool
+        self.endpoint = endpoint
+        self.protocol = protocol
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.sent = 0
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._channel = None
+        self._warned = False
+        self._thread = threading.Thread(target=self._run, name="chatsnapshot-spool-sender", daemon=True)
+        self._thread.start()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until the spool is empty (everything acknowledged), up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.spool.pending():
+                return True
+            self.spool.wait_for_change(0.05)
+        return not self.spool.pending()
+
+    def stop(self) -> None:
+        """Stop sending (what is spooled stays for the next producer)."""
+        self._stop.set()
+        self._thread.join(timeout=self.timeout + 1)
+        self.spool.release_sender()
+        if self._channel is not None:
+            self._channel.close()
+
+    # -- the loop ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            if not self.spool.try_become_sender():
+                self._stop.wait(1.0)  # another live producer sends from this spool
+                continue
+            pending = self.spool.pending()
+            if not pending:
+                self.spool.wait_for_change(0.2)
+                continue
+            request = pending[0]
+            try:
+                self._send(request)
+            except _Retry as e:
+                failures += 1
+                delay = e.delay if e.delay is not None else min(_MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
+                self._warn(f"cannot deliver to {self.endpoint} ({e}); retrying in {delay:.1f}s")
+                self._stop.wait(delay * random.uniform(0.9, 1.1) if e.delay is None else delay)
+                continue
+            except _Refused as e:
+                self.spool.reject(request, str(e))
+                continue
+            except FileNotFoundError:
+                continue  # another sender (an earlier holder of the lock) finished it
+            failures = 0
+            self._warned = False
+            self.sent += 1
+            self.spool.done(request)
+
+    def _warn(self, message: str) -> None:
+        if not self._warned:  # once per outage, not once per attempt
+            self._warned = True
+            log.warning("chatsnapshot: %s; facts wait in the spool %s", message, self.spool.directory)
+
+    def _send(self, request: SpooledRequest) -> None:
+        body = request.read()
+        if self.protocol == "grpc":
+            self._send_grpc(request.signal, body)
+        else:
+            self._send_http(request.signal, body)
+
+    def _send_grpc(self, signal: str, body: bytes) -> None:
+        import grpc
+        from google.rpc import error_details_pb2
+
+        if self._channel is None:
+            target = self.endpoint.split("://", 1)[-1]
+            self._channel = grpc.insecure_channel(target)
+        call = self._channel.unary_unary(_GRPC_METHODS[signal], request_serializer=None,
+                                         response_deserializer=None)
+        try:
+            call(body, timeout=self.timeout, metadata=tuple((k.lower(), v) for k, v in self.headers.items()))
+        except grpc.RpcError as e:
+            code = e.code()
+            trailers = dict(e.trailing_metadata() or ())
+            delay = None
+            if "google.rpc.retryinfo-bin" in trailers:
+                info = error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"])
+                delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+            retryable = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED,
+                         grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.CANCELLED}
+            if code in retryable or (code is grpc.StatusCode.RESOURCE_EXHAUSTED and delay is not None):
+                raise _Retry(code.name, delay) from None
+            raise _Refused(f"{code.name}: {e.details()}") from None
+
+    def _send_http(self, signal: str, body: bytes) -> None:
+        url = self.endpoint.rstrip("/") + _HTTP_PATHS[signal]
+        headers = {"Content-Type": "application/x-protobuf", **self.headers}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers),
+                                        timeout=self.timeout):
+                return
+        except urllib.error.HTTPError as e:
+            if e.code in (401, 403, 408, 429) or e.code >= 500:
+                after = e.headers.get("Retry-After")
+                raise _Retry(f"HTTP {e.code}", float(after) if after and after.isdigit() else None) from None
+            raise _Refused(f"HTTP {e.code}: {e.read()[:200]!r}") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise _Retry(str(getattr(e, "reason", e)), None) from None
+
+
+def _headers(headers: Mapping[str, str] | None, token: str | None) -> dict[str, str]:
+    out = dict(headers or {})
+    if token:
+        out["authorization"] = f"Bearer {token}"
+    return out
+
+
+class _Spooling:
+    def __init__(self, endpoint: str, spool_dir: str | Path, *, protocol: Protocol, headers: Mapping[str, str] | None,
+                 token: str | None, max_bytes: int, policy: Policy, block_timeout: float) -> None:
+        self.spool = Spool(spool_dir, max_bytes=max_bytes, policy=policy, block_timeout=block_timeout)
+        self.sender = Sender(self.spool, endpoint, protocol=protocol, headers=_headers(headers, token))
+        self._shut = False
+        self._failed = False
+
+    def _put(self, signal: str, body: bytes) -> bool:
+        if self._shut:
+            return False
+        try:
+            return self.spool.put(signal, body)
+        except OSError as e:  # the spool's disk: never into the program
+            if not self._failed:
+                self._failed = True
+                log.error("chatsnapshot: cannot write to the spool %s: %s (further errors are not logged)",
+                          self.spool.directory, e)
+            return False
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Wait until everything spooled so far is acknowledged by the receiver."""
+        return self.sender.flush(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        if not self._shut:
+            self._shut = True
+            self.sender.stop()
+
+
+class SpoolingOTLPSpanExporter(_Spooling, SpanExporter):
+    """Spans to ``endpoint`` through the durable spool at ``spool_dir``; see the module docstring."""
+
+    def __init__(self, endpoint: str, spool_dir: str | Path, *, protocol: Protocol = "grpc",
+                 headers: Mapping[str, str] | None = None, token: str | None = None, max_bytes: int = 256 << 20,
+                 policy: Policy = "block", block_timeout: float = 5.0) -> None:
+        _Spooling.__init__(self, endpoint, spool_dir, protocol=protocol, headers=headers, token=token,
+                           max_bytes=max_bytes, policy=policy, block_timeout=block_timeout)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        ok = self._put("traces", encode_spans(spans).SerializeToString())
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+
+class SpoolingOTLPLogExporter(_Spooling, LogRecordExporter):
+    """Log records to ``endpoint`` through the durable spool at ``spool_dir``."""
+
+    def __init__(self, endpoint: str, spool_dir: str | Path, *, protocol: Protocol = "grpc",
+                 headers: Mapping[str, str] | None = None, token: str | None = None, max_bytes: int = 256 << 20,
+                 policy: Policy = "block", block_timeout: float = 5.0) -> None:
+        _Spooling.__init__(self, endpoint, spool_dir, protocol=protocol, headers=headers, token=token,
+                           max_bytes=max_bytes, policy=policy, block_timeout=block_timeout)
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        ok = self._put("logs", encode_logs(batch).SerializeToString())
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
