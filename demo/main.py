@@ -1,63 +1,106 @@
-"""make demo: the ledger end to end, through the command line a user would type.
+"""make demo: the main job end to end, on loopback, with nothing but this repository.
 
-Builds a small workflow run (application facts and agent facts, each caused by
-the one before), appends it to ./demo-ledger with `chatsnapshot append`, appends
-it again to show that re-delivery stores nothing twice, then prints the replay,
-the runs, one SQL query and `chatsnapshot verify`.
+1. starts `chatsnapshot serve` (OTLP/gRPC on a free loopback port) with its ledger in ./demo-ledger;
+2. runs an instrumented trip-planning workflow in this process: OpenTelemetry
+   spans for its operations, and facts recorded with `chatsnapshot.record()`,
+   sent through the durable spool (./demo-spool) to the receiver: application
+   facts (workflow, tasks, an integration call) and agent facts (LLM call, tool
+   call and result, handoff, messages);
+3. waits until the receiver has acknowledged every fact, and stops it with
+   SIGTERM (it finishes in-flight requests and seals);
+4. prints, through the command line a user would type: the replayed run, the
+   runs, one SQL query and `chatsnapshot verify`, and says where the ledger is.
 
-(When the receiver and exporter issues land, this drives a real instrumented
-workflow through `chatsnapshot serve` instead of a generated file.)
+(When the AG2 instrumentation lands, its instrumentor drives the agent part.)
 """
 
 from __future__ import annotations
 
-import json
+import os
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from chatsnapshot.ledger import uuid7
-
 ROOT = Path(__file__).resolve().parents[1]
-LEDGER = ROOT / "demo-ledger"
+HERE = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else ROOT  # where the demo writes (tests pass a temp dir)
+LEDGER = HERE / "demo-ledger"
+SPOOL = HERE / "demo-spool"
 CLI = [sys.executable, "-m", "chatsnapshot.cli.main", "--ledger", str(LEDGER)]
 
-STEPS = [
-    ("system.workflow_started", "system", None, {"workflow": "trip-planner", "input": "3 days in Lisbon"}),
-    ("system.task_scheduled", "system", None, {"task": "research", "assignee": "planner"}),
-    ("execution.run_started", "agent", "planner", {"agents": ["planner", "researcher"]}),
-    ("execution.llm_call", "agent", "planner", {"model": "scripted", "prompt_tokens": 182, "completion_tokens": 41}),
-    ("execution.tool_call", "agent", "planner", {"tool": "weather", "arguments": {"city": "Lisbon"}}),
-    ("integration.call", "integration", None, {"service": "weather-api", "endpoint": "/forecast?city=Lisbon"}),
-    ("integration.response", "integration", None, {"status": 200, "forecast": "sunny, 24C"}),
-    ("execution.tool_result", "agent", "planner", {"tool": "weather", "result": "sunny, 24C"}),
-    ("execution.handoff", "agent", "planner", {"to": "researcher", "reason": "needs sights"}),
-    ("execution.message", "agent", "researcher", {"content": "Day 1 Alfama, day 2 Belem, day 3 Sintra."}),
-    ("execution.run_completed", "agent", "researcher", {"turns": 3}),
-    ("system.task_completed", "system", None, {"task": "research", "outcome": "ok"}),
-    ("system.workflow_completed", "system", None, {"workflow": "trip-planner", "duration_ms": 5120}),
-]
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
-def facts(correlation_id: str) -> list[dict]:
-    out, previous = [], None
-    for event_type, origin, agent, payload in STEPS:
-        event_id = uuid7()
-        source = {"origin": origin, "runtime": "ag2" if origin == "agent" else "custom", "service": "demo",
-                  "agent": agent}
-        out.append({"event_id": event_id, "event_type": event_type, "correlation_id": correlation_id,
-                    "causation_id": previous, "source": source, "payload": payload})
-        previous = event_id
-        time.sleep(0.002)  # distinct occurred_at times, as a real run would have
-    return out
+def start_receiver(port: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([*CLI, "serve", "--grpc", f"127.0.0.1:{port}", "--http", "off"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "receiving OTLP" not in line:
+        raise SystemExit(f"the receiver did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
+    print(f"$ chatsnapshot --ledger demo-ledger serve --grpc 127.0.0.1:{port} --http off &")
+    print(f"  {line.strip()}")
+    return proc
 
 
-def show(title: str, *args: str, stdin: str | None = None) -> None:
-    print(f"\n$ {shlex.join(['chatsnapshot', *args])}" + ("   # " + title if title else ""))
-    done = subprocess.run([*CLI, *args], input=stdin, text=True, capture_output=True)
+def workflow(port: int) -> tuple[str, int]:
+    """A small agent workflow, instrumented: its correlation id and how many facts it recorded."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    import chatsnapshot
+
+    pipeline = chatsnapshot.configure(endpoint=f"127.0.0.1:{port}", spool_dir=SPOOL, service_name="trip-planner")
+    tracer = TracerProvider(resource=Resource.create({"service.name": "trip-planner"})).get_tracer("demo")
+    recorded: list[str] = []
+
+    def record(event_type: str, **kwargs: object) -> str:
+        recorded.append(chatsnapshot.record(event_type, **kwargs))  # type: ignore[arg-type]
+        return recorded[-1]
+
+    with chatsnapshot.correlation() as run_id, tracer.start_as_current_span("workflow trip-planner"):
+        record("system.workflow_started", payload={"workflow": "trip-planner", "input": "3 days in Lisbon"})
+        record("system.task_scheduled", payload={"task": "research", "assignee": "planner"})
+        with tracer.start_as_current_span("invoke_agent planner"):
+            record("execution.run_started", origin="agent", agent="planner",
+                   payload={"agents": ["planner", "researcher"]})
+            record("execution.llm_call", origin="agent", agent="planner",
+                   payload={"model": "scripted", "prompt_tokens": 182, "completion_tokens": 41})
+            call = record("execution.tool_call", origin="agent", agent="planner",
+                          payload={"tool": "weather", "arguments": {"city": "Lisbon"}})
+            with tracer.start_as_current_span("execute_tool weather"):
+                record("integration.call", origin="integration",
+                       payload={"service": "weather-api", "endpoint": "/forecast?city=Lisbon"})
+                time.sleep(0.02)
+                record("integration.response", origin="integration", payload={"status": 200, "forecast": "sunny"})
+            record("execution.tool_result", origin="agent", agent="planner", causation_id=call,
+                   payload={"tool": "weather", "result": "sunny, 24C"})
+            record("execution.handoff", origin="agent", agent="planner",
+                   payload={"to": "researcher", "reason": "needs sights"})
+        with tracer.start_as_current_span("invoke_agent researcher"):
+            record("execution.message", origin="agent", agent="researcher",
+                   payload={"content": "Day 1 Alfama, day 2 Belem, day 3 Sintra."})
+            record("execution.run_completed", origin="agent", agent="researcher", payload={"turns": 3})
+        record("system.task_completed", payload={"task": "research", "outcome": "ok"})
+        record("system.workflow_completed", payload={"workflow": "trip-planner"})
+    if not pipeline.delivered(30_000):
+        raise SystemExit("the receiver did not acknowledge every fact in 30 s")
+    pipeline.shutdown()
+    return run_id, len(recorded)
+
+
+def show(title: str, *args: str) -> None:
+    print(f"\n$ {shlex.join(['chatsnapshot', '--ledger', 'demo-ledger', *args])}" + (f"   # {title}" if title else ""))
+    done = subprocess.run([*CLI, *args], text=True, capture_output=True)
     sys.stdout.write(done.stdout)
     if done.returncode != 0:
         sys.stdout.write(done.stderr)
@@ -66,19 +109,28 @@ def show(title: str, *args: str, stdin: str | None = None) -> None:
 
 def main() -> int:
     shutil.rmtree(LEDGER, ignore_errors=True)
-    run_id = f"trip-{uuid7()[-8:]}"
-    lines = "".join(json.dumps(f) + "\n" for f in facts(run_id))
-    print(f"ChatSnapshot demo: one workflow run, {len(STEPS)} facts, correlation {run_id}")
-    show("store the run (durable when this returns)", "append", "-", stdin=lines)
-    show("deliver it again: stored once", "append", "-", stdin=lines)
+    shutil.rmtree(SPOOL, ignore_errors=True)
+    port = free_port()
+    print("ChatSnapshot demo: an instrumented workflow -> OTLP -> chatsnapshot serve -> ledger\n")
+    receiver = start_receiver(port)
+    try:
+        run_id, n = workflow(port)
+        print(f"\nworkflow done: {n} facts recorded in correlation {run_id}, all acknowledged (durable)")
+    finally:
+        receiver.send_signal(signal.SIGTERM)
+        out, err = receiver.communicate(timeout=60)
+    print(f"$ kill -TERM <receiver>\n  {out.strip().splitlines()[-1] if out.strip() else err.strip()}")
+    if receiver.returncode != 0:
+        raise SystemExit(f"the receiver exited with {receiver.returncode}: {err}")
     show("the run, in order, with each fact's cause", "replay", run_id)
     show("", "runs")
     show("SQL over the same data",
-         "sql", "SELECT event_type, source_agent AS agent, payload->>'tool' AS tool FROM envelopes "
+         "sql", "SELECT seq, event_type, source_agent AS agent, payload->>'tool' AS tool FROM envelopes "
                 "WHERE event_type LIKE 'execution.tool%' ORDER BY seq")
     show("recompute every hash chain", "verify")
-    print(f"\nThe ledger is in {LEDGER.relative_to(Path.cwd()) if LEDGER.is_relative_to(Path.cwd()) else LEDGER}/:"
-          " plain Parquet under segments/, readable by DuckDB or pyarrow without ChatSnapshot.")
+    where = LEDGER.relative_to(Path.cwd()) if LEDGER.is_relative_to(Path.cwd()) else LEDGER
+    print(f"\nThe ledger is in {where}/: plain Parquet under segments/, readable by DuckDB or pyarrow "
+          "without ChatSnapshot.")
     print(f"Try: .venv/bin/chatsnapshot --ledger {LEDGER.name} replay {run_id} --format jsonl")
     return 0
 

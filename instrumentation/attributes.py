@@ -10,7 +10,8 @@ chatsnapshot.event_id           event_id (else derived from the span context)
 chatsnapshot.event_type         event_type (also the span event's name)
 chatsnapshot.correlation_id     correlation_id (else gen_ai.conversation.id,
                                 else the trace id)
-chatsnapshot.causation_id       causation_id (else derived from parentage)
+chatsnapshot.causation_id       causation_id (else derived from parentage;
+                                "" says explicitly: no cause, a root)
 chatsnapshot.source.origin      source.origin (default "system")
 chatsnapshot.source.runtime     source.runtime (default "custom")
 chatsnapshot.source.agent       source.agent (else gen_ai.agent.name)

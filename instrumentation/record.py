@@ -20,8 +20,9 @@ id (a fact with no context is a run of one).
 
 Which cause, first that applies: the ``causation_id`` argument; the previous
 fact recorded in the same context (thread or asyncio task) for the same
-correlation; otherwise none is sent and the receiver derives it from span
-parentage.
+correlation; otherwise none: the fact is sent as a root (``record()`` gives its
+facts their own ids, so the receiver's parentage rule could only point at a
+fact that does not exist).
 """
 
 from __future__ import annotations
@@ -123,8 +124,7 @@ def _attributes(event_type: str, correlation_id: str | None, payload: dict[str, 
         A.EVENT_TYPE: event_type, A.EVENT_ID: event_id, A.CORRELATION_ID: correlation_id,
         A.SOURCE_ORIGIN: origin, A.SOURCE_RUNTIME: runtime, A.PAYLOAD: text,
     }
-    if causation_id is not None:
-        attributes[A.CAUSATION_ID] = causation_id
+    attributes[A.CAUSATION_ID] = causation_id or ""  # "": explicitly a root
     if agent is not None:
         attributes[A.SOURCE_AGENT] = agent
     return attributes, event_id, correlation_id

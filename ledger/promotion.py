@@ -25,7 +25,7 @@ Identity (contract 2)
     span context, time, type and attributes).
 
 Causation (contract 4), first that applies:
-    1. the ``chatsnapshot.causation_id`` attribute;
+    1. the ``chatsnapshot.causation_id`` attribute (an empty string: explicitly none);
     2. the previous fact of the same span;
     3. the span's parent's first fact: ``derived_id(trace_id, parent_span_id, 0)``.
        A span's first fact whose id the producer did not give *is* that id, so the
@@ -210,6 +210,8 @@ def _add(out: Promotion, attrs: dict[str, Any], span_attrs: dict[str, Any], even
     correlation = (attrs.get(A.CORRELATION_ID) or attrs.get(A.GEN_AI_CONVERSATION_ID)
                    or span_attrs.get(A.CORRELATION_ID) or span_attrs.get(A.GEN_AI_CONVERSATION_ID) or trace_hex)
     explicit_cause = attrs.get(A.CAUSATION_ID)
+    if explicit_cause == "":  # explicitly no cause: a root (record() says so when it knows of none)
+        cause, explicit_cause = None, None
     try:
         payload = _payload(attrs.get(A.PAYLOAD))
         if replaced and _shows_replacement(event_type, correlation, payload, attrs):

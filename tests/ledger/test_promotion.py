@@ -128,3 +128,13 @@ def test_log_records_with_event_type_are_facts():
     assert envelopes[0].causation_id == derived_id(bytes.fromhex(envelopes[0].trace_id),
                                                    bytes.fromhex(envelopes[0].span_id), 0)
     assert [e.event_id for e in promote_logs(request).envelopes] == [e.event_id for e in envelopes]
+
+
+def test_an_empty_causation_attribute_means_explicitly_a_root():
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("parent"), rec.tracer.start_as_current_span("child") as span:
+        span.add_event("e", fact_attributes("system.task_scheduled", **{A.CAUSATION_ID: ""}))
+        span.add_event("e", fact_attributes("system.task_completed"))
+    first, second = promote_traces(request_of(rec.spans())).envelopes
+    assert first.causation_id is None  # not the parent span's derived anchor
+    assert second.causation_id == first.event_id
