@@ -58,6 +58,8 @@ class _EmbeddedLedger:
             return True
         try:
             with self._lock:
+                if self._users <= 0:
+                    return False  # shut down: never reopen (and hold) the ledger again
                 if self._ledger is None:
                     assert self._path is not None
                     self._ledger = Ledger.open(self._path)

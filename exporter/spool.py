@@ -33,9 +33,12 @@ import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from chatsnapshot.ledger.fsutil import fsync_dir, write_all
 
 __all__ = ["Policy", "Spool", "SpooledRequest"]
 
@@ -72,6 +75,8 @@ class Spool:
         self._names = itertools.count()
         self._cond = threading.Condition()
         self._sender_lock: int | None = None
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (spool := me()) is not None and spool._forget_sender_in_child())
         for leftover in self.directory.glob("*.tmp"):
             if _writer_gone(leftover):
                 leftover.unlink(missing_ok=True)
@@ -82,6 +87,11 @@ class Spool:
         """Store one request durably. False when the spool is full and ``block`` timed out."""
         if signal not in _SIGNALS:
             raise ValueError(f"signal must be one of {_SIGNALS}, got {signal!r}")
+        if len(body) > self.max_bytes:
+            self.dropped_requests += 1
+            self._lost(f"a batch of {len(body)} bytes is larger than the whole spool {self.directory} "
+                       f"({self.max_bytes} bytes) and was dropped")
+            return False
         if not self._make_room(len(body)):
             self._lost(f"spool {self.directory} full ({self.max_bytes} bytes) for {self.block_timeout}s; "
                        "a batch of facts was dropped")
@@ -90,12 +100,17 @@ class Spool:
         tmp = self.directory / (name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            os.write(fd, body)
+            write_all(fd, body)
             os.fsync(fd)
-        finally:
             os.close(fd)
-        os.rename(tmp, self.directory / name)
-        _fsync_dir(self.directory)
+            fd = -1
+            os.rename(tmp, self.directory / name)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        fsync_dir(self.directory)
         with self._cond:
             self._cond.notify_all()
         return True
@@ -107,7 +122,7 @@ class Spool:
                 if self.policy == "drop_oldest":
                     pending = self.pending()
                     if not pending:
-                        return True  # one request larger than the whole spool: store it anyway
+                        return True
                     pending[0].path.unlink(missing_ok=True)
                     self.dropped_requests += 1
                     self._lost(f"spool {self.directory} full ({self.max_bytes} bytes): the oldest requests are "
@@ -177,6 +192,12 @@ class Spool:
         self._sender_lock = fd
         return True
 
+    def _forget_sender_in_child(self) -> None:
+        """A forked child inherits the SENDER lock's descriptor but not the sender thread."""
+        if self._sender_lock is not None:
+            os.close(self._sender_lock)  # the parent's descriptor (and its lock) stays
+            self._sender_lock = None
+
     def release_sender(self) -> None:
         if self._sender_lock is not None:
             os.close(self._sender_lock)
@@ -197,10 +218,3 @@ def _writer_gone(tmp: Path) -> bool:
         return False
     return False  # alive (possibly this very process, writing)
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

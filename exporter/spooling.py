@@ -21,13 +21,14 @@ exporters; both run a ``Sender`` over one ``Spool``.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import random
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -93,9 +94,12 @@ class Sender:
         return not self.spool.pending()
 
     def stop(self) -> None:
-        """Stop sending (what is spooled stays for the next producer)."""
+        """Stop sending (what is spooled stays for the next producer). The SENDER lock is
+        released only once no send is in flight, so two senders never overlap."""
         self._stop.set()
-        self._thread.join(timeout=self.timeout + 1)
+        self._thread.join(timeout=2 * self.timeout + 1)
+        if self._thread.is_alive():
+            return  # still inside a send: the lock goes with this process
         self.spool.release_sender()
         if self._channel is not None:
             self._channel.close()
@@ -103,6 +107,14 @@ class Sender:
     # -- the loop ------------------------------------------------------------------
 
     def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._loop()
+            except Exception as e:  # never let the sender die holding the SENDER lock
+                log.exception("chatsnapshot: spool sender error (%s); retrying in 1s", e)
+                self._stop.wait(1.0)
+
+    def _loop(self) -> None:
         failures = 0
         while not self._stop.is_set():
             if not self.spool.try_become_sender():
@@ -159,8 +171,11 @@ class Sender:
             trailers = dict(e.trailing_metadata() or ())
             delay = None
             if "google.rpc.retryinfo-bin" in trailers:
-                info = error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"])
-                delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+                try:
+                    info = error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"])
+                    delay = min(300.0, max(0.0, info.retry_delay.seconds + info.retry_delay.nanos / 1e9))
+                except Exception:
+                    delay = None  # a malformed trailer: fall back to backoff
             retryable = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED,
                          grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.CANCELLED}
             if code in retryable or (code is grpc.StatusCode.RESOURCE_EXHAUSTED and delay is not None):
@@ -179,7 +194,7 @@ class Sender:
                 after = e.headers.get("Retry-After")
                 raise _Retry(f"HTTP {e.code}", float(after) if after and after.isdigit() else None) from None
             raise _Refused(f"HTTP {e.code}: {e.read()[:200]!r}") from None
-        except (urllib.error.URLError, OSError) as e:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             raise _Retry(str(getattr(e, "reason", e)), None) from None
 
 
@@ -198,15 +213,15 @@ class _Spooling:
         self._shut = False
         self._failed = False
 
-    def _put(self, signal: str, body: bytes) -> bool:
+    def _put(self, signal: str, encode: Callable[[], bytes]) -> bool:
         if self._shut:
             return False
         try:
-            return self.spool.put(signal, body)
-        except OSError as e:  # the spool's disk: never into the program
+            return self.spool.put(signal, encode())
+        except Exception as e:  # the spool's disk, an unencodable batch: never into the program
             if not self._failed:
                 self._failed = True
-                log.error("chatsnapshot: cannot write to the spool %s: %s (further errors are not logged)",
+                log.error("chatsnapshot: cannot spool a batch in %s: %s (further errors are not logged)",
                           self.spool.directory, e)
             return False
 
@@ -230,7 +245,7 @@ class SpoolingOTLPSpanExporter(_Spooling, SpanExporter):
                            max_bytes=max_bytes, policy=policy, block_timeout=block_timeout)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        ok = self._put("traces", encode_spans(spans).SerializeToString())
+        ok = self._put("traces", lambda: encode_spans(spans).SerializeToString())
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
 
@@ -244,5 +259,5 @@ class SpoolingOTLPLogExporter(_Spooling, LogRecordExporter):
                            max_bytes=max_bytes, policy=policy, block_timeout=block_timeout)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        ok = self._put("logs", encode_logs(batch).SerializeToString())
+        ok = self._put("logs", lambda: encode_logs(batch).SerializeToString())
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE

@@ -113,6 +113,9 @@ def _attributes(event_type: str, correlation_id: str | None, payload: dict[str, 
     if not isinstance(runtime, str) or not runtime or len(runtime) > 64:
         raise ValueError(f"runtime must be a short non-empty string, got {runtime!r}")
     event_id = _uuid("event_id", event_id) if event_id is not None else uuid7()
+    for name, value in (("correlation_id", correlation_id), ("agent", agent)):
+        if value is not None and (not isinstance(value, str) or not value or len(value) > 256):
+            raise ValueError(f"{name} must be a non-empty string of at most 256 characters, got {value!r:.80}")
     correlation_id = correlation_id or _correlation.get() or _trace_correlation() or event_id
     if causation_id is not None:
         causation_id = _uuid("causation_id", causation_id)

@@ -36,11 +36,8 @@ def commit(ledger: Ledger, promotion: Promotion) -> Committed:
     Raises ``StoreUnavailableError`` when the ledger cannot: nothing is then acknowledged."""
     results = ledger.append(promotion.envelopes) if promotion.envelopes else []
     rejected = list(promotion.rejected)
-    conflicts = [r for r in results if r.status is AppendStatus.CONFLICT]
-    if conflicts:
-        by_id = {e.event_id: e for e in promotion.envelopes}
-        for result in conflicts:
-            env = by_id[result.event_id]
+    for result, env in zip(results, promotion.envelopes, strict=True):
+        if result.status is AppendStatus.CONFLICT:
             rejected.append(Rejection(
                 reason=f"conflict: event_id {result.event_id} is stored with other content ({result.reason})",
                 field="event_id", event_type=env.event_type, correlation_id=env.correlation_id,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatsnapshot.ledger.errors import StoreUnavailableError
+from chatsnapshot.ledger.fsutil import fsync_dir, write_all
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
 if TYPE_CHECKING:
@@ -58,19 +59,12 @@ class DeadLetters:
                     size = os.fstat(fd).st_size
                     if size and os.pread(fd, 1, size - 1) != b"\n":
                         lines = b"\n" + lines  # end a line a crash tore
-                    os.write(fd, lines)
+                    write_all(fd, lines)
                     os.fsync(fd)
                 finally:
                     os.close(fd)
                 if not size:  # a new file: make its directory entry durable too
-                    _fsync_dir(self.path.parent)
+                    fsync_dir(self.path.parent)
             except OSError as e:
                 raise StoreUnavailableError(f"cannot write dead letters to {self.path}: {e.strerror}") from e
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

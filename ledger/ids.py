@@ -12,6 +12,7 @@ import threading
 import time
 
 __all__ = [
+    "canonical_uuid",
     "hex_id",
     "hex_to_bytes",
     "uuid7",
@@ -70,6 +71,16 @@ def uuid_text(raw: bytes) -> str:
     """16 bytes -> canonical UUID text."""
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def canonical_uuid(value: object) -> str | None:
+    """``value`` as canonical lowercase UUID text, or None when it is not a UUID in 8-4-4-4-12 form."""
+    if not isinstance(value, str) or len(value) != 36:
+        return None
+    text = value.lower()
+    if text[8] == text[13] == text[18] == text[23] == "-" and is_lower_hex(text.replace("-", ""), 32):
+        return text
+    return None
 
 
 def uuid_bytes(text: str) -> bytes:

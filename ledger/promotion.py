@@ -52,7 +52,7 @@ from typing import Any
 from chatsnapshot.instrumentation import attributes as A
 from chatsnapshot.ledger.envelope import Envelope, canonical_json, source_of
 from chatsnapshot.ledger.errors import EnvelopeError
-from chatsnapshot.ledger.ids import uuid_text
+from chatsnapshot.ledger.ids import canonical_uuid, uuid_text
 from chatsnapshot.ledger.promotion_rules import Rule, Rules
 
 __all__ = ["Promotion", "Rejection", "derived_id", "promote_logs", "promote_traces"]
@@ -140,18 +140,17 @@ def _occurred_at(envelope: Envelope) -> int:
 def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced: bool, out: Promotion) -> None:
     trace, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
     k = 0
-    previous: str | None = None
-    previous_valid = True
+    previous: str | None = None  # always a canonical UUID (derived, stored or validated): trusted as a cause
     span_attrs: dict[str, Any] | None = None
     if rules is not None:
         span_attrs = _attributes(span.attributes)
         rule = rules.match(_text(span_attrs.get(A.GEN_AI_OPERATION_NAME)), span.name)
         if rule is not None:
             attrs = _span_fact(span, span_attrs, rule)
-            previous = _add(out, attrs, span_attrs, derived_id(trace, span_id, 0),
-                            _first_cause(trace, parent), span.end_time_unix_nano or span.start_time_unix_nano,
-                            trace, span_id, parent, service, replaced)
-            k = 1
+            anchor = derived_id(trace, span_id, 0)
+            _add(out, attrs, span_attrs, anchor, _first_cause(trace, parent),
+                 span.end_time_unix_nano or span.start_time_unix_nano, trace, span_id, parent, service, replaced)
+            previous, k = anchor, 1  # the next fact's cause, even if this one was rejected
     for event in span.events:
         attrs = _attributes(event.attributes)
         if A.EVENT_TYPE not in attrs:
@@ -163,10 +162,10 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
         event_id = explicit if given else derived_id(trace, span_id, k)
         cause = previous if k else _first_cause(trace, parent)
         stored = _add(out, attrs, span_attrs, event_id, cause, event.time_unix_nano or span.start_time_unix_nano,
-                      trace, span_id, parent, service, replaced, default_type=event.name,
-                      derived=not given and (k == 0 or previous_valid))
-        previous = stored or event_id
-        previous_valid = stored is not None or not given  # a valid id, safe to trust as the next cause
+                      trace, span_id, parent, service, replaced, default_type=event.name, derived=not given)
+        # The next fact's cause: this fact, even if rejected (deterministic), unless its given id is not
+        # a UUID at all, in which case the cause stays the last fact that has one.
+        previous = stored or (canonical_uuid(event_id) if given else event_id) or previous
         k += 1
 
 
@@ -215,7 +214,7 @@ def _add(out: Promotion, attrs: dict[str, Any], span_attrs: dict[str, Any], even
     try:
         payload = _payload(attrs.get(A.PAYLOAD))
         if replaced and _shows_replacement(event_type, correlation, payload, attrs):
-            payload = payload[:-1] + (',' if payload != "{}" else '') + f'"{A.INVALID_UTF8_FLAG}":true}}'
+            payload = _flag_replaced(payload)
         source = source_of(
             attrs.get(A.SOURCE_ORIGIN, _DEFAULT_ORIGIN), attrs.get(A.SOURCE_RUNTIME, _DEFAULT_RUNTIME), service,
             attrs.get(A.SOURCE_AGENT) or attrs.get(A.GEN_AI_AGENT_NAME) or span_attrs.get(A.GEN_AI_AGENT_NAME),
@@ -232,8 +231,9 @@ def _add(out: Promotion, attrs: dict[str, Any], span_attrs: dict[str, Any], even
     except EnvelopeError as e:
         out.rejected.append(_rejection(str(e), e.field, event_type, correlation, trace, span, service, attrs))
         return None
-    except (TypeError, ValueError) as e:  # e.g. a non-string where text belongs
-        out.rejected.append(_rejection(str(e), None, event_type, correlation, trace, span, service, attrs))
+    except (TypeError, ValueError, RecursionError) as e:  # a non-string where text belongs, JSON nested too deep
+        reason = "payload is nested too deeply" if isinstance(e, RecursionError) else str(e)
+        out.rejected.append(_rejection(reason, None, event_type, correlation, trace, span, service, attrs))
         return None
     out.envelopes.append(envelope)
     return envelope.event_id
@@ -248,6 +248,19 @@ def _payload(value: Any) -> str:
         return value  # validated and canonicalised by Envelope
     raise EnvelopeError(f"{A.PAYLOAD} must be a JSON object as a string, got {type(value).__name__}",
                         field="payload")
+
+
+def _flag_replaced(payload: str) -> str:
+    """The payload with ``"chatsnapshot.invalid_utf8": true`` added (unchanged if it is no JSON object:
+    the envelope's validation then rejects it)."""
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(value, dict):
+        return payload
+    value[A.INVALID_UTF8_FLAG] = True
+    return canonical_json(value)
 
 
 def _shows_replacement(*values: Any) -> bool:

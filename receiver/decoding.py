@@ -57,9 +57,11 @@ def decode(signal: Signal, body: bytes, content_type: str = "application/x-proto
     cls = REQUEST_TYPES[signal]
     if content_type.split(";")[0].strip().lower() == "application/json":
         try:
-            return Decoded(_from_json(cls, body.decode("utf-8")))
+            text, replaced = body.decode("utf-8"), False
         except UnicodeDecodeError:
-            return Decoded(_from_json(cls, body.decode("utf-8", errors="replace")), replaced_utf8=True)
+            text, replaced = body.decode("utf-8", errors="replace"), True
+        message, lone_surrogates = _from_json(cls, text)
+        return Decoded(message, replaced_utf8=replaced or lone_surrogates)
     try:
         return Decoded(cls.FromString(body))
     except DecodeError as strict_error:
@@ -77,18 +79,36 @@ def decode(signal: Signal, body: bytes, content_type: str = "application/x-proto
 _HEX_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
 
-def _from_json(cls: type[Message], text: str) -> Message:
+def _from_json(cls: type[Message], text: str) -> tuple[Message, bool]:
+    """The message, and whether lone surrogates (``"\\ud800"``: invalid UTF-8 in JSON form) were replaced."""
     try:
         document = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise BadRequest(f"request body is not JSON: {e}") from None
     if not isinstance(document, dict):
         raise BadRequest("an OTLP/JSON request must be a JSON object")
     _hex_ids_to_base64(document)
+    replaced = "\\u" in text and _replace_surrogates(document)
     try:
-        return json_format.ParseDict(document, cls(), ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError) as e:
+        return json_format.ParseDict(document, cls(), ignore_unknown_fields=True), replaced
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as e:
         raise BadRequest(f"not a valid OTLP/JSON request: {e}") from None
+
+
+def _replace_surrogates(node: Any) -> bool:
+    """Replace lone surrogates in every string of ``node`` (in place) by U+FFFD; whether any was."""
+    found = False
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                node[key] = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+                found = True
+        elif isinstance(value, dict | list):
+            found |= _replace_surrogates(value)
+    return found
 
 
 def _hex_ids_to_base64(node: Any) -> None:

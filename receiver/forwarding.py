@@ -61,7 +61,8 @@ class Forwarder:
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout)
         self._thread.join(timeout)
-        self._channel.close()
+        if not self._thread.is_alive():  # never close the channel under a call in flight
+            self._channel.close()
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:

@@ -87,6 +87,10 @@ def _export(signal: Signal, ingest: Ingest, auth: Authenticator, respond: Callab
             metrics.add("requests", signal=signal, transport="grpc", outcome="unavailable")
             context.set_trailing_metadata(retry_trailers(str(e), e.retry_after))
             context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
+        except Exception:  # a bug: answered and logged, never fatal
+            log.exception("internal error handling an OTLP %s request", signal)
+            metrics.add("requests", signal=signal, transport="grpc", outcome="internal")
+            context.abort(grpc.StatusCode.INTERNAL, "internal error in the receiver; see its log")
         metrics.add("requests", signal=signal, transport="grpc", outcome="ok")
         return respond(outcome)
 

@@ -60,6 +60,7 @@ class HttpReceiver:
         self._thread: threading.Thread | None = None
         self._inflight = 0
         self._idle = threading.Condition()
+        self.stopping = False  # set by stop(): keep-alive connections get 503 and are closed
 
     @property
     def address(self) -> tuple[str, int]:
@@ -72,6 +73,7 @@ class HttpReceiver:
 
     def stop(self, grace: float) -> None:
         """Stop accepting, wait up to ``grace`` seconds for requests in flight, close."""
+        self.stopping = True
         self._server.shutdown()
         with self._idle:
             self._idle.wait_for(lambda: self._inflight == 0, timeout=grace)
@@ -129,6 +131,10 @@ class _Handler(BaseHTTPRequestHandler):
         encoding = _JSON if content_type == _JSON else _PROTOBUF
         signal = _PATHS.get(path)
         metrics = self.ingest.metrics
+        if self.receiver.stopping:
+            self.close_connection = True
+            return self._error(HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE, "the receiver is shutting down",
+                               encoding, drain=True, extra={"Retry-After": "1"})
         if signal is None:
             return self._error(HTTPStatus.NOT_FOUND, code_pb2.NOT_FOUND, f"no OTLP endpoint at {path}; "
                                "use /v1/traces, /v1/logs or /v1/metrics", encoding, drain=True)
@@ -157,6 +163,11 @@ class _Handler(BaseHTTPRequestHandler):
             metrics.add("requests", signal=signal, transport="http", outcome="unavailable")
             return self._error(HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE, str(e), encoding,
                                extra={"Retry-After": str(max(1, math.ceil(e.retry_after)))})
+        except Exception:  # a bug: answered and logged, never fatal
+            log.exception("internal error handling an OTLP %s request", signal)
+            metrics.add("requests", signal=signal, transport="http", outcome="internal")
+            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, code_pb2.INTERNAL,
+                               "internal error in the receiver; see its log", encoding)
         metrics.add("requests", signal=signal, transport="http", outcome="ok")
         response = _SERVICES[signal][1](outcome)
         if encoding == _JSON:
@@ -214,13 +225,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error as e:
-        raise BadRequest(f"body is not valid gzip: {e}") from None
-    if len(out) > limit:
-        raise _TooLarge(f"request decompresses to more than the limit of {limit} bytes")
-    if not inflater.eof:
-        raise BadRequest("gzip body is truncated")
-    return out
+    """Decompress every gzip member of ``data``, stopping at ``limit`` bytes of output."""
+    out = bytearray()
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error as e:
+            raise BadRequest(f"body is not valid gzip: {e}") from None
+        if len(out) > limit:
+            raise _TooLarge(f"request decompresses to more than the limit of {limit} bytes")
+        if not inflater.eof:
+            raise BadRequest("gzip body is truncated")
+        data = inflater.unused_data
+        if not data:
+            return bytes(out)

@@ -31,14 +31,14 @@ import threading
 import time
 from dataclasses import dataclass
 
-from chatsnapshot.ledger import Ledger, StoreUnavailableError
+from chatsnapshot.ledger import Ledger, LedgerClosedError, StoreUnavailableError
 from chatsnapshot.ledger.committing import commit
 from chatsnapshot.ledger.promotion import Promotion
 from chatsnapshot.ledger.promotion_rules import Rules
 from chatsnapshot.receiver.decoding import BadRequest, Signal, decode
 from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.metrics import Metrics
-from chatsnapshot.receiver.workers import PromotionPool, promote_request
+from chatsnapshot.receiver.workers import PromotionPool, WorkerLost, promote_request
 
 __all__ = ["BadRequest", "Ingest", "Outcome", "Overloaded", "StoreUnavailable"]
 
@@ -115,7 +115,10 @@ class Ingest:
     def export(self, signal: Signal, body: bytes, content_type: str = "application/x-protobuf") -> Outcome:
         """Commit the facts of one request; see the module docstring for the errors."""
         if self.pool is not None and signal != "metrics":
-            promotion = self.pool.promote(signal, body, content_type)
+            try:
+                promotion = self.pool.promote(signal, body, content_type)
+            except WorkerLost as e:
+                raise Overloaded(str(e), self.retry_after) from None
         else:
             promotion = promote_request(signal, body, content_type, self.rules)
         outcome = self.commit(promotion)
@@ -136,7 +139,7 @@ class Ingest:
         started = time.monotonic()
         try:
             committed = commit(self.ledger, promotion)
-        except StoreUnavailableError as e:
+        except (StoreUnavailableError, LedgerClosedError) as e:  # closed: the receiver is shutting down
             log.warning("store unavailable, asking clients to retry: %s", e)
             raise StoreUnavailable(f"the ledger cannot commit now: {e}", self.retry_after) from e
         finally:

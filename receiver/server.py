@@ -56,7 +56,13 @@ class Receiver:
         self.ledger = ledger or Ledger.open(settings.ledger, options=SIDECAR_OPTIONS)
         self.metrics = Metrics()
         self.forwarder = Forwarder(settings.forward_otlp, self.metrics) if settings.forward_otlp else None
-        self.pool = PromotionPool(settings.workers, self.rules) if settings.workers else None
+        try:
+            self.pool = PromotionPool(settings.workers, self.rules) if settings.workers else None
+        except BaseException:
+            self.ledger.close()
+            if self.forwarder is not None:
+                self.forwarder.close()
+            raise
         self.ingest = Ingest(self.ledger, metrics=self.metrics, rules=self.rules, max_pending=settings.max_pending,
                              forwarder=self.forwarder, pool=self.pool)
         self.auth = Authenticator(settings.tokens)
@@ -67,14 +73,24 @@ class Receiver:
         self.http_address: tuple[str, int] | None = None
         self._stopped = False
         self._stopping = threading.Event()  # ends Tail streams at shutdown
+        self._executor: futures.ThreadPoolExecutor | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> Receiver:
+        """Start serving; on failure (a port in use, ...) everything started is stopped again."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop(grace=0)
+            raise
+
+    def _start(self) -> Receiver:
         s = self.settings
         if s.grpc is not None:
+            self._executor = futures.ThreadPoolExecutor(max_workers=_GRPC_WORKERS, thread_name_prefix="otlp-grpc")
             server = grpc.server(
-                futures.ThreadPoolExecutor(max_workers=_GRPC_WORKERS, thread_name_prefix="otlp-grpc"),
+                self._executor,
                 options=[("grpc.max_receive_message_length", s.max_request_bytes),
                          ("grpc.so_reuseport", 0)],
             )
@@ -119,6 +135,8 @@ class Receiver:
             self._http.stop(grace)
         for done in waits:
             done.wait(grace + 1)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
         self.ledger.close()
         if self.pool is not None:
             self.pool.close()

@@ -13,11 +13,13 @@ is not safe).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from chatsnapshot.ledger.envelope import SCHEMA_VERSION, Envelope, Source
@@ -25,7 +27,13 @@ from chatsnapshot.ledger.promotion import Promotion, Rejection, promote_logs, pr
 from chatsnapshot.ledger.promotion_rules import Rules
 from chatsnapshot.receiver.decoding import Signal, decode
 
-__all__ = ["PromotionPool", "promote_request"]
+__all__ = ["PromotionPool", "WorkerLost", "promote_request"]
+
+log = logging.getLogger("chatsnapshot.receiver")
+
+
+class WorkerLost(Exception):
+    """A promotion worker process died while handling the request; nothing was committed."""
 
 Wire = tuple[Any, ...]
 
@@ -90,14 +98,31 @@ class PromotionPool:
     """``workers`` processes promoting requests; ``promote`` blocks the calling thread only."""
 
     def __init__(self, workers: int, rules: Rules | None) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init, initargs=(rules,))
+        self._workers, self._rules = workers, rules
+        self._lock = threading.Lock()
+        self._pool = self._start()
         self._sources: dict[tuple[Any, ...], Source] = {}
-        self._pool.submit(_init, rules).result()  # start the workers now, not on the first request
+
+    def _start(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init, initargs=(self._rules,))
+        pool.submit(_init, self._rules).result()  # start the workers now, not on the first request
+        return pool
 
     def promote(self, signal: Signal, body: bytes, content_type: str) -> Promotion:
-        wires, rejected = self._pool.submit(_work, signal, body, content_type).result()
+        """Raises ``BadRequest``, or ``WorkerLost`` (retryable) when a worker died: the pool is rebuilt."""
+        pool = self._pool
+        try:
+            wires, rejected = pool.submit(_work, signal, body, content_type).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool:
+                    log.error("a promotion worker died; starting new ones")
+                    self._pool = self._start()
+            raise WorkerLost("a promotion worker died; retry") from None
         sources = self._sources
+        if len(sources) > 10_000:
+            sources.clear()
         return Promotion([from_wire(w, sources) for w in wires], rejected)
 
     def close(self) -> None:

@@ -131,3 +131,26 @@ def test_a_request_refused_for_good_is_set_aside_and_the_rest_flows(tmp_path):
     finally:
         sender.stop()
         receiver.stop(grace=1)
+
+
+def test_an_oversized_batch_under_drop_oldest_does_not_wipe_the_spool(tmp_path):
+    spool = Spool(tmp_path / "spool", max_bytes=64 << 10, policy="drop_oldest")
+    assert spool.put("traces", b"x" * 1000) and spool.put("traces", b"y" * 1000)
+    assert not spool.put("traces", b"z" * (100 << 10))
+    assert [r.size for r in spool.pending()] == [1000, 1000]
+
+
+def test_the_sender_survives_a_protocol_error_and_keeps_the_spool(tmp_path):
+    from chatsnapshot.exporter.spooling import Sender
+    from tests.receiver.test_bad_input import one_fact_request
+
+    receiver = start_receiver(tmp_path / "ledger")
+    spool = Spool(tmp_path / "spool")
+    spool.put("traces", one_fact_request())
+    sender = Sender(spool, f"http://127.0.0.1:{receiver.grpc_port}", protocol="http/protobuf", timeout=2)
+    try:
+        time.sleep(1.5)  # HTTP/1.1 to a gRPC port: protocol errors, retried
+        assert sender._thread.is_alive() and len(spool.pending()) == 1
+    finally:
+        sender.stop()
+        receiver.stop(grace=1)

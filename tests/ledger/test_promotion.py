@@ -138,3 +138,32 @@ def test_an_empty_causation_attribute_means_explicitly_a_root():
     first, second = promote_traces(request_of(rec.spans())).envelopes
     assert first.causation_id is None  # not the parent span's derived anchor
     assert second.causation_id == first.event_id
+
+
+def test_a_payload_nested_too_deeply_is_a_rejection_not_a_crash():
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("s") as span:
+        span.add_event("e", {**fact_attributes("system.error"), A.PAYLOAD: '{"a":' + "[" * 100_000 + "]" * 100_000
+                             + "}"})
+    promotion = promote_traces(request_of(rec.spans()))
+    assert promotion.envelopes == [] and promotion.rejected[0].reason == "payload is nested too deeply"
+
+
+def test_a_rejected_fact_still_links_its_successor_and_a_bad_given_id_does_not_poison_it():
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("execute_tool t") as span:
+        span.set_status(Status(StatusCode.OK))
+        span.add_event("a", fact_attributes("system.task_scheduled"))
+        span.add_event("b", {**fact_attributes("system.task_started"), A.EVENT_ID: "not-a-uuid"})  # rejected
+        span.add_event("c", fact_attributes("system.task_completed"))
+    promotion = promote_traces(request_of(rec.spans()))
+    first, third = promotion.envelopes
+    assert [r.field for r in promotion.rejected] == ["event_id"]
+    assert third.causation_id == first.event_id  # the invalid id is skipped, not used as a cause
+
+
+def test_the_invalid_utf8_flag_keeps_any_valid_payload_valid():
+    from chatsnapshot.ledger.promotion import _flag_replaced
+
+    assert json.loads(_flag_replaced('{ "a": "x\ufffdy" }  ')) == {"a": "x\ufffdy", A.INVALID_UTF8_FLAG: True}
+    assert json.loads(_flag_replaced("{}")) == {A.INVALID_UTF8_FLAG: True}

@@ -170,3 +170,49 @@ def test_retry_info_is_in_both_trailers():
     status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
     unpacked = error_details_pb2.RetryInfo()
     assert status.details[0].Unpack(unpacked) and unpacked == info
+
+
+def test_invalid_utf8_in_otlp_json_lone_surrogates_is_replaced_and_flagged(receiver):
+    body = ('{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",'
+            '"spanId":"eee19b7ec3c1b174","name":"s","events":[{"timeUnixNano":"1700000000000000000","name":"e",'
+            '"attributes":[{"key":"chatsnapshot.event_type","value":{"stringValue":"system.error"}},'
+            '{"key":"chatsnapshot.correlation_id","value":{"stringValue":"json-utf8"}},'
+            '{"key":"chatsnapshot.payload","value":{"stringValue":"{\\"m\\": \\"cut \\ud83d\\"}"}}]}]}]}]}]}')
+    host, port = receiver.http_address
+    request = urllib.request.Request(f"http://{host}:{port}/v1/traces", data=body.encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+    [env] = receiver.ledger.replay("json-utf8")
+    assert env.payload[A.INVALID_UTF8_FLAG] is True and env.payload["m"].startswith("cut \ufffd")
+
+
+def test_conflicts_within_one_request_each_keep_their_own_content(receiver):
+    event_id = "0190a5c4-0000-7000-8000-0000000000bb"
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("s") as span:
+        for n in (1, 2, 3):
+            span.add_event("e", fact_attributes("system.task_scheduled", {"n": n},
+                                                **{A.EVENT_ID: event_id, A.CORRELATION_ID: "inbatch"}))
+    raw_export(receiver.grpc_port, request_of(rec.spans()).SerializeToString())
+    [env] = receiver.ledger.replay("inbatch")
+    assert env.payload == {"n": 1}
+    rows = receiver.ledger.sql("SELECT attributes FROM dead_letters").to_pylist()
+    assert sorted(json.loads(r["attributes"])["payload"]["n"] for r in rows) == [2, 3]
+
+
+def test_a_dead_promotion_worker_is_unavailable_then_replaced(tmp_path):
+    import os
+    import signal
+
+    r = start_receiver(tmp_path / "ledger", workers=1)
+    try:
+        raw_export(r.grpc_port, one_fact_request())
+        for pid in list(r.pool._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        error = export_error(r.grpc_port, one_fact_request())
+        assert error.code() is grpc.StatusCode.UNAVAILABLE  # retryable: nothing was committed
+        raw_export(r.grpc_port, one_fact_request())  # a new worker took over
+        assert len(r.ledger.sql("SELECT * FROM envelopes")) == 2
+    finally:
+        r.stop(grace=1)
