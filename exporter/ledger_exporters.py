@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
@@ -108,24 +108,22 @@ def _embedded(ledger: str | Path | Ledger | None) -> _EmbeddedLedger:
         return shared.attach()
 
 
-class LedgerSpanExporter(SpanExporter):
-    """Promote the facts of finished spans (span events with ``chatsnapshot.*``
-    attributes; whole GenAI spans too with ``rules``) into the ledger at ``ledger``."""
+class _LedgerExporting:
+    """What both exporters share: the embedded ledger, one commit per export, shutdown."""
 
-    def __init__(self, ledger: str | Path | Ledger | None = None, *, rules: Rules | None = None) -> None:
+    def __init__(self, ledger: str | Path | Ledger | None) -> None:
         self._ledger = _embedded(ledger)
-        self._rules = rules
         self._shut = False
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def _export(self, what: str, count: int, promote: Callable[[], Promotion]) -> bool:
         if self._shut:
-            return SpanExportResult.FAILURE
+            return False
         try:
-            promotion = promote_traces(encode_spans(spans), rules=self._rules)
+            promotion = promote()
         except Exception as e:
-            log.error("chatsnapshot: could not promote %d span(s): %s", len(spans), e)
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS if self._ledger.commit(promotion) else SpanExportResult.FAILURE
+            log.error("chatsnapshot: could not promote %d %s: %s", count, what, e)
+            return False
+        return self._ledger.commit(promotion)
 
     def shutdown(self) -> None:
         if not self._shut:
@@ -136,27 +134,25 @@ class LedgerSpanExporter(SpanExporter):
         return True  # every export is durable before it returns
 
 
-class LedgerLogExporter(LogRecordExporter):
+class LedgerSpanExporter(_LedgerExporting, SpanExporter):
+    """Promote the facts of finished spans (span events with ``chatsnapshot.*``
+    attributes; whole GenAI spans too with ``rules``) into the ledger at ``ledger``."""
+
+    def __init__(self, ledger: str | Path | Ledger | None = None, *, rules: Rules | None = None) -> None:
+        _LedgerExporting.__init__(self, ledger)
+        self._rules = rules
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        ok = self._export("span(s)", len(spans), lambda: promote_traces(encode_spans(spans), rules=self._rules))
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+
+class LedgerLogExporter(_LedgerExporting, LogRecordExporter):
     """Promote log records carrying ``chatsnapshot.event_type`` into the ledger at ``ledger``."""
 
     def __init__(self, ledger: str | Path | Ledger | None = None) -> None:
-        self._ledger = _embedded(ledger)
-        self._shut = False
+        _LedgerExporting.__init__(self, ledger)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        if self._shut:
-            return LogRecordExportResult.FAILURE
-        try:
-            promotion = promote_logs(encode_logs(batch))
-        except Exception as e:
-            log.error("chatsnapshot: could not promote %d log record(s): %s", len(batch), e)
-            return LogRecordExportResult.FAILURE
-        return LogRecordExportResult.SUCCESS if self._ledger.commit(promotion) else LogRecordExportResult.FAILURE
-
-    def shutdown(self) -> None:
-        if not self._shut:
-            self._shut = True
-            self._ledger.release()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
+        ok = self._export("log record(s)", len(batch), lambda: promote_logs(encode_logs(batch)))
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE

@@ -206,8 +206,9 @@ def _headers(headers: Mapping[str, str] | None, token: str | None) -> dict[str, 
 
 
 class _Spooling:
-    def __init__(self, endpoint: str, spool_dir: str | Path, *, protocol: Protocol, headers: Mapping[str, str] | None,
-                 token: str | None, max_bytes: int, policy: Policy, block_timeout: float) -> None:
+    def __init__(self, endpoint: str, spool_dir: str | Path, *, protocol: Protocol = "grpc",
+                 headers: Mapping[str, str] | None = None, token: str | None = None, max_bytes: int = 256 << 20,
+                 policy: Policy = "block", block_timeout: float = 5.0) -> None:
         self.spool = Spool(spool_dir, max_bytes=max_bytes, policy=policy, block_timeout=block_timeout)
         self.sender = Sender(self.spool, endpoint, protocol=protocol, headers=_headers(headers, token))
         self._shut = False
@@ -236,13 +237,8 @@ class _Spooling:
 
 
 class SpoolingOTLPSpanExporter(_Spooling, SpanExporter):
-    """Spans to ``endpoint`` through the durable spool at ``spool_dir``; see the module docstring."""
-
-    def __init__(self, endpoint: str, spool_dir: str | Path, *, protocol: Protocol = "grpc",
-                 headers: Mapping[str, str] | None = None, token: str | None = None, max_bytes: int = 256 << 20,
-                 policy: Policy = "block", block_timeout: float = 5.0) -> None:
-        _Spooling.__init__(self, endpoint, spool_dir, protocol=protocol, headers=headers, token=token,
-                           max_bytes=max_bytes, policy=policy, block_timeout=block_timeout)
+    """Spans to ``endpoint`` through the durable spool at ``spool_dir``; see the module docstring.
+    Keyword arguments: ``protocol``, ``headers``, ``token``, ``max_bytes``, ``policy``, ``block_timeout``."""
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         ok = self._put("traces", lambda: encode_spans(spans).SerializeToString())
@@ -250,13 +246,7 @@ class SpoolingOTLPSpanExporter(_Spooling, SpanExporter):
 
 
 class SpoolingOTLPLogExporter(_Spooling, LogRecordExporter):
-    """Log records to ``endpoint`` through the durable spool at ``spool_dir``."""
-
-    def __init__(self, endpoint: str, spool_dir: str | Path, *, protocol: Protocol = "grpc",
-                 headers: Mapping[str, str] | None = None, token: str | None = None, max_bytes: int = 256 << 20,
-                 policy: Policy = "block", block_timeout: float = 5.0) -> None:
-        _Spooling.__init__(self, endpoint, spool_dir, protocol=protocol, headers=headers, token=token,
-                           max_bytes=max_bytes, policy=policy, block_timeout=block_timeout)
+    """Log records to ``endpoint`` through the durable spool at ``spool_dir`` (arguments as the span one)."""
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         ok = self._put("logs", lambda: encode_logs(batch).SerializeToString())
