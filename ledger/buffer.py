@@ -51,6 +51,8 @@ class Buffer:
                 del self.by_corr[r[CORRELATION_ID]]
             self.nbytes -= len(encode(r))
             dropped.append(r)
+        if not self.records:
+            self.first_added = None  # empty again: nothing waits to be sealed
         return dropped
 
     @property

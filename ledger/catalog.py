@@ -163,16 +163,17 @@ class Catalog:
         self._files = OpenFiles(open_row_groups)
         self.segments: list[Segment] = []
 
-    def open_segment(self, entry: SegmentEntry, table: pa.Table | None = None) -> Segment:
-        """A ``Segment`` for ``entry``. The writer may pass the table it just
-        wrote, to take the event ids from it rather than from the file."""
+    def open_segment(self, entry: SegmentEntry, table: pa.Table | None = None,
+                     index: pa.Table | None = None) -> Segment:
+        """A ``Segment`` for ``entry``. The writer may pass the table and the index
+        it just wrote, to take them from memory rather than from the files."""
         if not entry.healthy:
             return Segment(entry, None)
         path = self._layout.root / entry.file
         index_path = str(self._layout.root / entry.index_file)
         seg = Segment(entry, SegmentFile(path, pool=self._files), _index_path=index_path)
         if self._writer:
-            seg.index = _index_dict(pq.read_table(index_path))
+            seg.index = _index_dict(index if index is not None else pq.read_table(index_path))
             ids = table.column("event_id") if table is not None else pq.read_table(path, columns=["event_id"]).column(0)
             seg.fps, seg.v7_span = _id_column_fingerprints(ids)
         return seg

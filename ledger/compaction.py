@@ -155,15 +155,16 @@ class Compactor:
 
     def _merge(self, group: list[SegmentEntry]) -> None:
         root = self._layout.root
-        entry = write_segment(self._layout, self._options, self._keeper,
-                              merged_chunks([root / e.file for e in group]), level=self._options.compaction_level)
+        entry, index = write_segment(self._layout, self._options, self._keeper,
+                                     merged_chunks([root / e.file for e in group]),
+                                     level=self._options.compaction_level)
         if entry.rows != sum(e.rows for e in group):
             raise RuntimeError("compaction wrote a different number of rows than the manifest lists; aborted")
         old = {e.id for e in group}
         files = [name for e in group for name in (e.file, e.index_file)]
         self._keeper.update(lambda m: m.with_segments([*(s for s in m.segments if s.id not in old), entry],
                                                       retired=(*m.retired, *files)))
-        merged = self._catalog.open_segment(entry)
+        merged = self._catalog.open_segment(entry, index=index)
         with self._writer.commit_lock:
             self._catalog.replace(old, [merged])
         self._graveyard.append((time.monotonic(), files))

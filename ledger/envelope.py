@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatsnapshot.ledger.errors import EnvelopeError
-from chatsnapshot.ledger.ids import is_lower_hex, uuid7
+from chatsnapshot.ledger.ids import canonical_uuid, is_lower_hex, uuid7
 from chatsnapshot.ledger.timestamps import MAX_NS
 
 __all__ = [
@@ -45,7 +45,6 @@ MAX_TEXT = 256
 MAX_PAYLOAD_BYTES = 1 << 20
 
 _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\Z")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def canonical_json(payload: Any) -> str:
@@ -74,12 +73,24 @@ def _require_uuid(name: str, value: object, *, optional: bool = False) -> str | 
         return None
     if not isinstance(value, str):
         raise EnvelopeError(f"{name} must be a UUID string, got {value!r}", field=name)
-    text = value.lower()
-    if not _UUID.match(text):
+    text = canonical_uuid(value)
+    if text is None:
         raise EnvelopeError(
             f"{name} must be a UUID like 0190b6a2-7c4e-7d3a-9f1e-2b8c4d5e6f70, got {value!r}", field=name
         )
     return text
+
+
+def _check_core(event_type: object, correlation_id: object, occurred_at: object) -> None:
+    check_event_type(event_type)
+    _require_text("correlation_id", correlation_id)
+    _require_int("occurred_at", occurred_at, low=0, high=MAX_NS)
+
+
+def _check_schema_version(value: object) -> None:
+    if value != SCHEMA_VERSION:
+        raise EnvelopeError(f"schema_version {value!r} is not supported; this ledger reads {SCHEMA_VERSION}",
+                            field="schema_version")
 
 
 def _require_hex(name: str, value: object, length: int) -> str | None:
@@ -160,9 +171,7 @@ class Envelope:
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
         setattr_(self, "event_id", _require_uuid("event_id", self.event_id))
-        check_event_type(self.event_type)
-        _require_text("correlation_id", self.correlation_id)
-        _require_int("occurred_at", self.occurred_at, low=0, high=MAX_NS)
+        _check_core(self.event_type, self.correlation_id, self.occurred_at)
         if not isinstance(self.source, Source):
             raise EnvelopeError(f"source must be a Source, got {type(self.source).__name__}", field="source")
         setattr_(self, "payload_json", _canonical_payload(self.payload_json))
@@ -170,11 +179,7 @@ class Envelope:
         setattr_(self, "trace_id", _require_hex("trace_id", self.trace_id, 32))
         setattr_(self, "span_id", _require_hex("span_id", self.span_id, 16))
         setattr_(self, "parent_span_id", _require_hex("parent_span_id", self.parent_span_id, 16))
-        if self.schema_version != SCHEMA_VERSION:
-            raise EnvelopeError(
-                f"schema_version {self.schema_version!r} is not supported; this ledger reads {SCHEMA_VERSION}",
-                field="schema_version",
-            )
+        _check_schema_version(self.schema_version)
         _require_int("recorded_at", self.recorded_at, low=0, high=MAX_NS, optional=True)
         _require_int("seq", self.seq, low=1, high=MAX_NS, optional=True)
         _require_int("position", self.position, low=1, high=MAX_NS, optional=True)
@@ -234,14 +239,8 @@ class Envelope:
         if not ids_trusted:
             event_id = _require_uuid("event_id", event_id)  # type: ignore[assignment]
             causation_id = _require_uuid("causation_id", causation_id, optional=True)
-        check_event_type(event_type)
-        _require_text("correlation_id", correlation_id)
-        _require_int("occurred_at", occurred_at, low=0, high=MAX_NS)
-        if schema_version != SCHEMA_VERSION:
-            raise EnvelopeError(
-                f"schema_version {schema_version!r} is not supported; this ledger reads {SCHEMA_VERSION}",
-                field="schema_version",
-            )
+        _check_core(event_type, correlation_id, occurred_at)
+        _check_schema_version(schema_version)
         return cls._trusted(event_id, event_type, correlation_id, occurred_at, source,
                             _canonical_payload(payload_json), causation_id, trace_id, span_id, parent_span_id,
                             SCHEMA_VERSION, None, None, None, None, None)

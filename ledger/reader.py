@@ -53,19 +53,22 @@ def records_since(snap: Snapshot, after_position: int, limit: int) -> list[Recor
     (every correlation: what a tail follows).
 
     Segments hold disjoint, ascending position ranges, so only those ending past
-    ``after_position`` are read, and within them only the row groups whose
-    position statistics reach past it.
+    ``after_position`` are read. Inside a segment rows are sorted by correlation,
+    not position: the ``position`` column is read whole, and only the rows wanted
+    are decoded.
     """
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    import numpy as np
 
     out: list[Record] = []
     for seg in snap.segments:
         if seg.file is None or seg.entry.last_position <= after_position:
             continue
-        table = pq.read_table(seg.file.path, filters=[("position", ">", after_position)])
-        table = table.take(pc.sort_indices(table, [("position", "ascending")])).slice(0, limit - len(out))
-        out.extend(table_to_records(table))
+        positions = seg.file.read_columns(["position"]).column(0).to_numpy()
+        rows = np.flatnonzero(positions > after_position)
+        rows = rows[np.argsort(positions[rows], kind="stable")][: limit - len(out)]
+        table = seg.file.take(sorted(rows.tolist()))
+        by_position = sorted(table_to_records(table), key=lambda r: r.position)
+        out.extend(by_position)
         if len(out) >= limit:
             return out
     for buf in snap.buffers:

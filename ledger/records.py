@@ -42,7 +42,7 @@ import hashlib
 import struct
 from typing import NamedTuple
 
-from chatsnapshot.ledger.envelope import Envelope, Source
+from chatsnapshot.ledger.envelope import Envelope, source_of
 from chatsnapshot.ledger.ids import hex_id, uuid_text
 
 __all__ = [
@@ -157,24 +157,11 @@ def digest(r: Record) -> bytes:
     return hashlib.sha256(encode(r)).digest()
 
 
-_SOURCES: dict[tuple[str, str, str | None, str | None], Source] = {}  # a run has a handful of sources
-
-
-def _source(origin: str, runtime: str, service: str | None, agent: str | None) -> Source:
-    key = (origin, runtime, service, agent)
-    src = _SOURCES.get(key)
-    if src is None:
-        src = Source._trusted(*key)
-        if len(_SOURCES) < 4096:
-            _SOURCES[key] = src
-    return src
-
-
 def record_to_envelope(r: Record) -> Envelope:
     """A stored record as an ``Envelope`` (no re-validation: the ledger wrote it)."""
     return Envelope._trusted(
         uuid_text(r.event_id), r.event_type, r.correlation_id, r.occurred_at,
-        _source(r.source_origin, r.source_runtime, r.source_service, r.source_agent),
+        source_of(r.source_origin, r.source_runtime, r.source_service, r.source_agent),
         r.payload, uuid_text(r.causation_id) if r.causation_id else None,
         hex_id(r.trace_id), hex_id(r.span_id), hex_id(r.parent_span_id),
         r.schema_version, r.recorded_at, r.seq, r.position, r.prev_hash.hex(), r.hash.hex(),

@@ -34,24 +34,28 @@ _INDEX_ROW_GROUP = 1024
 
 
 def write_segment(layout: Layout, options: LedgerOptions, keeper: ManifestKeeper, rows: pa.Table | Iterable[pa.Table],
-                  *, level: int | None = None) -> SegmentEntry:
+                  *, level: int | None = None) -> tuple[SegmentEntry, pa.Table]:
     """Write sorted segment rows (a table or a stream of tables) and their index
-    durably; return the manifest entry, not yet in the manifest. ``level`` is
-    the zstd level (default: the sealing level)."""
+    durably; return the manifest entry (not yet in the manifest) and the index
+    table. ``level`` is the zstd level (default: the sealing level)."""
     seg_id = keeper.allocate_id()
     level = level or options.compression_level
     path, index_path = layout.segment_file(seg_id), layout.index_file(seg_id)
     size, sha = write_parquet(rows, path, row_group_rows=options.row_group_rows, compression_level=level,
                               segment=True)
-    keys = pq.read_table(path, columns=["correlation_id", "seq", "hash", "position"])
-    isize, isha = write_parquet(build_index(keys), index_path, row_group_rows=_INDEX_ROW_GROUP,
+    # A table in hand is the file's rows in the file's order; a stream was consumed, so read the keys back.
+    keys = rows if isinstance(rows, pa.Table) else pq.read_table(path, columns=["correlation_id", "seq", "hash",
+                                                                                "position"])
+    index = build_index(keys)
+    isize, isha = write_parquet(index, index_path, row_group_rows=_INDEX_ROW_GROUP,
                                 compression_level=options.compression_level, segment=False)
     bounds = pc.min_max(keys.column("position"))
-    return SegmentEntry(
+    entry = SegmentEntry(
         id=seg_id, file=layout.relative(path), index_file=layout.relative(index_path),
         rows=keys.num_rows, bytes=size, sha256=sha, index_bytes=isize, index_sha256=isha,
         first_position=bounds["min"].as_py(), last_position=bounds["max"].as_py(), level=level,
     )
+    return entry, index
 
 
 class Sealer:
@@ -71,10 +75,10 @@ class Sealer:
     def seal_buffer(self, buf: Buffer) -> Segment:
         """Seal one frozen buffer (all its records are durable in the WAL)."""
         table = records_to_table(buf.records)
-        entry = write_segment(self._layout, self._options, self._keeper, table)
+        entry, index = write_segment(self._layout, self._options, self._keeper, table)
         self._keeper.update(lambda m: m.with_segments(
             [*m.segments, entry], sealed_through=max(m.sealed_through, entry.last_position)))
-        segment = self._catalog.open_segment(entry, table)
+        segment = self._catalog.open_segment(entry, table, index)
         with self._writer.commit_lock:
             self._catalog.add(segment)
             self._writer.frozen.remove(buf)
@@ -120,7 +124,7 @@ class Sealer:
         live = self._writer.live
         if live.nbytes >= self._options.seal_max_bytes or self._writer.frozen:
             return True, 0.0
-        if live.first_added is None or not live.records:
+        if live.first_added is None:
             return False, self._options.seal_interval
         left = live.first_added + self._options.seal_interval - time.monotonic()
         return left <= 0, max(left, 0.0)
