@@ -18,7 +18,6 @@ the program.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, DEFAULT_LEDGER
+from chatsnapshot.environment_variables import ledger_path
 from chatsnapshot.ledger import Ledger
 from chatsnapshot.ledger.committing import commit
 from chatsnapshot.ledger.promotion import Promotion, promote_logs, promote_traces
@@ -100,7 +99,7 @@ _registry_lock = threading.Lock()
 def _embedded(ledger: str | Path | Ledger | None) -> _EmbeddedLedger:
     if isinstance(ledger, Ledger):
         return _EmbeddedLedger(ledger).attach()
-    path = Path(ledger if ledger is not None else os.environ.get(CHATSNAPSHOT_LEDGER) or DEFAULT_LEDGER).absolute()
+    path = Path(ledger_path(ledger)).absolute()
     with _registry_lock:
         shared = _registry.get(path)
         if shared is None:

@@ -40,16 +40,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from chatsnapshot.exporter.spool import Policy, Spool, SpooledRequest
+from chatsnapshot.receiver.decoding import export_method
 
 __all__ = ["Protocol", "Sender", "SpoolingOTLPLogExporter", "SpoolingOTLPSpanExporter"]
 
 log = logging.getLogger("chatsnapshot.exporter")
 
 Protocol = Literal["grpc", "http/protobuf"]
-_GRPC_METHODS = {
-    "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-}
 _HTTP_PATHS = {"traces": "/v1/traces", "logs": "/v1/logs"}
 _MAX_BACKOFF = 30.0
 
@@ -162,7 +159,7 @@ class Sender:
         if self._channel is None:
             target = self.endpoint.split("://", 1)[-1]
             self._channel = grpc.insecure_channel(target)
-        call = self._channel.unary_unary(_GRPC_METHODS[signal], request_serializer=None,
+        call = self._channel.unary_unary(export_method(signal), request_serializer=None,
                                          response_deserializer=None)
         try:
             call(body, timeout=self.timeout, metadata=tuple((k.lower(), v) for k, v in self.headers.items()))

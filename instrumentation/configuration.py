@@ -43,16 +43,19 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, CHATSNAPSHOT_TOKEN, DEFAULT_LEDGER
+from chatsnapshot.environment_variables import (
+    CHATSNAPSHOT_ENDPOINT,
+    CHATSNAPSHOT_PROTOCOL,
+    CHATSNAPSHOT_SPOOL_DIR,
+    CHATSNAPSHOT_TOKEN,
+    CHATSNAPSHOT_TRANSPORT,
+    DEFAULT_SPOOL,
+    ledger_path,
+)
 from chatsnapshot.ledger import Ledger
 
-__all__ = ["CHATSNAPSHOT_TRANSPORT", "Pipeline", "configure", "current_pipeline"]
+__all__ = ["Pipeline", "configure", "current_pipeline"]
 
-CHATSNAPSHOT_TRANSPORT = "CHATSNAPSHOT_TRANSPORT"
-CHATSNAPSHOT_ENDPOINT = "CHATSNAPSHOT_ENDPOINT"
-CHATSNAPSHOT_PROTOCOL = "CHATSNAPSHOT_PROTOCOL"
-CHATSNAPSHOT_SPOOL_DIR = "CHATSNAPSHOT_SPOOL_DIR"
-DEFAULT_SPOOL = "./chatsnapshot-spool"
 Transport = Literal["spans", "logs"]
 
 _QUEUE = 65_536
@@ -124,8 +127,7 @@ def configure(*, ledger: str | Path | Ledger | None = None, endpoint: str | None
     else:
         from chatsnapshot.exporter.ledger_exporters import LedgerLogExporter, LedgerSpanExporter
 
-        if ledger is None:
-            ledger = env.get(CHATSNAPSHOT_LEDGER) or DEFAULT_LEDGER
+        ledger = ledger if isinstance(ledger, Ledger) else ledger_path(ledger)
         exporter = LedgerSpanExporter(ledger) if transport == "spans" else LedgerLogExporter(ledger)
         destination = str(ledger.path if isinstance(ledger, Ledger) else ledger)
     if transport == "spans":

@@ -37,6 +37,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from chatsnapshot.environment_variables import CHATSNAPSHOT_TRANSPORT
 from chatsnapshot.instrumentation import attributes as A
 from chatsnapshot.ledger.envelope import MAX_PAYLOAD_BYTES, ORIGINS, canonical_json, check_event_type
 from chatsnapshot.ledger.errors import EnvelopeError
@@ -148,7 +149,7 @@ def _trace_correlation() -> str | None:
 
 
 def _emit(event_type: str, attributes: dict[str, Any], now: int) -> None:
-    from chatsnapshot.instrumentation.configuration import CHATSNAPSHOT_TRANSPORT, current_pipeline
+    from chatsnapshot.instrumentation.configuration import current_pipeline
 
     pipeline = current_pipeline()
     if pipeline is not None and pipeline.transport == "logs":

@@ -86,7 +86,12 @@ class Promotion:
 
 def derived_id(trace_id: bytes, span_id: bytes, k: int) -> str:
     """The id of the k-th fact of a span that was given none: a UUIDv8."""
-    raw = bytearray(hashlib.sha256(_ID_DOMAIN + trace_id + span_id + k.to_bytes(4, "big")).digest()[:16])
+    return _uuid8(hashlib.sha256(_ID_DOMAIN + trace_id + span_id + k.to_bytes(4, "big")).digest())
+
+
+def _uuid8(digest: bytes) -> str:
+    """A UUIDv8 (RFC 9562) made of the first 16 bytes of ``digest``."""
+    raw = bytearray(digest[:16])
     raw[6] = (raw[6] & 0x0F) | 0x80  # version 8
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
     return uuid_text(bytes(raw))
@@ -281,13 +286,8 @@ def _rejection(reason: str, field_name: str | None, event_type: Any, correlation
 
 
 def _log_id(record: Any, attrs: dict[str, Any]) -> str:
-    digest = hashlib.sha256(_ID_DOMAIN + b"/log" + record.trace_id + record.span_id
-                            + record.time_unix_nano.to_bytes(8, "big")
-                            + canonical_json({k: v for k, v in attrs.items()}).encode())
-    raw = bytearray(digest.digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x80
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return uuid_text(bytes(raw))
+    return _uuid8(hashlib.sha256(_ID_DOMAIN + b"/log" + record.trace_id + record.span_id
+                                 + record.time_unix_nano.to_bytes(8, "big") + canonical_json(attrs).encode()).digest())
 
 
 def _service(resource_attributes: Iterable[Any]) -> str | None:

@@ -31,7 +31,7 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-__all__ = ["REQUEST_TYPES", "BadRequest", "Decoded", "Signal", "decode"]
+__all__ = ["EXPORT_SERVICES", "REQUEST_TYPES", "BadRequest", "Decoded", "Signal", "decode", "export_method"]
 
 Signal = Literal["traces", "logs", "metrics"]
 
@@ -40,6 +40,19 @@ REQUEST_TYPES: dict[str, type[Message]] = {
     "logs": logs_service_pb2.ExportLogsServiceRequest,
     "metrics": metrics_service_pb2.ExportMetricsServiceRequest,
 }
+
+
+# The OTLP gRPC services, by signal; each has one method, Export.
+EXPORT_SERVICES: dict[str, str] = {
+    "traces": trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name,
+    "logs": logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name,
+    "metrics": metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name,
+}
+
+
+def export_method(signal: str) -> str:
+    """The gRPC method path of ``signal``'s Export call."""
+    return f"/{EXPORT_SERVICES[signal]}/Export"
 
 
 class BadRequest(ValueError):

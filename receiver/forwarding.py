@@ -19,18 +19,13 @@ import time
 
 import grpc
 
-from chatsnapshot.receiver.decoding import Signal
+from chatsnapshot.receiver.decoding import EXPORT_SERVICES, Signal, export_method
 from chatsnapshot.receiver.metrics import Metrics
 
 __all__ = ["Forwarder"]
 
 log = logging.getLogger("chatsnapshot.receiver")
 
-_METHODS: dict[Signal, str] = {
-    "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-    "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-}
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
@@ -43,8 +38,8 @@ class Forwarder:
         self._attempts = attempts
         self._timeout = timeout
         self._channel = grpc.insecure_channel(target)
-        self._calls = {s: self._channel.unary_unary(m, request_serializer=None, response_deserializer=None)
-                       for s, m in _METHODS.items()}
+        self._calls = {s: self._channel.unary_unary(export_method(s), request_serializer=None,
+                                                    response_deserializer=None) for s in EXPORT_SERVICES}
         self._last_warning = 0.0
         self._thread = threading.Thread(target=self._run, name="otlp-forward", daemon=True)
         self._thread.start()

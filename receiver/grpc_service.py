@@ -24,27 +24,22 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from chatsnapshot.receiver.auth import Authenticator
-from chatsnapshot.receiver.decoding import BadRequest, Signal
-from chatsnapshot.receiver.ingest import Ingest, Outcome, Overloaded, StoreUnavailable
+from chatsnapshot.receiver.decoding import EXPORT_SERVICES, BadRequest, Signal
+from chatsnapshot.receiver.ingest import Ingest, Outcome, RetryLater
 
-__all__ = ["add_services", "retry_trailers"]
+__all__ = ["add_services", "export_response", "retry_trailers"]
 
 log = logging.getLogger("chatsnapshot.receiver")
 
-_SERVICES: dict[Signal, tuple[str, Callable[[Outcome], Any]]] = {
-    "traces": ("opentelemetry.proto.collector.trace.v1.TraceService",
-               lambda o: trace_service_pb2.ExportTraceServiceResponse(
-                   partial_success=trace_service_pb2.ExportTracePartialSuccess(
-                       rejected_spans=o.rejected, error_message=o.message)) if o.rejected
-               else trace_service_pb2.ExportTraceServiceResponse()),
-    "logs": ("opentelemetry.proto.collector.logs.v1.LogsService",
-             lambda o: logs_service_pb2.ExportLogsServiceResponse(
-                 partial_success=logs_service_pb2.ExportLogsPartialSuccess(
-                     rejected_log_records=o.rejected, error_message=o.message)) if o.rejected
-             else logs_service_pb2.ExportLogsServiceResponse()),
-    "metrics": ("opentelemetry.proto.collector.metrics.v1.MetricsService",
-                lambda o: metrics_service_pb2.ExportMetricsServiceResponse()),
-}
+def export_response(signal: Signal, outcome: Outcome) -> Any:
+    """The Export response for ``signal``: empty, or ``partial_success`` counting rejected facts."""
+    if signal == "traces":
+        return trace_service_pb2.ExportTraceServiceResponse(partial_success=trace_service_pb2.ExportTracePartialSuccess(
+            rejected_spans=outcome.rejected, error_message=outcome.message) if outcome.rejected else None)
+    if signal == "logs":
+        return logs_service_pb2.ExportLogsServiceResponse(partial_success=logs_service_pb2.ExportLogsPartialSuccess(
+            rejected_log_records=outcome.rejected, error_message=outcome.message) if outcome.rejected else None)
+    return metrics_service_pb2.ExportMetricsServiceResponse()
 
 
 def retry_trailers(message: str, delay: float) -> tuple[tuple[str, bytes], ...]:
@@ -59,9 +54,9 @@ def retry_trailers(message: str, delay: float) -> tuple[tuple[str, bytes], ...]:
 def add_services(server: grpc.Server, ingest: Ingest, auth: Authenticator,
                  health_servicer: health.HealthServicer) -> None:
     """Register the OTLP export services and ``grpc.health.v1`` on ``server``."""
-    for signal, (service, respond) in _SERVICES.items():
+    for signal, service in EXPORT_SERVICES.items():
         handler = grpc.unary_unary_rpc_method_handler(
-            _export(signal, ingest, auth, respond),
+            _export(signal, ingest, auth),
             request_deserializer=None,  # raw bytes: we parse, so we choose the error code
             response_serializer=lambda m: m.SerializeToString(),
         )
@@ -71,7 +66,7 @@ def add_services(server: grpc.Server, ingest: Ingest, auth: Authenticator,
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
 
 
-def _export(signal: Signal, ingest: Ingest, auth: Authenticator, respond: Callable[[Outcome], Any]):
+def _export(signal: Signal, ingest: Ingest, auth: Authenticator) -> Callable[[bytes, grpc.ServicerContext], Any]:
     metrics = ingest.metrics
 
     def handle(body: bytes, context: grpc.ServicerContext) -> Any:
@@ -83,7 +78,7 @@ def _export(signal: Signal, ingest: Ingest, auth: Authenticator, respond: Callab
         except BadRequest as e:
             metrics.add("requests", signal=signal, transport="grpc", outcome="invalid")
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        except (Overloaded, StoreUnavailable) as e:
+        except RetryLater as e:
             metrics.add("requests", signal=signal, transport="grpc", outcome="unavailable")
             context.set_trailing_metadata(retry_trailers(str(e), e.retry_after))
             context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
@@ -92,6 +87,6 @@ def _export(signal: Signal, ingest: Ingest, auth: Authenticator, respond: Callab
             metrics.add("requests", signal=signal, transport="grpc", outcome="internal")
             context.abort(grpc.StatusCode.INTERNAL, "internal error in the receiver; see its log")
         metrics.add("requests", signal=signal, transport="grpc", outcome="ok")
-        return respond(outcome)
+        return export_response(signal, outcome)
 
     return handle

@@ -29,8 +29,8 @@ from google.rpc import code_pb2, status_pb2
 
 from chatsnapshot.receiver.auth import Authenticator
 from chatsnapshot.receiver.decoding import BadRequest, Signal
-from chatsnapshot.receiver.grpc_service import _SERVICES
-from chatsnapshot.receiver.ingest import Ingest, Overloaded, StoreUnavailable
+from chatsnapshot.receiver.grpc_service import export_response
+from chatsnapshot.receiver.ingest import Ingest, RetryLater
 
 __all__ = ["HttpReceiver"]
 
@@ -159,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
         except BadRequest as e:
             metrics.add("requests", signal=signal, transport="http", outcome="invalid")
             return self._error(HTTPStatus.BAD_REQUEST, code_pb2.INVALID_ARGUMENT, str(e), encoding)
-        except (Overloaded, StoreUnavailable) as e:
+        except RetryLater as e:
             metrics.add("requests", signal=signal, transport="http", outcome="unavailable")
             return self._error(HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE, str(e), encoding,
                                extra={"Retry-After": str(max(1, math.ceil(e.retry_after)))})
@@ -169,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, code_pb2.INTERNAL,
                                "internal error in the receiver; see its log", encoding)
         metrics.add("requests", signal=signal, transport="http", outcome="ok")
-        response = _SERVICES[signal][1](outcome)
+        response = export_response(signal, outcome)
         if encoding == _JSON:
             self._send(HTTPStatus.OK, json_format.MessageToJson(response).encode(), _JSON)
         else:

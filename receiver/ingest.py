@@ -40,25 +40,25 @@ from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.metrics import Metrics
 from chatsnapshot.receiver.workers import PromotionPool, WorkerLost, promote_request
 
-__all__ = ["BadRequest", "Ingest", "Outcome", "Overloaded", "StoreUnavailable"]
+__all__ = ["BadRequest", "Ingest", "Outcome", "Overloaded", "RetryLater", "StoreUnavailable"]
 
 log = logging.getLogger("chatsnapshot.receiver")
 
 
-class Overloaded(Exception):
-    """The ingest queue is full: retry after ``retry_after`` seconds."""
+class RetryLater(Exception):
+    """Nothing of the request was acknowledged: send it again after ``retry_after`` seconds."""
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class StoreUnavailable(Exception):
-    """The ledger could not make the request durable: retry after ``retry_after`` seconds."""
+class Overloaded(RetryLater):
+    """The ingest queue is full (or a promotion worker was lost)."""
 
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+
+class StoreUnavailable(RetryLater):
+    """The ledger could not make the request durable."""
 
 
 @dataclass(frozen=True, slots=True)

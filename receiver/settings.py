@@ -66,7 +66,7 @@ class Settings:
             return value if value is not None else env.get(_ENV + variable)
 
         values: dict[str, object] = {}
-        values["ledger"] = flags.get("ledger") or env.get(CHATSNAPSHOT_LEDGER) or DEFAULT_LEDGER
+        values["ledger"] = str(flags.get("ledger") or env.get(CHATSNAPSHOT_LEDGER) or DEFAULT_LEDGER)
         for name in ("grpc", "http"):
             raw = pick(name, name.upper())
             if raw is not None:

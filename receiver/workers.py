@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from chatsnapshot.ledger.envelope import SCHEMA_VERSION, Envelope, Source
+from chatsnapshot.ledger.envelope import SCHEMA_VERSION, Envelope, source_of
 from chatsnapshot.ledger.promotion import Promotion, Rejection, promote_logs, promote_traces
 from chatsnapshot.ledger.promotion_rules import Rules
 from chatsnapshot.receiver.decoding import Signal, decode
@@ -56,13 +56,9 @@ def to_wire(e: Envelope) -> Wire:
             e.payload_json, e.causation_id, e.trace_id, e.span_id, e.parent_span_id)
 
 
-def from_wire(w: Wire, sources: dict[tuple[Any, ...], Source]) -> Envelope:
-    key = w[4:8]
-    source = sources.get(key)
-    if source is None:
-        source = sources.setdefault(key, Source._trusted(*key))
-    return Envelope._trusted(w[0], w[1], w[2], w[3], source, w[8], w[9], w[10], w[11], w[12], SCHEMA_VERSION,
-                             None, None, None, None, None)
+def from_wire(w: Wire) -> Envelope:
+    return Envelope._trusted(w[0], w[1], w[2], w[3], source_of(*w[4:8]), w[8], w[9], w[10], w[11], w[12],
+                             SCHEMA_VERSION, None, None, None, None, None)
 
 
 def _init(rules: Rules | None) -> None:
@@ -71,15 +67,16 @@ def _init(rules: Rules | None) -> None:
     _watch_parent()
 
 
-_watching: list[int] = []
+_watching = False
 
 
 def _watch_parent() -> None:
     """Exit when the receiver dies, even by SIGKILL (the worker is then re-parented)."""
+    global _watching
     if _watching:
         return
+    _watching = True
     parent = os.getppid()
-    _watching.append(parent)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -101,7 +98,6 @@ class PromotionPool:
         self._workers, self._rules = workers, rules
         self._lock = threading.Lock()
         self._pool = self._start()
-        self._sources: dict[tuple[Any, ...], Source] = {}
 
     def _start(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
@@ -120,10 +116,7 @@ class PromotionPool:
                     log.error("a promotion worker died; starting new ones")
                     self._pool = self._start()
             raise WorkerLost("a promotion worker died; retry") from None
-        sources = self._sources
-        if len(sources) > 10_000:
-            sources.clear()
-        return Promotion([from_wire(w, sources) for w in wires], rejected)
+        return Promotion([from_wire(w) for w in wires], rejected)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

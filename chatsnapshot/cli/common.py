@@ -8,7 +8,8 @@ import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, CHATSNAPSHOT_TOKEN, DEFAULT_LEDGER
+from chatsnapshot import environment_variables
+from chatsnapshot.environment_variables import CHATSNAPSHOT_TOKEN
 from chatsnapshot.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class UserError(Exception):
 
 def ledger_path(args: argparse.Namespace) -> str:
     """--ledger, else $CHATSNAPSHOT_LEDGER, else ./chatsnapshot-ledger."""
-    return getattr(args, "ledger", None) or os.environ.get(CHATSNAPSHOT_LEDGER) or DEFAULT_LEDGER
+    return str(environment_variables.ledger_path(getattr(args, "ledger", None)))
 
 
 def open_reader(args: argparse.Namespace) -> Ledger:

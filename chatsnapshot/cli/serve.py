@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     flags = {name: getattr(args, name, None) for name in (
         "grpc", "http", "max_request_bytes", "max_pending", "promote_spans", "rules_file", "token_file",
         "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace", "forward_otlp", "workers")}
-    flags["ledger"] = common.ledger_path(args)
+    flags["ledger"] = getattr(args, "ledger", None)  # Settings.resolve applies the environment and default
     try:
         settings = Settings.resolve(flags)
     except ValueError as e:

@@ -26,13 +26,6 @@ def no_pipeline_left_behind():
     _install(None)
 
 
-def start_receiver_on(port: int, ledger_dir):
-    from chatsnapshot.receiver.server import Receiver
-    from chatsnapshot.receiver.settings import Settings
-
-    return Receiver(Settings(ledger=str(ledger_dir), grpc=("127.0.0.1", port), http=None)).start()
-
-
 def test_facts_recorded_while_no_receiver_runs_arrive_once_it_starts(tmp_path):
     port = free_port()
     pipeline = chatsnapshot.configure(endpoint=f"127.0.0.1:{port}", spool_dir=tmp_path / "spool")
@@ -41,7 +34,7 @@ def test_facts_recorded_while_no_receiver_runs_arrive_once_it_starts(tmp_path):
     assert pipeline.force_flush()
     assert Spool(tmp_path / "spool").pending()  # on disk, waiting
     time.sleep(0.5)
-    receiver = start_receiver_on(port, tmp_path / "ledger")
+    receiver = start_receiver(tmp_path / "ledger", grpc=("127.0.0.1", port), http=None)
     try:
         assert pipeline.delivered(20_000)
         assert [e.event_id for e in receiver.ledger.replay("offline-run")] == ids
@@ -87,7 +80,7 @@ def test_a_producer_killed_after_force_flush_is_delivered_by_the_next_one(tmp_pa
     producer.send_signal(signal.SIGKILL)
     producer.wait()
     assert len(ids) == 300
-    receiver = start_receiver_on(port, tmp_path / "ledger")
+    receiver = start_receiver(tmp_path / "ledger", grpc=("127.0.0.1", port), http=None)
     try:
         successor = run_producer(tmp_path, f"127.0.0.1:{port}", "deliver")
         out, err = successor.communicate(timeout=60)

@@ -9,7 +9,9 @@ from chatsnapshot.receiver.settings import Settings
 
 
 def start_receiver(ledger_dir, **overrides) -> Receiver:
-    settings = Settings(ledger=str(ledger_dir), grpc=("127.0.0.1", 0), http=("127.0.0.1", 0), **overrides)
+    """A started receiver; ports are the OS's choice unless ``grpc=``/``http=`` say otherwise."""
+    settings = Settings(**{"ledger": str(ledger_dir), "grpc": ("127.0.0.1", 0), "http": ("127.0.0.1", 0),
+                           **overrides})
     return Receiver(settings).start()
 
 

@@ -22,6 +22,7 @@ from chatsnapshot.receiver.server import Receiver
 from chatsnapshot.receiver.settings import Settings
 from tests.helpers import ROOT
 from tests.otlp import SpanRecorder, agent_trace, fact_attributes, request_of
+from tests.receiver.conftest import start_receiver
 from tests.receiver.test_bad_input import raw_export
 
 
@@ -31,7 +32,7 @@ def test_causation_is_the_same_in_any_order_batching_and_duplication(tmp_path):
     spans = rec.spans()
     results = set()
     for n, order in enumerate(itertools.permutations(spans)):
-        r = Receiver(Settings(ledger=str(tmp_path / f"l{n}"), grpc=("127.0.0.1", 0), http=None)).start()
+        r = start_receiver(tmp_path / f"l{n}", http=None)
         try:
             for i, span in enumerate(order):  # three requests, each with a duplicate of the one before
                 batch = [span] if i == 0 else [order[i - 1], span]
@@ -52,7 +53,7 @@ class SlowLedger(Ledger):
 
 def test_overload_answers_unavailable_with_retry_info_and_nothing_is_lost(tmp_path):
     settings = Settings(ledger=str(tmp_path / "ledger"), grpc=("127.0.0.1", 0), http=None, max_pending=100)
-    r = Receiver(settings, ledger=SlowLedger.open(tmp_path / "ledger")).start()
+    r = Receiver(settings, ledger=SlowLedger.open(tmp_path / "ledger")).start()  # the slowed store, passed in
     results: list[SpanExportResult] = []
     try:
         def client(k: int) -> None:
