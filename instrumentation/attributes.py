@@ -36,6 +36,7 @@ __all__ = [
     "INVALID_UTF8_FLAG",
     "PAYLOAD",
     "PREFIX",
+    "RECORDED",
     "SCHEMA_VERSION",
     "SERVICE_NAME",
     "SOURCE_AGENT",
@@ -57,6 +58,11 @@ SCHEMA_VERSION = "chatsnapshot.schema_version"
 # Added to a payload by the receiver when the fact arrived with invalid UTF-8,
 # which was replaced by U+FFFD rather than dropped.
 INVALID_UTF8_FLAG = "chatsnapshot.invalid_utf8"
+
+# Set (true) by ChatSnapshot's framework instrumentation on the spans of operations it
+# already records as facts (its own and another instrumentation's, such as AG2's
+# TelemetryMiddleware): span promotion rules skip them, so no operation is stored twice.
+RECORDED = "chatsnapshot.recorded"
 
 # OpenTelemetry semantic conventions this project reads.
 SERVICE_NAME = "service.name"

@@ -150,7 +150,7 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
     if rules is not None:
         span_attrs = _attributes(span.attributes)
         rule = rules.match(_text(span_attrs.get(A.GEN_AI_OPERATION_NAME)), span.name)
-        if rule is not None:
+        if rule is not None and span_attrs.get(A.RECORDED) is not True:  # else already recorded as facts
             attrs = _span_fact(span, span_attrs, rule)
             anchor = derived_id(trace, span_id, 0)
             _add(out, attrs, span_attrs, anchor, _first_cause(trace, parent),

@@ -23,6 +23,11 @@ create_agent           execution.state_change          execution.alert
 await_human_input      execution.human_input_received  execution.alert
 =====================  ==============================  ==========================
 
+A span that carries ``chatsnapshot.recorded = true`` matches no rule: ChatSnapshot's
+own AG2 instrumentation sets it on the operation spans whose facts it records, so
+AG2's TelemetryMiddleware (or autogen.opentelemetry) can run alongside without
+storing an operation twice.
+
 A rules file (TOML) replaces or extends the table::
 
     replace_defaults = false          # true: only the rules below
