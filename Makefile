@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# AG2 0.x (module autogen) and 1.x (module ag2) are both the PyPI distribution `ag2`: the main
+# environment has 1.x, a second one has 0.14.x and runs the AG2 0.x tests.
+ERA0   ?= .venv-ag2-0
+STAMP0 := $(ERA0)/.installed
 
 .PHONY: demo test lint bench proto clean
 
@@ -12,15 +16,22 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chatsnapshot needs Python 3.11+; set PYTHON=/path/to/python3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,ag2]'
 	@$(PY) -m compileall -q chatsnapshot ledger proto receiver exporter instrumentation
 	@touch $(STAMP)
+
+$(STAMP0): pyproject.toml
+	@test -x $(ERA0)/bin/python || $(PYTHON) -m venv $(ERA0)
+	$(ERA0)/bin/python -m pip install --quiet --upgrade pip
+	$(ERA0)/bin/python -m pip install --quiet -e '.[test,autogen]'
+	@touch $(STAMP0)
 
 demo: $(STAMP)
 	$(PY) demo/main.py
 
-test: $(STAMP)
+test: $(STAMP) $(STAMP0)
 	$(PY) -m pytest -q
+	$(ERA0)/bin/python -m pytest -q tests/instrumentation/test_autogen.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -33,4 +44,4 @@ proto: $(STAMP)
 	$(PY) -m chatsnapshot.proto.generate
 
 clean:
-	rm -rf $(VENV) demo-ledger chatsnapshot-ledger build *.egg-info
+	rm -rf $(VENV) $(ERA0) demo-ledger chatsnapshot-ledger build *.egg-info

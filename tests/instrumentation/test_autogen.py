@@ -1,0 +1,374 @@
+"""AG2 0.x (module ``autogen``): AutogenInstrumentor records every fact kind, restore continues a chat.
+
+Runs in the 0.x environment that ``make test`` builds (``.venv-ag2-0``); skipped where ``autogen``
+is not installed. Real agents, group chats and patterns, real embedded ledger; only the model is
+scripted, as a ModelClient (``ScriptedClient``).
+"""
+
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+pytest.importorskip("autogen")
+
+from autogen import ConversableAgent, GroupChat, GroupChatManager, register_function
+from autogen.agentchat import initiate_group_chat
+from autogen.agentchat.group import (
+    AgentTarget,
+    ContextVariables,
+    OnCondition,
+    ReplyResult,
+    StringLLMCondition,
+    TerminateTarget,
+)
+from autogen.agentchat.group.patterns import DefaultPattern
+from autogen.events.agent_events import InputRequestEvent
+from autogen.oai.client import OpenAIWrapper
+
+import chatsnapshot
+from chatsnapshot.instrumentation.autogen import AutogenInstrumentor, correlation_of, restore
+from chatsnapshot.instrumentation.configuration import _install, current_pipeline
+from tests.instrumentation.recorded import (
+    cause_of,
+    check_causation,
+    check_golden,
+    comparable,
+    only_run,
+    read_runs,
+    shape,
+)
+
+
+class ScriptedClient:
+    """The model: pops the next scripted reply (text, or {"tool_calls": [(name, arguments)]}) per call."""
+
+    SCRIPT: list[Any] = []
+
+    def __init__(self, config: dict[str, Any], **kwargs: Any) -> None:
+        self.model = config.get("model", "scripted")
+
+    def create(self, params: dict[str, Any]) -> Any:
+        item = ScriptedClient.SCRIPT.pop(0)
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, str):
+            message = {"role": "assistant", "content": item}
+        else:
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": f"call_{name}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+                for name, args in item["tool_calls"]]}
+        choice = SimpleNamespace(message=message, finish_reason="stop")
+        usage = SimpleNamespace(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+        return SimpleNamespace(id="resp", model=self.model, choices=[choice], usage=usage, cost=0.001)
+
+    def message_retrieval(self, response: Any) -> list[Any]:
+        return [c.message if c.message.get("tool_calls") else c.message["content"] for c in response.choices]
+
+    def cost(self, response: Any) -> float:
+        return 0.001
+
+    @staticmethod
+    def get_usage(response: Any) -> dict[str, Any]:
+        return {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "cost": 0.001,
+                "model": response.model}
+
+
+LLM = {"config_list": [{"model": "scripted-model", "model_client_cls": "ScriptedClient"}], "cache_seed": None}
+
+
+@pytest.fixture(autouse=True)
+def instrumented(monkeypatch):
+    # AG2 rebuilds an agent's client whenever tools or handoffs are registered: register ours on every build
+    original = OpenAIWrapper.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if any(c.get("model_client_cls") == "ScriptedClient" for c in self._config_list):
+            self.register_model_client(ScriptedClient)
+
+    monkeypatch.setattr(OpenAIWrapper, "__init__", init)
+    instrumentor = AutogenInstrumentor()
+    instrumentor.instrument()
+    yield instrumentor
+    instrumentor.uninstrument()
+    _install(None)
+
+
+def flush() -> None:
+    pipeline = current_pipeline()
+    assert pipeline is not None and pipeline.force_flush()
+    pipeline.shutdown()
+    _install(None)
+
+
+def get_weather(city: str) -> str:
+    """Return a fake weather report."""
+    if city not in ("Paris", "London"):
+        raise ValueError(f"no such city: {city}")
+    return {"Paris": "sunny, 21C", "London": "rain, 14C"}[city]
+
+
+def pair() -> tuple[ConversableAgent, ConversableAgent]:
+    assistant = ConversableAgent("assistant", system_message="You are helpful.", llm_config=LLM,
+                                 human_input_mode="NEVER")
+    user = ConversableAgent("user", llm_config=False, human_input_mode="TERMINATE", code_execution_config=False,
+                            is_termination_msg=lambda m: "TERMINATE" in (m.get("content") or ""))
+    register_function(get_weather, caller=assistant, executor=user, description="Get the weather for a city")
+    return assistant, user
+
+
+def two_agent_run(answers: list[str]) -> tuple[ConversableAgent, ConversableAgent]:
+    assistant, user = pair()
+    response = user.run_iter(assistant, message="Weather in Paris and Atlantis?", max_turns=10)
+    for event in response:
+        if isinstance(event, InputRequestEvent):
+            event.content.respond(answers.pop(0))
+    return assistant, user
+
+
+def group_run(method: Any) -> None:
+    planner = ConversableAgent("planner", llm_config=LLM, human_input_mode="NEVER")
+    writer = ConversableAgent("writer", llm_config=LLM, human_input_mode="NEVER")
+    user = ConversableAgent("user", llm_config=False, human_input_mode="NEVER", code_execution_config=False)
+    chat = GroupChat(agents=[user, planner, writer], messages=[], max_round=3, speaker_selection_method=method)
+    manager = GroupChatManager(groupchat=chat, llm_config=LLM,
+                               is_termination_msg=lambda m: "TERMINATE" in (m.get("content") or ""))
+    user.initiate_chat(manager, message="Write a haiku about rain.", max_turns=1)
+
+
+def pattern_run() -> None:
+    specialist = ConversableAgent("specialist", llm_config=LLM)
+    reviewer = ConversableAgent("reviewer", llm_config=LLM)
+
+    def route(topic: str, context_variables: ContextVariables) -> ReplyResult:
+        """Route the request to a specialist."""
+        context_variables["topic"] = topic
+        return ReplyResult(message=f"routed {topic}", target=AgentTarget(specialist),
+                           context_variables=context_variables)
+
+    triage = ConversableAgent("triage", llm_config=LLM, functions=[route])
+    specialist.handoffs.add_llm_conditions(
+        [OnCondition(target=AgentTarget(reviewer), condition=StringLLMCondition("Needs review"))])
+    reviewer.handoffs.set_after_work(TerminateTarget())
+    pattern = DefaultPattern(initial_agent=triage, agents=[triage, specialist, reviewer],
+                             context_variables=ContextVariables(data={"topic": None}),
+                             group_after_work=TerminateTarget())
+    initiate_group_chat(pattern=pattern, messages="I want a refund.", max_rounds=8)
+
+
+def test_a_scripted_two_agent_chat_records_every_fact_kind_in_causal_order(tmp_path):
+    chatsnapshot.configure(ledger=tmp_path / "ledger")
+    ScriptedClient.SCRIPT[:] = [
+        {"tool_calls": [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Atlantis"})]},
+        "Paris is sunny; Atlantis is unknown. TERMINATE",
+        "You're welcome. TERMINATE",
+    ]
+    two_agent_run(["Thanks!", "exit"])
+    flush()
+    facts = only_run(tmp_path / "ledger")
+    by_id = check_causation(facts)
+    check_golden("autogen_two_agents.txt", [shape(f, by_id) for f in facts])
+    results = [f for f in facts if f.event_type == "execution.tool_result"]
+    assert [r.payload["status"] for r in results] == ["ok", "error"]
+    assert "no such city" in results[1].payload["result"]
+    assert all(cause_of(r, by_id).event_type == "execution.tool_call" for r in results)
+    assert cause_of(cause_of(results[0], by_id), by_id).event_type == "execution.llm_call"
+    received = [f.payload["content"] for f in facts if f.event_type == "execution.human_input_received"]
+    assert received == ["Thanks!", "exit"]
+    [termination] = [f for f in facts if f.event_type == "execution.termination"]
+    assert termination.payload["reason"].startswith("Termination message condition on agent 'user' met")
+    assert {f.event_type for f in facts} >= {"execution.run_started", "execution.run_completed",
+                                            "execution.usage", "execution.message", "execution.turn_started"}
+
+
+@pytest.mark.parametrize("method", ["round_robin", "random", "auto", "manual", "callable"])
+def test_group_chats_record_speaker_selection_for_every_method(tmp_path, method, monkeypatch):
+    chatsnapshot.configure(ledger=tmp_path / "ledger")
+    ScriptedClient.SCRIPT[:] = ["Plan: research then write.", "Draft written. TERMINATE"]
+    if method == "auto":  # the selector asks the model for a name first
+        ScriptedClient.SCRIPT[:] = ["planner", "Plan: research then write.", "writer", "Draft written. TERMINATE"]
+    if method == "manual":
+        monkeypatch.setattr("autogen.io.console.IOConsole.input", lambda self, prompt="", **kw: "")
+
+    def by_turn(last_speaker: Any, chat: GroupChat) -> Any:
+        return chat.agents[(chat.agents.index(last_speaker) + 1) % len(chat.agents)]
+
+    group_run(by_turn if method == "callable" else method)
+    flush()
+    facts = only_run(tmp_path / "ledger")
+    check_causation(facts)
+    selected = [f.payload for f in facts if f.event_type == "execution.speaker_selected"]
+    assert selected and {s["method"] for s in selected} == {"by_turn" if method == "callable" else method}
+    assert not any(f.source.agent in ("checking_agent", "speaker_selection_agent") for f in facts)
+    if method in ("round_robin", "callable"):
+        assert [s["selected"] for s in selected] == ["planner", "writer"]
+    assert any(f.event_type == "execution.termination" for f in facts)
+
+
+def test_a_pattern_chat_records_handoffs_context_changes_and_termination(tmp_path):
+    chatsnapshot.configure(ledger=tmp_path / "ledger")
+    ScriptedClient.SCRIPT[:] = [
+        {"tool_calls": [("route", {"topic": "billing"})]},
+        {"tool_calls": [("transfer_to_reviewer_1", {})]},
+        "Reviewed: refund approved.",
+    ]
+    pattern_run()
+    flush()
+    facts = only_run(tmp_path / "ledger")
+    by_id = check_causation(facts)
+    check_golden("autogen_pattern.txt", [shape(f, by_id) for f in facts])
+    handoffs = [(f.payload["kind"], f.payload["from"]) for f in facts if f.event_type == "execution.handoff"]
+    assert ("reply_result", "_Group_Tool_Executor") in handoffs or any(k == "reply_result" for k, _ in handoffs)
+    assert any(k == "on_condition" for k, _ in handoffs) and any(k == "after_work" for k, _ in handoffs)
+    changes = [f.payload for f in facts if f.event_type == "execution.state_change"]
+    assert any(c["changed"].get("topic") == "billing" for c in changes)
+    assert any(f.event_type == "execution.termination" for f in facts)
+
+
+def test_restore_then_continue_records_what_an_uninterrupted_chat_records(tmp_path):
+    first = [{"tool_calls": [("get_weather", {"city": "Paris"})]}, "Sunny in Paris. TERMINATE"]
+    second = [{"tool_calls": [("get_weather", {"city": "London"})]}, "Rain in London. TERMINATE"]
+
+    def chat(assistant, user, message, clear):
+        user.initiate_chat(assistant, message=message, max_turns=3, clear_history=clear)
+
+    chatsnapshot.configure(ledger=tmp_path / "whole")
+    ScriptedClient.SCRIPT[:] = first + second
+    assistant, user = pair()
+    user.human_input_mode = "NEVER"
+    chat(assistant, user, "Paris?", True)
+    chat(assistant, user, "And London?", False)
+    whole_history = user.chat_messages[assistant]
+    flush()
+
+    chatsnapshot.configure(ledger=tmp_path / "split")
+    ScriptedClient.SCRIPT[:] = list(first)
+    assistant, user = pair()
+    user.human_input_mode = "NEVER"
+    chat(assistant, user, "Paris?", True)
+    correlation = correlation_of(user)
+    flush()
+
+    chatsnapshot.configure(ledger=tmp_path / "split")  # a new process: new agents, state from the ledger
+    ScriptedClient.SCRIPT[:] = list(second)
+    assistant, user = pair()
+    user.human_input_mode = "NEVER"
+    restored = restore(tmp_path / "split", correlation, [assistant, user])
+    assert restored.correlation_id == correlation
+    assert [m["role"] for m in assistant.chat_messages[user]] == ["user", "assistant", "tool", "assistant"]
+    chat(assistant, user, "And London?", False)
+    flush()
+    assert user.chat_messages[assistant] == whole_history  # the model saw the same conversation
+
+    whole, split = only_run(tmp_path / "whole"), only_run(tmp_path / "split")
+    assert split[0].correlation_id == correlation
+    whole_ids, split_ids = check_causation(whole), check_causation(split)
+    assert len(split) == len(whole)  # the restored messages were not recorded again
+    assert [comparable(f, split_ids) for f in split] == [comparable(f, whole_ids) for f in whole]
+
+
+def test_group_chat_restore_resumes_with_the_recorded_messages(tmp_path):
+    chatsnapshot.configure(ledger=tmp_path / "ledger")
+    ScriptedClient.SCRIPT[:] = ["Plan: research then write.", "Draft written. TERMINATE"]
+    group_run("round_robin")
+    flush()
+    [correlation] = read_runs(tmp_path / "ledger")
+    planner = ConversableAgent("planner", llm_config=LLM, human_input_mode="NEVER")
+    writer = ConversableAgent("writer", llm_config=LLM, human_input_mode="NEVER")
+    user = ConversableAgent("user", llm_config=False, human_input_mode="NEVER", code_execution_config=False)
+    chat = GroupChat(agents=[user, planner, writer], messages=[], max_round=3, speaker_selection_method="round_robin")
+    manager = GroupChatManager(groupchat=chat, llm_config=LLM)
+    restored = restore(tmp_path / "ledger", correlation, [user, planner, writer, manager], groupchat=chat)
+    assert [m["name"] for m in chat.messages] == ["user", "planner", "writer"]
+    last_agent, last_message = manager.resume(messages=restored.group_messages, silent=True)
+    assert last_agent is writer and "Draft written" in last_message["content"]
+
+
+def test_uninstrument_stops_recording_and_instrument_twice_records_once(tmp_path, instrumented):
+    chatsnapshot.configure(ledger=tmp_path / "ledger")
+
+    def talk() -> str | None:
+        ScriptedClient.SCRIPT[:] = ["Hello. TERMINATE"]
+        assistant, user = pair()
+        user.human_input_mode = "NEVER"
+        user.initiate_chat(assistant, message="hi", max_turns=1)
+        return correlation_of(user)
+
+    once = talk()
+    instrumented.instrument()
+    AutogenInstrumentor().instrument()
+    twice = talk()
+    instrumented.uninstrument()
+    talk()
+    flush()
+    runs = read_runs(tmp_path / "ledger")
+    assert set(runs) == {once, twice}
+    assert [f.event_type for f in runs[once]] == [f.event_type for f in runs[twice]]
+    assert len({f.event_id for f in runs[twice]}) == len(runs[twice])
+
+
+class Unjsonable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr either")
+
+
+def test_a_failing_exporter_or_a_hostile_payload_never_breaks_the_conversation(tmp_path):
+    def hostile() -> Any:
+        """Returns an object that refuses JSON and repr."""
+        return Unjsonable()
+
+    def talk() -> Any:
+        ScriptedClient.SCRIPT[:] = [{"tool_calls": [("hostile", {})]}, "still here. TERMINATE"]
+        assistant = ConversableAgent("assistant", llm_config=LLM, human_input_mode="NEVER")
+        user = ConversableAgent("user", llm_config=False, human_input_mode="NEVER", code_execution_config=False)
+        register_function(hostile, caller=assistant, executor=user, description="hostile")
+        return user.initiate_chat(assistant, message="go", max_turns=2)
+
+    (tmp_path / "not-a-directory").write_text("a file where the ledger should be")
+    chatsnapshot.configure(ledger=tmp_path / "not-a-directory")
+    assert "still here" in talk().summary
+    _install(None)
+    chatsnapshot.configure(ledger=tmp_path / "ledger")
+    assert "still here" in talk().summary
+    flush()
+    check_causation(only_run(tmp_path / "ledger"))
+
+
+def test_autogen_opentelemetry_alongside_adds_no_facts_even_with_span_rules(tmp_path):
+    from autogen.opentelemetry import instrument_agent, instrument_llm_wrapper
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from chatsnapshot.exporter.ledger_exporters import LedgerSpanExporter
+    from chatsnapshot.instrumentation.configuration import Pipeline
+    from chatsnapshot.ledger.promotion_rules import DEFAULT_RULES
+
+    counts = {}
+    for telemetry in (False, True):
+        path = tmp_path / f"telemetry-{telemetry}"
+        exporter = LedgerSpanExporter(path, rules=DEFAULT_RULES)
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        _install(Pipeline("spans", str(path), tracer_provider=provider, exporter=exporter))
+        ScriptedClient.SCRIPT[:] = [{"tool_calls": [("get_weather", {"city": "Paris"})]}, "Sunny. TERMINATE"]
+        assistant, user = pair()
+        user.human_input_mode = "NEVER"
+        if telemetry:
+            instrument_llm_wrapper(tracer_provider=provider)
+            for agent in (assistant, user):
+                instrument_agent(agent, tracer_provider=provider)
+        user.initiate_chat(assistant, message="Paris?", max_turns=3)
+        flush()
+        counts[telemetry] = [f.event_type for f in only_run(path)]
+    assert counts[True] == counts[False]
+
+
+def test_instrumentor_is_registered_for_opentelemetry_instrument():
+    from importlib.metadata import entry_points
+
+    [entry] = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "autogen"]
+    assert entry.load() is AutogenInstrumentor
+    assert AutogenInstrumentor().instrumentation_dependencies() == ("ag2 >= 0.14, < 1",)
