@@ -1,17 +1,16 @@
 """make demo: the main job end to end, on loopback, with nothing but this repository.
 
 1. starts `chatsnapshot serve` (OTLP/gRPC on a free loopback port) with its ledger in ./demo-ledger;
-2. runs an instrumented trip-planning workflow in this process: OpenTelemetry
-   spans for its operations, and facts recorded with `chatsnapshot.record()`,
-   sent through the durable spool (./demo-spool) to the receiver: application
-   facts (workflow, tasks, an integration call) and agent facts (LLM call, tool
-   call and result, handoff, messages);
+2. runs a trip-planning workflow in this process around a real AG2 1.x
+   conversation with a scripted model (a tool call and its result, a question
+   to the human answered by the script, a delegation to a second agent):
+   `AG2Instrumentor` records the agents' facts with no change to the agent code,
+   `chatsnapshot.record()` the application's own (workflow, an integration call);
+   all travel through the durable spool (./demo-spool) to the receiver;
 3. waits until the receiver has acknowledged every fact, and stops it with
    SIGTERM (it finishes in-flight requests and seals);
 4. prints, through the command line a user would type: the replayed run, the
    runs, one SQL query and `chatsnapshot verify`, and says where the ledger is.
-
-(When the AG2 instrumentation lands, its instrumentor drives the agent part.)
 """
 
 from __future__ import annotations
@@ -52,50 +51,57 @@ def start_receiver(port: int) -> subprocess.Popen:
     return proc
 
 
-def workflow(port: int) -> tuple[str, int]:
-    """A small agent workflow, instrumented: its correlation id and how many facts it recorded."""
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
+def workflow(port: int) -> tuple[str, str]:
+    """A trip-planning workflow around a real AG2 conversation (scripted model): its correlation
+    id and the plan."""
+    import asyncio
+
+    from ag2 import Agent, Context
+    from ag2.events import ModelResponse, ToolCallEvent, ToolCallsEvent, Usage
+    from ag2.testing import TestConfig
 
     import chatsnapshot
+    from chatsnapshot.instrumentation.ag2 import AG2Instrumentor
 
     pipeline = chatsnapshot.configure(endpoint=f"127.0.0.1:{port}", spool_dir=SPOOL, service_name="trip-planner")
-    tracer = TracerProvider(resource=Resource.create({"service.name": "trip-planner"})).get_tracer("demo")
-    recorded: list[str] = []
+    AG2Instrumentor().instrument()  # every AG2 agent now records its facts; no agent code changes
 
-    def record(event_type: str, **kwargs: object) -> str:
-        recorded.append(chatsnapshot.record(event_type, **kwargs))  # type: ignore[arg-type]
-        return recorded[-1]
+    def weather(city: str) -> str:
+        """The forecast for a city (an integration the application records itself)."""
+        chatsnapshot.record("integration.call", origin="integration", payload={"service": "weather-api",
+                                                                              "endpoint": f"/forecast?city={city}"})
+        time.sleep(0.02)
+        chatsnapshot.record("integration.response", origin="integration", payload={"status": 200, "forecast": "sunny"})
+        return "sunny, 24C"
 
-    with chatsnapshot.correlation() as run_id, tracer.start_as_current_span("workflow trip-planner"):
-        record("system.workflow_started", payload={"workflow": "trip-planner", "input": "3 days in Lisbon"})
-        record("system.task_scheduled", payload={"task": "research", "assignee": "planner"})
-        with tracer.start_as_current_span("invoke_agent planner"):
-            record("execution.run_started", origin="agent", agent="planner",
-                   payload={"agents": ["planner", "researcher"]})
-            record("execution.llm_call", origin="agent", agent="planner",
-                   payload={"model": "scripted", "prompt_tokens": 182, "completion_tokens": 41})
-            call = record("execution.tool_call", origin="agent", agent="planner",
-                          payload={"tool": "weather", "arguments": {"city": "Lisbon"}})
-            with tracer.start_as_current_span("execute_tool weather"):
-                record("integration.call", origin="integration",
-                       payload={"service": "weather-api", "endpoint": "/forecast?city=Lisbon"})
-                time.sleep(0.02)
-                record("integration.response", origin="integration", payload={"status": 200, "forecast": "sunny"})
-            record("execution.tool_result", origin="agent", agent="planner", causation_id=call,
-                   payload={"tool": "weather", "result": "sunny, 24C"})
-            record("execution.handoff", origin="agent", agent="planner",
-                   payload={"to": "researcher", "reason": "needs sights"})
-        with tracer.start_as_current_span("invoke_agent researcher"):
-            record("execution.message", origin="agent", agent="researcher",
-                   payload={"content": "Day 1 Alfama, day 2 Belem, day 3 Sintra."})
-            record("execution.run_completed", origin="agent", agent="researcher", payload={"turns": 3})
-        record("system.task_completed", payload={"task": "research", "outcome": "ok"})
-        record("system.workflow_completed", payload={"workflow": "trip-planner"})
+    async def ask_traveller(question: str, ctx: Context) -> str:
+        """Ask the traveller."""
+        ctx.variables["pace"] = "relaxed"
+        return await ctx.input(question)
+
+    researcher = Agent("researcher", config=TestConfig("Day 1 Alfama, day 2 Belem, day 3 Sintra."))
+    planner = Agent(
+        "planner", "You plan trips.",
+        config=TestConfig(  # the scripted model: a tool call, a question to the human, a delegation, an answer
+            ModelResponse(tool_calls=ToolCallsEvent([ToolCallEvent(name="weather", arguments='{"city": "Lisbon"}')]),
+                          usage=Usage(182, 41, 223), model="scripted"),
+            ToolCallEvent(name="ask_traveller", arguments='{"question": "Relaxed or packed days?"}'),
+            ToolCallEvent(name="task_researcher", arguments='{"objective": "Sights for 3 relaxed days"}'),
+            "Lisbon, 3 relaxed days in the sun: Alfama, Belem, Sintra.",
+        ),
+        tools=[weather, ask_traveller, researcher.as_tool(description="Delegate sightseeing research")],
+        hitl_hook=lambda request: "Relaxed, please.",  # the human, answered by the script
+    )
+    with chatsnapshot.correlation() as run_id:
+        chatsnapshot.record("system.workflow_started",
+                            payload={"workflow": "trip-planner", "input": "3 days in Lisbon"})
+        reply = asyncio.run(planner.ask("Plan 3 days in Lisbon."))
+        chatsnapshot.record("system.workflow_completed", payload={"workflow": "trip-planner", "plan": reply.body})
     if not pipeline.delivered(30_000):
         raise SystemExit("the receiver did not acknowledge every fact in 30 s")
     pipeline.shutdown()
-    return run_id, len(recorded)
+    AG2Instrumentor().uninstrument()
+    return run_id, reply.body or ""
 
 
 def show(title: str, *args: str) -> None:
@@ -114,8 +120,8 @@ def main() -> int:
     print("ChatSnapshot demo: an instrumented workflow -> OTLP -> chatsnapshot serve -> ledger\n")
     receiver = start_receiver(port)
     try:
-        run_id, n = workflow(port)
-        print(f"\nworkflow done: {n} facts recorded in correlation {run_id}, all acknowledged (durable)")
+        run_id, plan = workflow(port)
+        print(f"\nworkflow done: {plan!r}\nits facts are in correlation {run_id}, all acknowledged (durable)")
     finally:
         receiver.send_signal(signal.SIGTERM)
         out, err = receiver.communicate(timeout=60)
@@ -125,8 +131,9 @@ def main() -> int:
     show("the run, in order, with each fact's cause", "replay", run_id)
     show("", "runs")
     show("SQL over the same data",
-         "sql", "SELECT seq, event_type, source_agent AS agent, payload->>'tool' AS tool FROM envelopes "
-                "WHERE event_type LIKE 'execution.tool%' ORDER BY seq")
+         "sql", "SELECT seq, event_type, source_agent AS agent, payload->>'name' AS tool, payload->>'kind' AS kind "
+                "FROM envelopes WHERE event_type IN ('execution.tool_call', 'execution.tool_result', "
+                "'execution.handoff', 'execution.human_input_received') ORDER BY seq")
     show("recompute every hash chain", "verify")
     where = LEDGER.relative_to(Path.cwd()) if LEDGER.is_relative_to(Path.cwd()) else LEDGER
     print(f"\nThe ledger is in {where}/: plain Parquet under segments/, readable by DuckDB or pyarrow "
