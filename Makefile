@@ -39,6 +39,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/ledger.py
 	$(PY) bench/ingest.py
+	$(PY) bench/ag2.py
 
 proto: $(STAMP)
 	$(PY) -m chatsnapshot.proto.generate
