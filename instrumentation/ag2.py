@@ -40,8 +40,17 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from chatsnapshot.instrumentation.flows import Flow, Switch, current_flow, flow_scope, recorded_facts, warn_once
-from chatsnapshot.instrumentation.payloads import exact, jsonable, text
+from chatsnapshot.instrumentation.ag2_events import agent_name, on_event, usage_fields
+from chatsnapshot.instrumentation.flows import (
+    Flow,
+    Switch,
+    current_flow,
+    elapsed_ms,
+    flow_scope,
+    recorded_facts,
+    warn_once,
+)
+from chatsnapshot.instrumentation.payloads import jsonable, text
 from chatsnapshot.instrumentation.record import current_correlation
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.ledger import Ledger
@@ -184,7 +193,7 @@ class _Hooks:
                                              "stream": str(context.stream.id)}, agent=agent)
 
     async def on_turn(self, call_next: Any, event: Any, context: Any) -> Any:
-        agent = _agent_name(context)
+        agent = agent_name(context)
         stream_id = str(context.stream.id)
         flow = current_flow()
         top = flow is None
@@ -232,7 +241,7 @@ class _Hooks:
         flow = current_flow()
         if flow is None:
             return await call_next(events, context)
-        agent = _agent_name(context)
+        agent = agent_name(context)
         request = {"events": len(events), "last": type(events[-1]).__name__ if events else None}
         with flow.span("ag2.llm_call", agent=agent):
             started = time.perf_counter()
@@ -240,14 +249,14 @@ class _Hooks:
                 response = await call_next(events, context)
             except BaseException as e:
                 flow.emit("execution.llm_call", {"status": "error", "request": request, "error": e,
-                                                 "duration_ms": _ms(started)}, agent=agent)
+                                                 "duration_ms": elapsed_ms(started)}, agent=agent)
                 raise
             calls = [{"id": c.id, "name": c.name, "arguments": text(c.arguments)} for c in response.tool_calls.calls]
             fact = flow.emit("execution.llm_call", {
-                "status": "ok", "request": request, "duration_ms": _ms(started),
+                "status": "ok", "request": request, "duration_ms": elapsed_ms(started),
                 "response": {"content": text(response.content), "tool_calls": calls,
                              "finish_reason": response.finish_reason},
-                "model": response.model, "provider": response.provider, "usage": _usage(response.usage),
+                "model": response.model, "provider": response.provider, "usage": usage_fields(response.usage),
             }, agent=agent)
             if fact is not None:
                 flow.anchors["llm"] = fact
@@ -257,7 +266,7 @@ class _Hooks:
         flow = current_flow()
         if flow is None:
             return await call_next(event, context)
-        agent = _agent_name(context)
+        agent = agent_name(context)
         with flow.span(f"ag2.tool {event.name}", agent=agent, tool=event.name):
             try:
                 return await call_next(event, context)
@@ -268,7 +277,7 @@ class _Hooks:
         flow = current_flow()
         if flow is None:
             return await call_next(event, context)
-        agent = _agent_name(context)
+        agent = agent_name(context)
         with flow.span("ag2.human_input", agent=agent):
             fact = flow.emit("execution.human_input_requested", {"prompt": text(event.content), "request_id": event.id,
                                                                  "timeout": event.timeout}, agent=agent)
@@ -284,77 +293,11 @@ async def _send(self: Any, event: Any) -> None:
     flow = current_flow()
     if flow is not None and _SWITCH.on:
         try:
-            _on_event(flow, event, self)
+            on_event(flow, event, self)
         except Exception as e:  # a bug here must never break the conversation
             warn_once(f"ag2:{type(event).__name__}", "could not record an AG2 %s (%s: %s); the conversation goes on",
                       type(event).__name__, type(e).__name__, e)
     await _originals["send"](self, event)
-
-
-def _on_event(flow: Flow, event: Any, context: Any) -> None:
-    from ag2.events import (
-        HaltEvent,
-        HumanMessage,
-        ModelRequest,
-        ModelResponse,
-        ObserverAlert,
-        TaskCompleted,
-        TaskFailed,
-        TaskStarted,
-        ToolCallEvent,
-        ToolErrorEvent,
-        ToolResultEvent,
-        UsageEvent,
-    )
-
-    agent = _agent_name(context)
-    stream = str(context.stream.id)
-    if isinstance(event, ModelRequest):
-        parts = [text(getattr(p, "content", None)) or type(p).__name__ for p in event.parts]
-        flow.emit("execution.message", {"role": "user", "to": agent, "content": "\n".join(parts),
-                                        "stream": stream, **_ag2(event)})
-    elif isinstance(event, ModelResponse):
-        calls = [{"id": c.id, "name": c.name, "arguments": text(c.arguments)} for c in event.tool_calls.calls]
-        flow.emit("execution.message", {"role": "assistant", "content": text(event.content), "tool_calls": calls,
-                                        "stream": stream, **_ag2(event)}, agent=agent)
-    elif isinstance(event, ToolCallEvent):
-        fact = flow.emit("execution.tool_call", {"call_id": event.id, "name": event.name,
-                                                 "arguments": text(event.arguments), "stream": stream,
-                                                 **_ag2(event)}, agent=agent, cause=flow.anchors.get("llm"))
-        if fact is not None:
-            flow.anchors[event.id] = fact
-    elif isinstance(event, ToolResultEvent):
-        failed = isinstance(event, ToolErrorEvent)
-        outcome = {"error": getattr(event, "error", None)} if failed else {"result": _tool_result(event)}
-        flow.emit("execution.tool_result", {"call_id": event.parent_id, "name": event.name,
-                                            "status": "error" if failed else "ok", **outcome, "stream": stream,
-                                            **_ag2(event)}, agent=agent, cause=flow.anchors.pop(event.parent_id, None))
-    elif isinstance(event, HumanMessage):
-        flow.emit("execution.human_input_received", {"content": text(event.content), "request_id": event.parent_id,
-                                                     "stream": stream, **_ag2(event)},
-                  agent=agent, origin="ui", cause=flow.anchors.pop(event.parent_id, None))
-    elif isinstance(event, UsageEvent):
-        flow.emit("execution.usage", {"kind": event.kind, "model": event.model, "provider": event.provider,
-                                      "label": event.label, **_usage(event.usage), "stream": stream, **_ag2(event)},
-                  agent=agent)
-    elif isinstance(event, TaskStarted):
-        flow.emit("execution.handoff", {"kind": "delegate", "from": agent, "to": event.agent_name,
-                                        "task_id": event.task_id, "objective": text(event.objective),
-                                        "tool_call_id": event.parent_tool_call_id, "stream": stream, **_ag2(event)},
-                  agent=agent)
-    elif isinstance(event, (TaskCompleted, TaskFailed)):
-        failed = isinstance(event, TaskFailed)
-        flow.emit("execution.handoff", {"kind": "return", "status": "error" if failed else "ok",
-                                        "from": event.agent_name, "to": agent, "task_id": event.task_id,
-                                        **({"error": event.error} if failed else {"result": text(event.result)}),
-                                        "stream": stream, **_ag2(event)},
-                  agent=event.agent_name)
-    elif isinstance(event, ObserverAlert):
-        flow.emit("execution.alert", {"source": event.source, "severity": event.severity, "message": event.message,
-                                      "data": event.data, "stream": stream, **_ag2(event)}, agent=agent)
-    elif isinstance(event, HaltEvent):
-        flow.emit("execution.alert", {"source": event.source, "severity": "halt", "message": event.reason,
-                                      "alerts": event.alerts, "stream": stream, **_ag2(event)}, agent=agent)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -365,39 +308,6 @@ def _remember(stream_id: str, correlation_id: str, last: str | None) -> None:
     _conversations.move_to_end(stream_id)
     while len(_conversations) > _CONVERSATIONS_KEPT:
         _conversations.popitem(last=False)
-
-
-def _agent_name(context: Any) -> str | None:
-    from ag2.utils import AGENT_CONTEXT_DEPENDENCY_KEY
-
-    agent = (getattr(context, "dependencies", None) or {}).get(AGENT_CONTEXT_DEPENDENCY_KEY)
-    name = getattr(agent, "name", None)
-    return name if isinstance(name, str) and name else None
-
-
-def _ag2(event: Any) -> dict[str, Any]:
-    """The event in AG2's own serialisation, for restore; a note instead when it is too big."""
-    try:
-        from ag2.events._serialization import qualified_name
-
-        recorded = exact({"__event__": qualified_name(event), **event.to_dict()})
-    except Exception:
-        recorded = None
-    return {"ag2": recorded} if recorded is not None else {"ag2_omitted": "not serialisable or over 512 KiB"}
-
-
-def _tool_result(event: Any) -> Any:
-    parts = getattr(getattr(event, "result", None), "parts", None)
-    if not parts:
-        return None
-    values = [getattr(p, "content", None) if hasattr(p, "content") else getattr(p, "data", p) for p in parts]
-    return jsonable(values[0] if len(values) == 1 else values)
-
-
-def _usage(usage: Any) -> dict[str, Any]:
-    fields = ("prompt_tokens", "completion_tokens", "total_tokens", "cache_read_input_tokens",
-              "cache_creation_input_tokens", "thinking_tokens")
-    return {f: getattr(usage, f) for f in fields if getattr(usage, f, None) is not None}
 
 
 def _variables(context: Any) -> dict[str, Any]:
@@ -416,7 +326,3 @@ def _failure_reason(error: BaseException) -> str:
     if type(error).__name__ in ("HaltError", "HaltedError", "Halted"):
         return "halted"
     return "error"
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,8 @@ from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.ids import uuid7
 from chatsnapshot.ledger.ledger import Ledger
 
-__all__ = ["Flow", "Switch", "current_flow", "flow_scope", "mark_recorded", "recorded_facts", "span_tracer",
-           "warn_once"]
+__all__ = ["Flow", "Switch", "current_flow", "elapsed_ms", "flow_scope", "mark_recorded", "recorded_facts",
+           "span_tracer", "warn_once"]
 
 log = logging.getLogger("chatsnapshot.instrumentation")
 
@@ -102,6 +103,11 @@ def mark_recorded() -> None:
     span = trace.get_current_span()
     if span.is_recording():
         span.set_attribute(A.RECORDED, True)
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since ``started`` (a ``time.perf_counter()`` reading), for ``duration_ms``."""
+    return round((time.perf_counter() - started) * 1000, 3)
 
 
 def current_flow() -> Flow | None:
