@@ -31,15 +31,16 @@ demo: $(STAMP)
 
 test: $(STAMP) $(STAMP0)
 	$(PY) -m pytest -q
-	$(ERA0)/bin/python -m pytest -q tests/instrumentation/test_autogen.py
+	$(ERA0)/bin/python -m pytest -q tests/instrumentation/test_autogen.py tests/instrumentation/test_autogen_chats.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-bench: $(STAMP)
+bench: $(STAMP) $(STAMP0)
 	$(PY) bench/ledger.py
 	$(PY) bench/ingest.py
 	$(PY) bench/ag2.py
+	$(ERA0)/bin/python bench/ag2.py
 
 proto: $(STAMP)
 	$(PY) -m chatsnapshot.proto.generate

@@ -8,9 +8,11 @@ ChatSnapshot first). What each wrapper records:
 
 ======================================  ==========================================
 ``ConversableAgent.initiate_chat``      outermost: ``run_started``, ``run_completed``
-(and ``a_``)                            / ``run_failed``; inside a run (nested and
-                                        sequential chats): ``handoff`` kind
-                                        ``nested_chat``
+(and ``a_``)                            / ``run_failed``; inside a run: ``handoff``
+                                        kind ``nested_chat`` (registered nested chats)
+                                        or ``sequential_chat`` (one of a sequence)
+``initiate_chats`` (the function and    outermost: one run for the whole sequence
+the method, and ``a_``)
 ``ConversableAgent.send`` (and ``a_``)  ``message`` — every send, ``silent`` ones too
 ``ConversableAgent.generate_reply``     ``turn_started`` / ``turn_completed``;
 (and ``a_``)                            ``state_change`` when the agent's context
@@ -30,8 +32,8 @@ the IOStream's events                   ``termination`` (``TerminationEvent`` an
                                         (safeguard events)
 ======================================  ==========================================
 
-A run is an outermost ``initiate_chat``: ``run``, ``run_iter``, ``initiate_chats``
-and ``run_group_chat`` all reach it. Its correlation is the enclosing
+A run is an outermost ``initiate_chat`` (``run``, ``run_iter`` and
+``run_group_chat`` all reach it) or an outermost ``initiate_chats`` sequence. Its correlation is the enclosing
 ``chatsnapshot.correlation(id)``, else the one of the initiating agent's previous
 run when the chat continues it (``clear_history=False``, as after ``restore``),
 else a new UUIDv7; ``correlation_of(agent)`` reads it. ``run``/``run_iter``/
@@ -90,6 +92,15 @@ class AutogenInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 _patch(stream, "send", hooks.stream_send)
             for stream in (ThreadIOStream, AsyncThreadIOStream):
                 _patch(stream, "__init__", runs.stream_init)
+        import autogen
+        import autogen.agentchat
+        import autogen.agentchat.chat
+        import autogen.agentchat.conversable_agent
+
+        # initiate_chats is a function that each of these modules binds (the last one for the method and nested chats)
+        for module in (autogen, autogen.agentchat, autogen.agentchat.chat, autogen.agentchat.conversable_agent):
+            _patch(module, "initiate_chats", runs.initiate_chats)
+            _patch(module, "a_initiate_chats", runs.a_initiate_chats)
         runs.SWITCH.on = True
 
     def _uninstrument(self, **kwargs: Any) -> None:

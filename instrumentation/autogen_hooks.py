@@ -28,10 +28,10 @@ def _message_fact(sender: Any, message: Any, recipient: Any, silent: bool) -> No
     if flow is None:
         return
     content = message.get("content") if isinstance(message, dict) else message
-    payload: dict[str, Any] = {"role": "assistant" if name_of(sender) else "user", "sender": name_of(sender),
+    payload: dict[str, Any] = {"role": _role(sender, message), "sender": name_of(sender),
                                "recipient": name_of(recipient), "content": text(jsonable(content)),
                                "silent": bool(silent), "group": hasattr(recipient, "groupchat")
-                               or hasattr(sender, "groupchat")}
+                               or hasattr(sender, "groupchat"), "relayed": hasattr(sender, "groupchat")}
     if isinstance(message, dict):
         for key in ("tool_calls", "tool_responses", "function_call", "name"):
             if message.get(key):
@@ -39,6 +39,20 @@ def _message_fact(sender: Any, message: Any, recipient: Any, silent: bool) -> No
     recorded = exact(message)
     payload["message"] = recorded if recorded is not None else text(jsonable(content))
     flow.emit("execution.message", payload, agent=name_of(sender))
+
+
+def _role(sender: Any, message: Any) -> str:
+    """A message's chat role: ``tool``/``function`` for tool responses, ``assistant`` from an
+    agent with an LLM, ``user`` from one without (a user proxy, a human); a group chat
+    manager's relay of a speaker's message has the speaker's role."""
+    role = message.get("role") if isinstance(message, dict) else None
+    if role in ("tool", "function"):
+        return str(role)
+    author, groupchat = sender, getattr(sender, "groupchat", None)
+    if groupchat is not None and isinstance(message, dict) and message.get("name"):
+        with contextlib.suppress(Exception):
+            author = groupchat.agent_by_name(message["name"]) or sender
+    return "assistant" if getattr(author, "llm_config", False) else "user"
 
 
 def send(original: Any, self: Any, message: Any, recipient: Any, request_reply: bool | None = None,
@@ -291,7 +305,8 @@ def _on_event(event: Any) -> None:
     elif kind == "SafeguardEvent":
         flow = flow_of()
         if flow is not None:
-            flow.emit("execution.alert", {"source": "safeguard", "severity": event.event_type,
+            flow.emit("execution.alert", {"source": "safeguard", "event": event.event_type,
+                                          "severity": "info" if event.event_type in ("load", "check") else "warning",
                                           "message": text(event.message), "guardrail": event.guardrail_type,
                                           "action": event.action, "from": event.source_agent,
                                           "to": event.target_agent}, agent=event.source_agent)

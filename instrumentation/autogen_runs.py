@@ -1,7 +1,8 @@
 """AG2 0.x runs: which chat is a run, its correlation and flow, and the thread it runs in.
 
-An outermost ``initiate_chat`` is a run (``run``, ``run_iter``, ``initiate_chats`` and
-``run_group_chat`` all reach it); one inside a run is a nested chat of it. The state the
+An outermost ``initiate_chat`` is a run (``run``, ``run_iter`` and ``run_group_chat`` all
+reach it), and so is an outermost ``initiate_chats`` sequence; a chat inside a run is a nested
+(or sequential) chat of it. The state the
 other AG2 0.x modules share lives here: the switch, each agent's current flow (an async
 reply's LLM call runs in an executor thread, where the flow's context variable is not set)
 and its last run (so that a continued chat continues the correlation).
@@ -19,8 +20,8 @@ from opentelemetry import context as otel_context
 from chatsnapshot.instrumentation.flows import Flow, Switch, current_flow, flow_scope
 from chatsnapshot.instrumentation.record import current_correlation
 
-__all__ = ["MISSING", "SWITCH", "a_initiate_chat", "agent_flows", "agent_runs", "flow_of", "initiate_chat", "name_of",
-           "quiet", "stream_init"]
+__all__ = ["MISSING", "SWITCH", "a_initiate_chat", "a_initiate_chats", "agent_flows", "agent_runs", "flow_of",
+           "initiate_chat", "initiate_chats", "name_of", "quiet", "stream_init"]
 
 SWITCH = Switch("ag2-classic")
 # agent -> (correlation, last fact) of its last run, so that a continued chat continues both
@@ -28,6 +29,9 @@ agent_runs: weakref.WeakKeyDictionary[Any, tuple[str, str | None]] = weakref.Wea
 # agent -> the flow of the run it is in now: the LLM call of an async reply runs in an executor thread
 agent_flows: weakref.WeakKeyDictionary[Any, Flow] = weakref.WeakKeyDictionary()
 quiet: contextvars.ContextVar[bool] = contextvars.ContextVar("chatsnapshot_autogen_quiet", default=False)
+# what a chat started inside a run is: one of a top-level initiate_chats sequence, or nested in a reply
+_chat_kind: contextvars.ContextVar[str] = contextvars.ContextVar("chatsnapshot_autogen_chat_kind",
+                                                                default="nested_chat")
 
 
 def flow_of(agent: Any = None) -> Flow | None:
@@ -49,18 +53,27 @@ def name_of(agent: Any) -> str | None:
 
 @contextlib.contextmanager
 def _run(sender: Any, recipient: Any, kwargs: dict[str, Any]) -> Any:
-    """Around an initiate_chat: a run when outermost, else a nested chat of the current run."""
+    """Around an initiate_chat: a run when outermost, else a nested (or sequential) chat of the current run."""
     flow = flow_of()
     if flow is not None or quiet.get() or not SWITCH.on:
+        kind = None
         if flow is not None:
-            flow.emit("execution.handoff", {"kind": "nested_chat", "from": name_of(sender), "to": name_of(recipient),
+            flow.emit("execution.handoff", {"kind": _chat_kind.get(), "from": name_of(sender), "to": name_of(recipient),
                                             "max_turns": kwargs.get("max_turns")}, agent=name_of(sender))
-        yield None
+            kind = _chat_kind.set("nested_chat")  # chats started inside this one are nested in it
+        try:
+            yield None
+        finally:
+            if kind is not None:
+                _chat_kind.reset(kind)
         return
     caller = _caller_context() if current_flow() is None else None
     token = otel_context.attach(caller[0]) if caller is not None else None
+    started = {"initiator": name_of(sender), "recipient": name_of(recipient), "max_turns": kwargs.get("max_turns"),
+               "clear_history": kwargs.get("clear_history", True)}
+    continued = kwargs.get("clear_history") is False
     try:
-        with _top_run(sender, recipient, kwargs, caller[1] if caller else None) as flow:
+        with _top_run(sender, [sender, recipient], started, continued, caller[1] if caller else None) as flow:
             yield flow
     finally:
         if token is not None:
@@ -68,35 +81,54 @@ def _run(sender: Any, recipient: Any, kwargs: dict[str, Any]) -> Any:
 
 
 @contextlib.contextmanager
-def _top_run(sender: Any, recipient: Any, kwargs: dict[str, Any], caller_correlation: str | None) -> Any:
+def _top_run(initiator: Any, agents: list[Any], started: dict[str, Any], continued: bool,
+             caller_correlation: str | None = None) -> Any:
+    """A run: its flow, span, run_started and run_completed / run_failed facts."""
     explicit = current_correlation() or caller_correlation
     correlation, last = None, None
-    previous = agent_runs.get(sender)
-    if previous is not None and kwargs.get("clear_history") is False:
+    previous = agent_runs.get(initiator)
+    if previous is not None and continued:
         correlation, last = previous
     if explicit is not None and explicit != correlation:
         correlation, last = explicit, None
     flow = Flow(SWITCH, correlation, last)
-    agents = [a for a in (sender, recipient) if a is not None]
-    for agent in (*agents, *(getattr(getattr(recipient, "groupchat", None), "agents", None) or ())):
+    members = [m for a in agents if a is not None
+               for m in (a, *(getattr(getattr(a, "groupchat", None), "agents", None) or ()))]
+    for agent in members:
         agent_flows[agent] = flow
-    with flow_scope(flow), flow.span("autogen.run", agent=name_of(sender)):
-        flow.emit("execution.run_started", {"initiator": name_of(sender), "recipient": name_of(recipient),
-                                            "max_turns": kwargs.get("max_turns"),
-                                            "clear_history": kwargs.get("clear_history", True)},
-                  agent=name_of(sender))
+    with flow_scope(flow), flow.span("autogen.run", agent=name_of(initiator)):
+        flow.emit("execution.run_started", started, agent=name_of(initiator))
         try:
             yield flow
         except BaseException as e:
-            flow.emit("execution.run_failed", {"error": e}, agent=name_of(sender))
+            flow.emit("execution.run_failed", {"error": e}, agent=name_of(initiator))
             raise
         else:
-            flow.emit("execution.run_completed", {"initiator": name_of(sender), "recipient": name_of(recipient)},
-                      agent=name_of(sender))
+            flow.emit("execution.run_completed", {k: started[k] for k in ("initiator", "recipient")},
+                      agent=name_of(initiator))
         finally:
-            for agent in (*agents, *(getattr(getattr(recipient, "groupchat", None), "agents", None) or ())):
+            for agent in members:
                 agent_flows.pop(agent, None)
                 agent_runs[agent] = (flow.correlation_id, flow.last)
+
+
+@contextlib.contextmanager
+def _sequence(chat_queue: list[dict[str, Any]]) -> Any:
+    """Around ``initiate_chats``: at top level one run whose chats are ``sequential_chat`` handoffs;
+    inside a run (a nested-chat reply) its chats are nested chats of that run."""
+    if flow_of() is not None or quiet.get() or not SWITCH.on or not chat_queue:
+        yield
+        return
+    first = chat_queue[0]
+    agents = [a for chat in chat_queue for a in (chat.get("sender"), chat.get("recipient"))]
+    started = {"initiator": name_of(first.get("sender")), "recipient": name_of(first.get("recipient")),
+               "chats": len(chat_queue), "clear_history": first.get("clear_history", True)}
+    with _top_run(first.get("sender"), agents, started, first.get("clear_history") is False):
+        kind = _chat_kind.set("sequential_chat")
+        try:
+            yield
+        finally:
+            _chat_kind.reset(kind)
 
 
 def initiate_chat(original: Any, self: Any, recipient: Any, *args: Any, **kwargs: Any) -> Any:
@@ -107,6 +139,16 @@ def initiate_chat(original: Any, self: Any, recipient: Any, *args: Any, **kwargs
 async def a_initiate_chat(original: Any, self: Any, recipient: Any, *args: Any, **kwargs: Any) -> Any:
     with _run(self, recipient, kwargs):
         return await original(self, recipient, *args, **kwargs)
+
+
+def initiate_chats(original: Any, chat_queue: list[dict[str, Any]]) -> Any:
+    with _sequence(chat_queue):
+        return original(chat_queue)
+
+
+async def a_initiate_chats(original: Any, chat_queue: list[dict[str, Any]]) -> Any:
+    with _sequence(chat_queue):
+        return await original(chat_queue)
 
 
 def _caller_context() -> tuple[Any, str | None] | None:
