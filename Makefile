@@ -9,6 +9,9 @@ STAMP  := $(VENV)/.installed
 # environment has 1.x, a second one has 0.14.x and runs the AG2 0.x tests.
 ERA0   ?= .venv-ag2-0
 STAMP0 := $(ERA0)/.installed
+# The run page test drives a real headless browser: Debian's Chromium (installed here when missing).
+CHROMIUM ?= /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint bench proto clean
 
@@ -26,11 +29,17 @@ $(STAMP0): pyproject.toml
 	$(ERA0)/bin/python -m pip install --quiet -e '.[test,autogen]'
 	@touch $(STAMP0)
 
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "make test needs Chromium for the run page test: install it and set CHROMIUM=/path/to/chromium"; exit 1; }
+	@echo "installing Debian's chromium (the run page's browser test)"
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
 demo: $(STAMP)
 	$(PY) demo/main.py
 
-test: $(STAMP) $(STAMP0)
-	$(PY) -m pytest -q
+test: $(STAMP) $(STAMP0) $(CHROMIUM)
+	CHATSNAPSHOT_CHROMIUM=$(CHROMIUM) CHATSNAPSHOT_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 	$(ERA0)/bin/python -m pytest -q tests/instrumentation/test_autogen.py tests/instrumentation/test_autogen_chats.py
 
 lint: $(STAMP)

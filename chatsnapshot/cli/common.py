@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatsnapshot import environment_variables
 from chatsnapshot.environment_variables import CHATSNAPSHOT_TOKEN
-from chatsnapshot.ledger import Ledger
+from chatsnapshot.ledger import Envelope, Ledger
 
 if TYPE_CHECKING:
     from chatsnapshot.receiver.client import LedgerClient
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 __all__ = [
-    "EXIT_ERROR", "EXIT_NO", "UserError", "add_server_argument", "connect", "ledger_path", "non_negative",
-    "open_reader", "open_writer", "remote",
+    "EXIT_ERROR", "EXIT_NO", "UserError", "add_run_arguments", "add_server_argument", "connect", "ledger_path",
+    "non_negative", "open_reader", "open_writer", "remote", "run_envelopes", "write_text",
 ]
 
 EXIT_NO = 1  # the answer is no: a broken chain, a conflict
@@ -102,3 +103,43 @@ def _remote_error(e: Any, server: str) -> UserError:
     if code is grpc.StatusCode.UNAUTHENTICATED:
         return UserError(f"{server} refused the token: set {CHATSNAPSHOT_TOKEN} to a token it accepts")
     return UserError(f"{server}: {code.name}: {e.details()}")
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The run to read: CORRELATION_ID (or a unique prefix of it), from --ledger or --server."""
+    p.add_argument("correlation_id", metavar="ID",
+                   help="the run's correlation id, or enough of its start to be unique ('chatsnapshot runs')")
+    add_server_argument(p)
+
+
+def run_envelopes(args: argparse.Namespace) -> list[Envelope]:
+    """The envelopes of the run ``args.correlation_id`` names, in seq order; a UserError when
+    there are none or the prefix is ambiguous."""
+    wanted = args.correlation_id
+    if args.server:
+        with connect(args) as client:
+            envelopes = remote(lambda: list(client.replay(wanted)), args.server)
+        where = args.server
+    else:
+        with open_reader(args) as ledger:
+            envelopes = list(ledger.replay(wanted))
+            if not envelopes:
+                matches = [r.correlation_id for r in ledger.runs() if r.correlation_id.startswith(wanted)]
+                if len(matches) > 1:
+                    raise UserError(f"{wanted!r} is the start of {len(matches)} runs ({', '.join(matches[:3])}"
+                                    f"{', ...' if len(matches) > 3 else ''}): give more of the id")
+                if matches:
+                    envelopes = list(ledger.replay(matches[0]))
+        where = str(ledger.path)
+    if not envelopes:
+        raise UserError(f"no run {wanted!r} in {where} ('chatsnapshot runs' lists them)")
+    return envelopes
+
+
+def write_text(text: str, output: str | None) -> None:
+    """``text`` to the file ``output`` (replaced), or to stdout."""
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        return
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(text)

@@ -14,14 +14,29 @@ import os
 import sys
 
 from chatsnapshot import __version__
-from chatsnapshot.cli import append, compact, replay, runs, serve, sql, tail, verify
+from chatsnapshot.cli import (
+    append,
+    compact,
+    context,
+    dag,
+    replay,
+    runs,
+    serve,
+    sql,
+    stats,
+    tail,
+    timeline,
+    transcript,
+    verify,
+    view,
+)
 from chatsnapshot.cli.common import EXIT_ERROR, UserError
 from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, DEFAULT_LEDGER
 from chatsnapshot.ledger import EnvelopeError, LedgerError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, replay, tail, runs, sql, verify, compact, append)
+_COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stats, view, sql, verify, compact, append)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -83,6 +83,9 @@ def test_ledger_from_environment(ledger):
     (["append", "-"], '{"event_type": "Bad", "correlation_id": "x"}\n', "-:1: event_type"),
     (["append", "-"], "not json\n", "-:1: not JSON"),
     (["append", "/no/such/file.jsonl"], None, "no such file"),
+    (["transcript", "nope"], None, "no run 'nope'"),
+    (["dag", "wf-"], None, "'wf-' is the start of 2 runs (wf-1, wf-2): give more of the id"),
+    (["stats", "--server", "127.0.0.1:1"], None, "stats of every run reads the ledger directory"),
 ])
 def test_user_errors_are_one_line_without_traceback(ledger, args, stdin, message):
     done = run_cli("--ledger", str(ledger), *args, stdin=stdin)
@@ -97,10 +100,26 @@ def test_missing_ledger_is_one_clear_line(tmp_path):
 
 def test_help_lists_every_command():
     done = run_cli("--help")
-    for command in ("replay", "runs", "sql", "verify", "compact", "append"):
+    for command in ("replay", "runs", "sql", "verify", "compact", "append", "transcript", "timeline", "dag",
+                    "context", "stats", "view", "tail"):
         assert command in done.stdout
 
 
 def test_compact_through_the_cli(ledger):
     done = run_cli("--ledger", str(ledger), "compact")
     assert done.returncode == 0 and done.stdout.startswith("compacted:")
+
+
+def test_projection_commands_read_a_run_by_a_unique_start_of_its_id(ledger, tmp_path):
+    dag = json.loads(run_cli("--ledger", str(ledger), "dag", "wf-1").stdout)
+    assert len(dag["nodes"]) == 2 and dag["edges"] == [{"from": "0190b6a2-7c4e-7d3a-9f1e-2b8c4d5e6f70",
+                                                        "to": dag["nodes"][1]["event_id"]}]
+    stats = [json.loads(line) for line in run_cli("--ledger", str(ledger), "stats", "--format", "jsonl").stdout
+             .splitlines()]
+    assert [(s["correlation_id"], s["facts"]) for s in stats] == [("wf-1", 2), ("wf-2", 1)]
+    assert (ledger / "projections" / "run_metrics.json").exists()
+    done = run_cli("--ledger", str(ledger), "context", "wf-2", "--max-chars", "199")
+    assert done.returncode == 2 and "at least 200 characters" in done.stderr
+    page = tmp_path / "run.html"
+    done = run_cli("--ledger", str(ledger), "view", "wf-1", "-o", str(page))
+    assert done.returncode == 0 and "wrote" in done.stderr and page.read_text().count('class="node') == 2

@@ -1,0 +1,39 @@
+"""What every projection reads off an envelope: its lane, its short type, its text, and JSON
+that is the same bytes every time."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chatsnapshot.ledger.envelope import Envelope
+
+__all__ = ["dumps", "lane_of", "short_type", "snippet"]
+
+
+def lane_of(envelope: Envelope, payload: dict[str, Any] | None = None) -> str:
+    """The agent a fact belongs to: its source agent; a message to an agent that no agent sent
+    (the user's prompt) is the user's; else the origin (system, integration, ui, ...)."""
+    if envelope.source.agent:
+        return envelope.source.agent
+    payload = envelope.payload if payload is None else payload
+    if envelope.event_type == "execution.message" and payload.get("role") == "user":
+        return "user"
+    return envelope.source.origin
+
+
+def short_type(event_type: str) -> str:
+    """``execution.tool_call`` -> ``tool_call``; other namespaces keep theirs (``system.x``)."""
+    return event_type.removeprefix("execution.")
+
+
+def snippet(value: Any, limit: int = 2_000) -> str:
+    """A payload value as one piece of text: strings as they are, the rest as compact JSON."""
+    text = value if isinstance(value, str) else dumps(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    """Deterministic JSON: sorted keys, no ASCII escaping, ``str`` for anything else."""
+    separators = (",", ": ") if indent else (",", ":")
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, indent=indent, separators=separators, default=str)

@@ -1,0 +1,97 @@
+"""The transcript: a run's conversation in order, with tool calls, tool results, human input
+and handoffs inline, each line attributed to an agent.
+
+Message facts that repeat what another fact says are left out: a group chat manager's relays
+(``relayed``), tool responses (the ``tool_result`` fact says it) and messages with no text (an
+assistant turn that only asks for tools: the ``tool_call`` facts say it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from chatsnapshot.ledger.envelope import Envelope
+from chatsnapshot.ledger.projections._facts import dumps, lane_of, snippet
+from chatsnapshot.ledger.timestamps import format_rfc3339_ns
+
+__all__ = ["TranscriptEntry", "render_transcript", "transcript", "transcript_json"]
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """One line of a transcript. ``kind``: message, tool_call, tool_result,
+    human_input_requested, human_input_received, handoff."""
+
+    seq: int
+    at: str
+    agent: str
+    kind: str
+    text: str
+    to: str | None = None
+    role: str | None = None
+    name: str | None = None  # the tool's name
+    status: str | None = None  # a tool result's: ok / error
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def transcript(envelopes: Iterable[Envelope], *, agent: str | None = None) -> list[TranscriptEntry]:
+    """The transcript of one run's envelopes (in seq order); ``agent``: only that agent's lines
+    and the messages addressed to it."""
+    entries = [e for e in (_entry(envelope) for envelope in envelopes) if e is not None]
+    return [e for e in entries if agent is None or agent in (e.agent, e.to)]
+
+
+def _entry(envelope: Envelope) -> TranscriptEntry | None:
+    kind = envelope.event_type.removeprefix("execution.")
+    payload = envelope.payload
+    base = {"seq": envelope.seq or 0, "at": format_rfc3339_ns(envelope.occurred_at),
+            "agent": lane_of(envelope, payload), "kind": kind}
+    if kind == "message":
+        content = payload.get("content")
+        if payload.get("relayed") or payload.get("role") in ("tool", "function") or content in (None, "", []):
+            return None
+        return TranscriptEntry(**base, text=snippet(content), to=payload.get("to") or payload.get("recipient"),
+                               role=payload.get("role"))
+    if kind == "tool_call":
+        return TranscriptEntry(**base, text=snippet(payload.get("arguments", "")), name=payload.get("name"))
+    if kind == "tool_result":
+        status = payload.get("status", "ok")
+        value = payload.get("result") if status == "ok" else payload.get("error", payload.get("result"))
+        return TranscriptEntry(**base, text=snippet(value if value is not None else ""), name=payload.get("name"),
+                               status=status)
+    if kind == "human_input_requested":
+        return TranscriptEntry(**base, text=snippet(payload.get("prompt", "")))
+    if kind == "human_input_received":
+        return TranscriptEntry(**base, text=snippet(payload.get("content", "")))
+    if kind == "handoff":
+        what = payload.get("kind", "handoff")
+        return TranscriptEntry(**base, text=what, to=payload.get("to"))
+    return None
+
+
+def render_transcript(entries: list[TranscriptEntry]) -> str:
+    """Text for people: one block per entry, the text indented under its header."""
+    out = []
+    for e in entries:
+        header = {
+            "message": f"{e.agent} → {e.to}" if e.to else e.agent,
+            "tool_call": f"{e.agent} calls {e.name}",
+            "tool_result": f"{e.agent} ← {e.name} ({e.status})",
+            "human_input_requested": f"{e.agent} asks the human",
+            "human_input_received": f"human → {e.agent}",
+            "handoff": f"{e.agent} hands off to {e.to}",
+        }[e.kind]
+        out.append(f"#{e.seq:<4} {e.at}  {header}")
+        if e.kind != "handoff":
+            out.extend(f"      {line}" for line in e.text.splitlines() or [""])
+        else:
+            out.append(f"      ({e.text})")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def transcript_json(entries: list[TranscriptEntry]) -> str:
+    return dumps([e.to_dict() for e in entries], indent=2) + "\n"
