@@ -55,4 +55,4 @@ proto: $(STAMP)
 	$(PY) -m chatsnapshot.proto.generate
 
 clean:
-	rm -rf $(VENV) $(ERA0) demo-ledger chatsnapshot-ledger build *.egg-info
+	rm -rf $(VENV) $(ERA0) demo-ledger demo-run.html chatsnapshot-ledger build *.egg-info

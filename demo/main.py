@@ -9,8 +9,9 @@
    all travel through the durable spool (./demo-spool) to the receiver;
 3. waits until the receiver has acknowledged every fact, and stops it with
    SIGTERM (it finishes in-flight requests and seals);
-4. prints, through the command line a user would type: the replayed run, the
-   runs, one SQL query and `chatsnapshot verify`, and says where the ledger is.
+4. prints, through the command line a user would type: the replayed run, its
+   transcript, the runs, one SQL query and `chatsnapshot verify`, writes the run's
+   page (./demo-run.html), and says where the ledger is.
 """
 
 from __future__ import annotations
@@ -129,12 +130,16 @@ def main() -> int:
     if receiver.returncode != 0:
         raise SystemExit(f"the receiver exited with {receiver.returncode}: {err}")
     show("the run, in order, with each fact's cause", "replay", run_id)
+    show("the conversation, tool calls and human input inline", "transcript", run_id)
     show("", "runs")
     show("SQL over the same data",
          "sql", "SELECT seq, event_type, source_agent AS agent, payload->>'name' AS tool, payload->>'kind' AS kind "
                 "FROM envelopes WHERE event_type IN ('execution.tool_call', 'execution.tool_result', "
                 "'execution.handoff', 'execution.human_input_received') ORDER BY seq")
     show("recompute every hash chain", "verify")
+    page = HERE / "demo-run.html"
+    show("timeline, causal DAG and every payload in one offline page", "view", run_id, "-o", str(page))
+    print(f"  wrote {page.name}: open it in a browser")
     where = LEDGER.relative_to(Path.cwd()) if LEDGER.is_relative_to(Path.cwd()) else LEDGER
     print(f"\nThe ledger is in {where}/: plain Parquet under segments/, readable by DuckDB or pyarrow "
           "without ChatSnapshot.")

@@ -22,3 +22,6 @@ def test_the_demo_runs_end_to_end(tmp_path):
                  "integration.call", "system.workflow_completed"):
         assert kind in text
     assert (tmp_path / "demo-ledger" / "MANIFEST").exists()
+    assert "human → planner\n      Relaxed, please." in text  # the transcript
+    assert (tmp_path / "demo-run.html").read_text().count('<g class="node') == int(
+        re.search(r"ok: (\d+) envelopes", text).group(1))
