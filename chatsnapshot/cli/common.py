@@ -132,7 +132,8 @@ def run_envelopes(args: argparse.Namespace) -> list[Envelope]:
                     envelopes = list(ledger.replay(matches[0]))
         where = str(ledger.path)
     if not envelopes:
-        raise UserError(f"no run {wanted!r} in {where} ('chatsnapshot runs' lists them)")
+        hint = "give the whole correlation id with --server" if args.server else "'chatsnapshot runs' lists them"
+        raise UserError(f"no run {wanted!r} in {where} ({hint})")
     return envelopes
 
 

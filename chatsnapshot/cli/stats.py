@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -72,6 +73,4 @@ def _print_one(row: dict[str, Any]) -> None:
 
 
 def _json(row: dict[str, Any]) -> str:
-    from chatsnapshot.ledger.projections._facts import dumps
-
-    return dumps(row, indent=2) + "\n"
+    return json.dumps(row, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
