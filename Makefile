@@ -50,6 +50,7 @@ bench: $(STAMP) $(STAMP0)
 	$(PY) bench/ingest.py
 	$(PY) bench/ag2.py
 	$(ERA0)/bin/python bench/ag2.py
+	$(PY) bench/projections.py
 
 proto: $(STAMP)
 	$(PY) -m chatsnapshot.proto.generate
