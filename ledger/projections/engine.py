@@ -140,7 +140,7 @@ class ProjectionEngine(Generic[S]):
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
             try:
                 with os.fdopen(fd, "w") as f:
-                    json.dump(doc, f, sort_keys=True, separators=(",", ":"))
+                    f.write(json.dumps(doc, sort_keys=True, separators=(",", ":")))  # one write: json.dump makes many
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, self.path)

@@ -13,7 +13,7 @@ numeric ``cost`` of a ``usage`` fact; wall time is first fact to last; human wai
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from chatsnapshot.ledger.envelope import Envelope
@@ -93,7 +93,8 @@ class RunMetrics:
                 "event_types": dict(sorted(self.event_types.items()))}
 
     def to_state(self) -> dict[str, Any]:
-        return asdict(self)
+        """A JSON-ready copy (``dataclasses.asdict`` is several times slower on thousands of runs)."""
+        return {**vars(self), "event_types": dict(self.event_types), "pending_human": dict(self.pending_human)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RunMetrics:
