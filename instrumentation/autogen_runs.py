@@ -54,20 +54,20 @@ def name_of(agent: Any) -> str | None:
 @contextlib.contextmanager
 def _run(sender: Any, recipient: Any, kwargs: dict[str, Any]) -> Any:
     """Around an initiate_chat: a run when outermost, else a nested (or sequential) chat of the current run."""
+    if quiet.get() or not SWITCH.on:
+        yield None
+        return
     flow = flow_of()
-    if flow is not None or quiet.get() or not SWITCH.on:
-        kind = None
-        if flow is not None:
-            flow.emit("execution.handoff", {"kind": _chat_kind.get(), "from": name_of(sender), "to": name_of(recipient),
-                                            "max_turns": kwargs.get("max_turns")}, agent=name_of(sender))
-            kind = _chat_kind.set("nested_chat")  # chats started inside this one are nested in it
+    if flow is not None:
+        flow.emit("execution.handoff", {"kind": _chat_kind.get(), "from": name_of(sender), "to": name_of(recipient),
+                                        "max_turns": kwargs.get("max_turns")}, agent=name_of(sender))
+        inner = _chat_kind.set("nested_chat")  # chats started inside this one are nested in it
         try:
             yield None
         finally:
-            if kind is not None:
-                _chat_kind.reset(kind)
+            _chat_kind.reset(inner)
         return
-    caller = _caller_context() if current_flow() is None else None
+    caller = _caller_context()
     token = otel_context.attach(caller[0]) if caller is not None else None
     started = {"initiator": name_of(sender), "recipient": name_of(recipient), "max_turns": kwargs.get("max_turns"),
                "clear_history": kwargs.get("clear_history", True)}

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
                                "or name one run")
     else:
         with common.open_reader(args) as ledger:
-            state = ProjectionEngine(ledger, RunMetricsProjection()).update(_progress)
+            state = ProjectionEngine(ledger, RunMetricsProjection()).update(_Progress())
         rows = sorted((m.summary() for m in state.values()), key=lambda m: (m["correlation_id"]))
     if args.format == "jsonl" or (args.format == "json" and len(rows) != 1):
         write_jsonl(rows)
@@ -54,9 +54,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(position: int, last: int) -> None:
-    if last >= _PROGRESS_EVERY and (position % _PROGRESS_EVERY < 4096 or position == last):
-        print(f"stats: folded {position:,} of {last:,} positions", file=sys.stderr)
+class _Progress:
+    """A line on stderr each time catching up crosses another ``_PROGRESS_EVERY`` positions."""
+
+    def __init__(self) -> None:
+        self.next = _PROGRESS_EVERY
+
+    def __call__(self, position: int, last: int) -> None:
+        if position >= self.next or (position == last and self.next > _PROGRESS_EVERY):
+            print(f"stats: folded {position:,} of {last:,} positions", file=sys.stderr)
+            self.next = (position // _PROGRESS_EVERY + 1) * _PROGRESS_EVERY
 
 
 def _cost(cost: float | None) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from chatsnapshot.ledger.envelope import Envelope
 
-__all__ = ["dumps", "lane_of", "short_type", "snippet"]
+__all__ = ["dumps", "lane_of", "repeats_another_fact", "short_type", "snippet"]
 
 
 def lane_of(envelope: Envelope, payload: dict[str, Any] | None = None) -> str:
@@ -20,6 +20,14 @@ def lane_of(envelope: Envelope, payload: dict[str, Any] | None = None) -> str:
     if envelope.event_type == "execution.message" and payload.get("role") == "user":
         return "user"
     return envelope.source.origin
+
+
+def repeats_another_fact(payload: dict[str, Any]) -> bool:
+    """A message fact that says nothing another fact does not: a group chat manager's relay of a
+    speaker's message, a tool response (its ``tool_result`` fact says it) or one with no text (an
+    assistant turn that only asks for tools: its ``tool_call`` facts say it)."""
+    return bool(payload.get("relayed")) or payload.get("role") in ("tool", "function") or payload.get(
+        "content") in (None, "", [])
 
 
 def short_type(event_type: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.projections._facts import dumps, lane_of, short_type, snippet
+from chatsnapshot.ledger.projections._facts import dumps, lane_of, repeats_another_fact, short_type, snippet
 
 __all__ = ["MIN_BUDGET", "SKIPPED", "PromptContext", "context"]
 
@@ -74,14 +74,13 @@ def _note(left_out: int, budget: int) -> str:
 def _message(e: Envelope) -> dict[str, str] | None:
     if e.event_type in SKIPPED:
         return None
-    payload, agent = e.payload, lane_of(e)
-    kind = short_type(e.event_type)
+    payload = e.payload
+    agent, kind = lane_of(e, payload), short_type(e.event_type)
     if kind == "message":
-        content = payload.get("content")
-        if payload.get("relayed") or payload.get("role") in ("tool", "function") or content in (None, "", []):
+        if repeats_another_fact(payload):
             return None
         role = "assistant" if payload.get("role") == "assistant" else "user"
-        return {"role": role, "name": _name(agent), "content": snippet(content)}
+        return {"role": role, "name": _name(agent), "content": snippet(payload["content"])}
     if kind == "tool_call":
         return {"role": "assistant", "name": _name(agent),
                 "content": f"[tool call] {payload.get('name')}({snippet(payload.get('arguments', ''))})"}

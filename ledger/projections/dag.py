@@ -88,14 +88,15 @@ def causal_dag(envelopes: Iterable[Envelope]) -> CausalDag:
     for e in facts:
         cause = e.causation_id
         dangling = cause if cause is not None and cause not in present else None
-        dag.nodes.append(DagNode(e.event_id, e.seq or 0, e.event_type, lane_of(e), _label(e), dangling))
+        payload = e.payload  # parsed once: lane and label both read it
+        dag.nodes.append(DagNode(e.event_id, e.seq or 0, e.event_type, lane_of(e, payload), _label(e, payload),
+                                 dangling))
         if cause is not None and dangling is None:
             dag.edges.append((cause, e.event_id))
     return dag
 
 
-def _label(e: Envelope) -> str:
-    payload = e.payload
+def _label(e: Envelope, payload: dict[str, Any]) -> str:
     detail = payload.get("name") or payload.get("kind") or payload.get("status") or ""
     return f"{short_type(e.event_type)} {detail}".strip()
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatsnapshot.ledger.envelope import Envelope
+from chatsnapshot.ledger.projections._facts import short_type
 
 __all__ = ["RunMetrics", "metrics"]
 
@@ -51,7 +52,7 @@ class RunMetrics:
         self.event_types[e.event_type] = self.event_types.get(e.event_type, 0) + 1
         self.first_ns = e.occurred_at if self.first_ns is None else min(self.first_ns, e.occurred_at)
         self.last_ns = e.occurred_at if self.last_ns is None else max(self.last_ns, e.occurred_at)
-        kind = e.event_type.removeprefix("execution.")
+        kind = short_type(e.event_type)
         if kind not in _COUNTED:
             return
         payload = e.payload

@@ -1,9 +1,8 @@
 """The transcript: a run's conversation in order, with tool calls, tool results, human input
 and handoffs inline, each line attributed to an agent.
 
-Message facts that repeat what another fact says are left out: a group chat manager's relays
-(``relayed``), tool responses (the ``tool_result`` fact says it) and messages with no text (an
-assistant turn that only asks for tools: the ``tool_call`` facts say it).
+Message facts that repeat what another fact says (``_facts.repeats_another_fact``: a group chat
+manager's relays, tool responses, messages with no text) are left out.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.projections._facts import dumps, lane_of, snippet
+from chatsnapshot.ledger.projections._facts import dumps, lane_of, repeats_another_fact, short_type, snippet
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
 __all__ = ["TranscriptEntry", "render_transcript", "transcript", "transcript_json"]
@@ -46,16 +45,15 @@ def transcript(envelopes: Iterable[Envelope], *, agent: str | None = None) -> li
 
 
 def _entry(envelope: Envelope) -> TranscriptEntry | None:
-    kind = envelope.event_type.removeprefix("execution.")
+    kind = short_type(envelope.event_type)
     payload = envelope.payload
     base = {"seq": envelope.seq or 0, "at": format_rfc3339_ns(envelope.occurred_at),
             "agent": lane_of(envelope, payload), "kind": kind}
     if kind == "message":
-        content = payload.get("content")
-        if payload.get("relayed") or payload.get("role") in ("tool", "function") or content in (None, "", []):
+        if repeats_another_fact(payload):
             return None
-        return TranscriptEntry(**base, text=snippet(content), to=payload.get("to") or payload.get("recipient"),
-                               role=payload.get("role"))
+        return TranscriptEntry(**base, text=snippet(payload["content"]), role=payload.get("role"),
+                               to=payload.get("to") or payload.get("recipient"))
     if kind == "tool_call":
         return TranscriptEntry(**base, text=snippet(payload.get("arguments", "")), name=payload.get("name"))
     if kind == "tool_result":
