@@ -34,8 +34,8 @@ from pathlib import Path
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from chatsnapshot.instrumentation import attributes as A
 from chatsnapshot.ledger import uuid7
+from chatsnapshot.proto import attributes as A
 
 ROOT = Path(__file__).resolve().parents[1]
 SPANS = 512

@@ -31,9 +31,9 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from chatsnapshot.environment_variables import ledger_path
 from chatsnapshot.ledger import Ledger
-from chatsnapshot.ledger.committing import commit
-from chatsnapshot.ledger.promotion import Promotion, promote_logs, promote_traces
-from chatsnapshot.ledger.promotion_rules import Rules
+from chatsnapshot.receiver.committing import commit
+from chatsnapshot.receiver.promotion import Promotion, promote_logs, promote_traces
+from chatsnapshot.receiver.span_rules import Rules
 
 __all__ = ["LedgerLogExporter", "LedgerSpanExporter"]
 

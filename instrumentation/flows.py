@@ -25,12 +25,12 @@ from typing import Any
 
 from opentelemetry import trace
 
-from chatsnapshot.instrumentation import attributes as A
 from chatsnapshot.instrumentation.payloads import jsonable
 from chatsnapshot.instrumentation.record import _correlation, _last_fact, record
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.ids import uuid7
 from chatsnapshot.ledger.ledger import Ledger
+from chatsnapshot.proto import attributes as A
 
 __all__ = ["Flow", "Switch", "current_flow", "elapsed_ms", "flow_scope", "mark_recorded", "recorded_facts",
            "span_tracer", "warn_once"]

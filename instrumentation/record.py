@@ -11,7 +11,7 @@ Transport ``spans`` (default): the fact is an event on a span of its own, a
 child of the active span, ended at once, so it never waits for a long-lived
 span to end (design.md section 3). Transport ``logs``: a log record with
 ``event_name``, in the active span's context. Either way the attributes are
-those of ``chatsnapshot.instrumentation.attributes``, and the same call gives the
+those of ``chatsnapshot.proto.attributes``, and the same call gives the
 same envelope.
 
 Which correlation, first that applies: the ``correlation_id`` argument; the
@@ -38,10 +38,10 @@ from typing import Any
 from opentelemetry import trace
 
 from chatsnapshot.environment_variables import CHATSNAPSHOT_TRANSPORT
-from chatsnapshot.instrumentation import attributes as A
+from chatsnapshot.errors import EnvelopeError
 from chatsnapshot.ledger.envelope import MAX_PAYLOAD_BYTES, ORIGINS, canonical_json, check_event_type
-from chatsnapshot.ledger.errors import EnvelopeError
 from chatsnapshot.ledger.ids import uuid7
+from chatsnapshot.proto import attributes as A
 
 __all__ = ["correlation", "current_correlation", "record"]
 

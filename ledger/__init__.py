@@ -20,15 +20,7 @@ the contracts; on disk a ledger is a directory::
 that the hash chain covers.
 """
 
-from chatsnapshot.ledger.codec import (
-    envelope_from_json,
-    envelope_from_proto,
-    envelope_to_json,
-    envelope_to_proto,
-    fact_from_json,
-)
-from chatsnapshot.ledger.envelope import Envelope, Source, canonical_json
-from chatsnapshot.ledger.errors import (
+from chatsnapshot.errors import (
     CorruptSegmentError,
     EnvelopeError,
     LedgerClosedError,
@@ -38,10 +30,18 @@ from chatsnapshot.ledger.errors import (
     ReadOnlyLedgerError,
     StoreUnavailableError,
 )
+from chatsnapshot.ledger._engine.recovery import Quarantined, RecoveryReport
+from chatsnapshot.ledger.codec import (
+    envelope_from_json,
+    envelope_from_proto,
+    envelope_to_json,
+    envelope_to_proto,
+    fact_from_json,
+)
+from chatsnapshot.ledger.envelope import Envelope, Source, canonical_json
 from chatsnapshot.ledger.ids import uuid7
 from chatsnapshot.ledger.ledger import Ledger, RunSummary
 from chatsnapshot.ledger.options import LedgerOptions
-from chatsnapshot.ledger.recovery import Quarantined, RecoveryReport
 from chatsnapshot.ledger.results import (
     AppendResult,
     AppendStatus,

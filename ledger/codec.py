@@ -23,8 +23,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from chatsnapshot.errors import EnvelopeError
 from chatsnapshot.ledger.envelope import SCHEMA_VERSION, Envelope, Source, canonical_json
-from chatsnapshot.ledger.errors import EnvelopeError
 from chatsnapshot.ledger.ids import uuid7, uuid7_unix_ms, uuid_bytes, uuid_text
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns, parse_rfc3339_ns
 

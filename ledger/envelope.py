@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from chatsnapshot.ledger.errors import EnvelopeError
+from chatsnapshot.errors import EnvelopeError
 from chatsnapshot.ledger.ids import canonical_uuid, is_lower_hex, uuid7
 from chatsnapshot.ledger.timestamps import MAX_NS
 

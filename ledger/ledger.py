@@ -33,21 +33,21 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 
-from chatsnapshot.ledger.deadletters import DeadLetters
+from chatsnapshot.errors import CorruptSegmentError, LedgerClosedError, ReadOnlyLedgerError
+from chatsnapshot.ledger._engine.deadletters import DeadLetters
+from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.opening import ReaderParts, WriterParts, manifest_stamp, open_reader, open_writer
+from chatsnapshot.ledger._engine.records import record_to_envelope
+from chatsnapshot.ledger._engine.recovery import RecoveryReport
+from chatsnapshot.ledger._engine.snapshot import Snapshot, records_since, replay_records
+from chatsnapshot.ledger._engine.sqlviews import SqlEngine
+from chatsnapshot.ledger._engine.verify import verify
 from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.errors import CorruptSegmentError, LedgerClosedError, ReadOnlyLedgerError
-from chatsnapshot.ledger.layout import Layout
-from chatsnapshot.ledger.opening import ReaderParts, WriterParts, manifest_stamp, open_reader, open_writer
 from chatsnapshot.ledger.options import LedgerOptions
-from chatsnapshot.ledger.reader import Snapshot, records_since, replay_records
-from chatsnapshot.ledger.records import record_to_envelope
-from chatsnapshot.ledger.recovery import RecoveryReport
 from chatsnapshot.ledger.results import AppendResult, CompactionReport, VerifyReport
-from chatsnapshot.ledger.sqlviews import SqlEngine
-from chatsnapshot.ledger.verify import verify
 
 if TYPE_CHECKING:
-    from chatsnapshot.ledger.promotion import Rejection
+    from chatsnapshot.ledger.results import Rejection
 
 __all__ = ["Ledger", "RunSummary"]
 

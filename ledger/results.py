@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
-__all__ = ["AppendResult", "AppendStatus", "ChainBreak", "CompactionReport", "Problem", "VerifyReport"]
+__all__ = ["AppendResult", "AppendStatus", "ChainBreak", "CompactionReport", "Problem", "Rejection", "VerifyReport"]
 
 
 class AppendStatus(StrEnum):
@@ -71,3 +71,19 @@ class CompactionReport:
     segments_after: int = 0
     merged: int = 0  # segments merged away
     rows_rewritten: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A fact that failed validation (or conflicts with a stored one): kept in the
+    dead-letter table by ``Ledger.dead_letter``, never dropped silently."""
+
+    reason: str
+    field: str | None
+    event_type: str | None
+    correlation_id: str | None
+    trace_id: str | None
+    span_id: str | None
+    service: str | None
+    attributes_json: str  # the fact's attributes as a JSON object, for a human to look at
+    received_at: int

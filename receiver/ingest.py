@@ -32,12 +32,12 @@ import time
 from dataclasses import dataclass
 
 from chatsnapshot.ledger import Ledger, LedgerClosedError, StoreUnavailableError
-from chatsnapshot.ledger.committing import commit
-from chatsnapshot.ledger.promotion import Promotion
-from chatsnapshot.ledger.promotion_rules import Rules
+from chatsnapshot.receiver.committing import commit
 from chatsnapshot.receiver.decoding import BadRequest, Signal, decode
 from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.metrics import Metrics
+from chatsnapshot.receiver.promotion import Promotion
+from chatsnapshot.receiver.span_rules import Rules
 from chatsnapshot.receiver.workers import PromotionPool, WorkerLost, promote_request
 
 __all__ = ["BadRequest", "Ingest", "Outcome", "Overloaded", "RetryLater", "StoreUnavailable"]

@@ -20,7 +20,6 @@ import grpc
 from grpc_health.v1 import health
 
 from chatsnapshot.ledger import Ledger, LedgerOptions
-from chatsnapshot.ledger.promotion_rules import DEFAULT_RULES, Rules, load_rules
 from chatsnapshot.receiver.auth import Authenticator
 from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.grpc_service import add_services
@@ -29,6 +28,7 @@ from chatsnapshot.receiver.ingest import Ingest
 from chatsnapshot.receiver.ledger_service import add_ledger_service
 from chatsnapshot.receiver.metrics import Metrics
 from chatsnapshot.receiver.settings import Settings
+from chatsnapshot.receiver.span_rules import DEFAULT_RULES, Rules, load_rules
 from chatsnapshot.receiver.workers import PromotionPool
 
 __all__ = ["Receiver", "run"]

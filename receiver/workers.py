@@ -23,9 +23,10 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from chatsnapshot.ledger.envelope import SCHEMA_VERSION, Envelope, source_of
-from chatsnapshot.ledger.promotion import Promotion, Rejection, promote_logs, promote_traces
-from chatsnapshot.ledger.promotion_rules import Rules
+from chatsnapshot.ledger.results import Rejection
 from chatsnapshot.receiver.decoding import Signal, decode
+from chatsnapshot.receiver.promotion import Promotion, promote_logs, promote_traces
+from chatsnapshot.receiver.span_rules import Rules
 
 __all__ = ["PromotionPool", "WorkerLost", "promote_request"]
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from chatsnapshot.instrumentation import attributes as A
+from chatsnapshot.proto import attributes as A
 
 
 def fact_attributes(event_type: str, payload: dict | None = None, **extra: str) -> dict:

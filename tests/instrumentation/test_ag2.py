@@ -275,7 +275,7 @@ def test_telemetry_middleware_alongside_adds_no_facts_even_with_span_rules(tmp_p
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     from chatsnapshot.exporter.ledger_exporters import LedgerSpanExporter
-    from chatsnapshot.ledger.promotion_rules import DEFAULT_RULES
+    from chatsnapshot.receiver.span_rules import DEFAULT_RULES
 
     counts = {}
     for telemetry in (False, True):

@@ -266,7 +266,7 @@ def test_autogen_opentelemetry_alongside_adds_no_facts_even_with_span_rules(tmp_
 
     from chatsnapshot.exporter.ledger_exporters import LedgerSpanExporter
     from chatsnapshot.instrumentation.configuration import Pipeline
-    from chatsnapshot.ledger.promotion_rules import DEFAULT_RULES
+    from chatsnapshot.receiver.span_rules import DEFAULT_RULES
 
     counts = {}
     for telemetry in (False, True):

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from chatsnapshot.ledger import AppendStatus, Envelope, Ledger, LedgerLockedError
-from chatsnapshot.ledger.records import GENESIS
+from chatsnapshot.ledger._engine.records import GENESIS
 from tests.helpers import LineCollector, make_facts, python
 from tests.ledger.independent_hash import envelope_hash
 

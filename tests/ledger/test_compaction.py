@@ -7,8 +7,8 @@ import textwrap
 import time
 
 from chatsnapshot.ledger import Ledger, LedgerOptions
-from chatsnapshot.ledger.compaction import plan
-from chatsnapshot.ledger.manifest import SegmentEntry
+from chatsnapshot.ledger._engine.compaction import plan
+from chatsnapshot.ledger._engine.manifest import SegmentEntry
 from tests.helpers import python
 
 OPTIONS = LedgerOptions(row_group_rows=32, compact_target_rows=4096, auto_compact=False)

@@ -11,9 +11,9 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import Status, StatusCode
 
-from chatsnapshot.instrumentation import attributes as A
-from chatsnapshot.ledger.promotion import derived_id, promote_logs, promote_traces
-from chatsnapshot.ledger.promotion_rules import DEFAULT_RULES
+from chatsnapshot.proto import attributes as A
+from chatsnapshot.receiver.promotion import derived_id, promote_logs, promote_traces
+from chatsnapshot.receiver.span_rules import DEFAULT_RULES
 from tests.otlp import SpanRecorder, agent_trace, fact_attributes, request_of
 
 
@@ -163,7 +163,7 @@ def test_a_rejected_fact_still_links_its_successor_and_a_bad_given_id_does_not_p
 
 
 def test_the_invalid_utf8_flag_keeps_any_valid_payload_valid():
-    from chatsnapshot.ledger.promotion import _flag_replaced
+    from chatsnapshot.receiver.promotion import _flag_replaced
 
     assert json.loads(_flag_replaced('{ "a": "x\ufffdy" }  ')) == {"a": "x\ufffdy", A.INVALID_UTF8_FLAG: True}
     assert json.loads(_flag_replaced("{}")) == {A.INVALID_UTF8_FLAG: True}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from chatsnapshot.ledger import Ledger
-from chatsnapshot.ledger.records import Record, decode, encode
-from chatsnapshot.ledger.wal import frame, scan
+from chatsnapshot.ledger._engine.records import Record, decode, encode
+from chatsnapshot.ledger._engine.wal import frame, scan
 
 
 def test_encode_decode_round_trip_with_and_without_optional_fields(tmp_path, facts):
@@ -24,7 +24,7 @@ def test_encode_decode_round_trip_with_and_without_optional_fields(tmp_path, fac
 
 
 def _records(ledger):
-    from chatsnapshot.ledger.reader import replay_records
+    from chatsnapshot.ledger._engine.snapshot import replay_records
 
     snap = ledger._snapshot()
     for run in ledger.runs():

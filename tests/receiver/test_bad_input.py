@@ -16,7 +16,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from chatsnapshot.instrumentation import attributes as A
+from chatsnapshot.proto import attributes as A
 from tests.otlp import SpanRecorder, agent_trace, fact_attributes, request_of
 from tests.receiver.conftest import start_receiver
 

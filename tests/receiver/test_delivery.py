@@ -16,8 +16,8 @@ import grpc
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from chatsnapshot.instrumentation import attributes as A
 from chatsnapshot.ledger import Ledger, uuid7
+from chatsnapshot.proto import attributes as A
 from chatsnapshot.receiver.server import Receiver
 from chatsnapshot.receiver.settings import Settings
 from tests.helpers import ROOT

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chatsnapshot.ledger.segment import SCHEMA, SegmentFile
+from chatsnapshot.ledger._engine.segment import SCHEMA, SegmentFile
 
 __all__ = ["merged_chunks"]
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from chatsnapshot.ledger.deadletters import DEAD_LETTERS_COLUMNS
-from chatsnapshot.ledger.layout import Layout
-from chatsnapshot.ledger.reader import Snapshot
-from chatsnapshot.ledger.segment import records_to_table
+from chatsnapshot.ledger._engine.deadletters import DEAD_LETTERS_COLUMNS
+from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.segment import records_to_table
+from chatsnapshot.ledger._engine.snapshot import Snapshot
 
 if TYPE_CHECKING:
     import duckdb

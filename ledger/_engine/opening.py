@@ -7,19 +7,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatsnapshot.ledger.buffer import Buffer
-from chatsnapshot.ledger.catalog import Catalog
-from chatsnapshot.ledger.errors import LedgerError, LedgerFormatError
-from chatsnapshot.ledger.layout import Layout
-from chatsnapshot.ledger.lock import WriterLock, writer_alive
-from chatsnapshot.ledger.manifest import Manifest, ManifestKeeper, load_manifest, save_manifest
+from chatsnapshot.errors import LedgerError, LedgerFormatError
+from chatsnapshot.ledger._engine.buffer import Buffer
+from chatsnapshot.ledger._engine.catalog import Catalog
+from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.lock import WriterLock, writer_alive
+from chatsnapshot.ledger._engine.manifest import Manifest, ManifestKeeper, load_manifest, save_manifest
+from chatsnapshot.ledger._engine.recovery import RecoveryReport, recover_wal
 from chatsnapshot.ledger.options import LedgerOptions
-from chatsnapshot.ledger.recovery import RecoveryReport, recover_wal
 
 if TYPE_CHECKING:  # the writer's machinery is imported by open_writer: readers start faster
-    from chatsnapshot.ledger.compaction import Compactor
-    from chatsnapshot.ledger.sealing import Sealer
-    from chatsnapshot.ledger.writer import Writer
+    from chatsnapshot.ledger._engine.compaction import Compactor
+    from chatsnapshot.ledger._engine.sealing import Sealer
+    from chatsnapshot.ledger._engine.writer import Writer
 
 __all__ = ["ReaderParts", "WriterParts", "open_reader", "open_writer"]
 
@@ -59,8 +59,8 @@ def open_writer(layout: Layout, options: LedgerOptions) -> WriterParts:
 
 
 def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> WriterParts:
-    from chatsnapshot.ledger.compaction import Compactor
-    from chatsnapshot.ledger.recovery import (
+    from chatsnapshot.ledger._engine.compaction import Compactor
+    from chatsnapshot.ledger._engine.recovery import (
         check_segment,
         index_ok,
         initial_heads,
@@ -68,8 +68,8 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
         rebuild_index,
         sweep_leftovers,
     )
-    from chatsnapshot.ledger.sealing import Sealer
-    from chatsnapshot.ledger.writer import Writer
+    from chatsnapshot.ledger._engine.sealing import Sealer
+    from chatsnapshot.ledger._engine.writer import Writer
 
     manifest = load_manifest(layout.manifest)
     if manifest is None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from chatsnapshot.ledger.buffer import Buffer
-from chatsnapshot.ledger.catalog import Segment
-from chatsnapshot.ledger.records import POSITION, SEQ, Record, Row
-from chatsnapshot.ledger.segment import table_to_records
+from chatsnapshot.ledger._engine.buffer import Buffer
+from chatsnapshot.ledger._engine.catalog import Segment
+from chatsnapshot.ledger._engine.records import POSITION, SEQ, Record, Row
+from chatsnapshot.ledger._engine.segment import table_to_records
 
 __all__ = ["Snapshot", "records_since", "replay_records"]
 

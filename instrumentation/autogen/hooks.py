@@ -11,7 +11,7 @@ import contextlib
 import time
 from typing import Any
 
-from chatsnapshot.instrumentation.autogen_runs import MISSING, flow_of, name_of, quiet
+from chatsnapshot.instrumentation.autogen.runs import MISSING, flow_of, name_of, quiet
 from chatsnapshot.instrumentation.flows import elapsed_ms, warn_once
 from chatsnapshot.instrumentation.payloads import exact, jsonable, text
 

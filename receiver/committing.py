@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 
 from chatsnapshot.ledger.ledger import Ledger
-from chatsnapshot.ledger.promotion import Promotion, Rejection
-from chatsnapshot.ledger.results import AppendResult, AppendStatus
+from chatsnapshot.ledger.results import AppendResult, AppendStatus, Rejection
+from chatsnapshot.receiver.promotion import Promotion
 
 __all__ = ["Committed", "commit"]
 

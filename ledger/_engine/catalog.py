@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chatsnapshot.ledger.layout import Layout
-from chatsnapshot.ledger.manifest import SegmentEntry
-from chatsnapshot.ledger.records import Record
-from chatsnapshot.ledger.segment import IndexEntry, OpenFiles, SegmentFile, table_to_records
+from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.manifest import SegmentEntry
+from chatsnapshot.ledger._engine.records import Record
+from chatsnapshot.ledger._engine.segment import IndexEntry, OpenFiles, SegmentFile, table_to_records
 
 if TYPE_CHECKING:
     import numpy as np

@@ -44,8 +44,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatsnapshot.errors import EnvelopeError
 from chatsnapshot.ledger.envelope import ORIGINS, check_event_type
-from chatsnapshot.ledger.errors import EnvelopeError
 
 __all__ = ["DEFAULT_RULES", "Rule", "Rules", "load_rules"]
 

@@ -24,16 +24,25 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from chatsnapshot.ledger.buffer import Buffer
-from chatsnapshot.ledger.catalog import Catalog
+from chatsnapshot.errors import LedgerClosedError, StoreUnavailableError
+from chatsnapshot.ledger._engine.buffer import Buffer
+from chatsnapshot.ledger._engine.catalog import Catalog
+from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.records import (
+    CONTENT_FIELDS,
+    CORRELATION_ID,
+    GENESIS,
+    PREV_HASH,
+    SEQ,
+    Record,
+    Row,
+    encode,
+)
+from chatsnapshot.ledger._engine.wal import LENGTH as _LEN
+from chatsnapshot.ledger._engine.wal import WalFile
 from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.errors import LedgerClosedError, StoreUnavailableError
 from chatsnapshot.ledger.ids import hex_to_bytes, uuid_bytes
-from chatsnapshot.ledger.layout import Layout
-from chatsnapshot.ledger.records import CONTENT_FIELDS, CORRELATION_ID, GENESIS, PREV_HASH, SEQ, Record, Row, encode
 from chatsnapshot.ledger.results import AppendResult, AppendStatus
-from chatsnapshot.ledger.wal import LENGTH as _LEN
-from chatsnapshot.ledger.wal import WalFile
 
 __all__ = ["Heads", "Writer"]
 

@@ -18,15 +18,15 @@ import threading
 import time
 from dataclasses import replace
 
-from chatsnapshot.ledger.catalog import Catalog
-from chatsnapshot.ledger.layout import Layout
-from chatsnapshot.ledger.manifest import ManifestKeeper, SegmentEntry
-from chatsnapshot.ledger.memory import release_memory
-from chatsnapshot.ledger.merge import merged_chunks
+from chatsnapshot.ledger._engine.allocator import release_memory
+from chatsnapshot.ledger._engine.catalog import Catalog
+from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.manifest import ManifestKeeper, SegmentEntry
+from chatsnapshot.ledger._engine.merge import merged_chunks
+from chatsnapshot.ledger._engine.sealing import write_segment
+from chatsnapshot.ledger._engine.writer import Writer
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.results import CompactionReport
-from chatsnapshot.ledger.sealing import write_segment
-from chatsnapshot.ledger.writer import Writer
 
 __all__ = ["Compactor", "plan"]
 

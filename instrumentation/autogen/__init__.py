@@ -53,8 +53,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from chatsnapshot.instrumentation import autogen_hooks as hooks
-from chatsnapshot.instrumentation import autogen_runs as runs
+from chatsnapshot.instrumentation.autogen import hooks, runs
 from chatsnapshot.instrumentation.flows import recorded_facts
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.ledger import Ledger

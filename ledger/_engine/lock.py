@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from chatsnapshot.ledger.errors import LedgerLockedError
+from chatsnapshot.errors import LedgerLockedError
 
 __all__ = ["WriterLock", "describe_holder", "writer_alive"]
 

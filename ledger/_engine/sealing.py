@@ -17,15 +17,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from chatsnapshot.ledger.buffer import Buffer
-from chatsnapshot.ledger.catalog import Catalog, Segment
+from chatsnapshot.ledger._engine.allocator import release_memory
+from chatsnapshot.ledger._engine.buffer import Buffer
+from chatsnapshot.ledger._engine.catalog import Catalog, Segment
+from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.manifest import ManifestKeeper, SegmentEntry
+from chatsnapshot.ledger._engine.segment import build_index, records_to_table, write_parquet
+from chatsnapshot.ledger._engine.writer import Writer
 from chatsnapshot.ledger.fsutil import fsync_dir
-from chatsnapshot.ledger.layout import Layout
-from chatsnapshot.ledger.manifest import ManifestKeeper, SegmentEntry
-from chatsnapshot.ledger.memory import release_memory
 from chatsnapshot.ledger.options import LedgerOptions
-from chatsnapshot.ledger.segment import build_index, records_to_table, write_parquet
-from chatsnapshot.ledger.writer import Writer
 
 __all__ = ["Sealer", "write_segment"]
 

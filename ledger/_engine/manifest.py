@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from chatsnapshot.ledger.errors import LedgerFormatError
+from chatsnapshot.errors import LedgerFormatError
 from chatsnapshot.ledger.fsutil import write_atomic
 
 __all__ = ["FORMAT", "Manifest", "ManifestKeeper", "SegmentEntry", "load_manifest", "save_manifest"]

@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatsnapshot.ledger.errors import StoreUnavailableError
+from chatsnapshot.errors import StoreUnavailableError
 from chatsnapshot.ledger.fsutil import fsync_dir, write_all
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
 if TYPE_CHECKING:
-    from chatsnapshot.ledger.promotion import Rejection
+    from chatsnapshot.ledger.results import Rejection
 
 __all__ = ["DEAD_LETTERS_COLUMNS", "DeadLetters"]
 

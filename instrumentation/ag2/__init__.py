@@ -40,7 +40,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from chatsnapshot.instrumentation.ag2_events import agent_name, on_event, usage_fields
+from chatsnapshot.instrumentation.ag2.events import agent_name, on_event, usage_fields
 from chatsnapshot.instrumentation.flows import (
     Flow,
     Switch,

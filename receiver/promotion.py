@@ -13,7 +13,7 @@ No I/O, no clock except ``received_at`` for rejections.
 
 Which facts
     A span event or log record carrying ``chatsnapshot.event_type`` (see
-    ``chatsnapshot.instrumentation.attributes``). With ``rules``, a span that
+    ``chatsnapshot.proto.attributes``). With ``rules``, a span that
     matches a rule is a fact too (``promotion_rules``): it comes first among its
     span's facts.
 
@@ -49,33 +49,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatsnapshot.instrumentation import attributes as A
+from chatsnapshot.errors import EnvelopeError
 from chatsnapshot.ledger.envelope import Envelope, canonical_json, source_of
-from chatsnapshot.ledger.errors import EnvelopeError
 from chatsnapshot.ledger.ids import canonical_uuid, uuid_text
-from chatsnapshot.ledger.promotion_rules import Rule, Rules
+from chatsnapshot.ledger.results import Rejection
+from chatsnapshot.proto import attributes as A
+from chatsnapshot.receiver.span_rules import Rule, Rules
 
-__all__ = ["Promotion", "Rejection", "derived_id", "promote_logs", "promote_traces"]
+__all__ = ["Promotion", "derived_id", "promote_logs", "promote_traces"]
 
 _STATUS_ERROR = 2  # opentelemetry.proto.trace.v1.Status.STATUS_CODE_ERROR
 _DEFAULT_ORIGIN = "system"
 _DEFAULT_RUNTIME = "custom"
 _ID_DOMAIN = b"chatsnapshot/v1/fact"
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A fact that failed validation: kept in the dead-letter table, never dropped silently."""
-
-    reason: str
-    field: str | None
-    event_type: str | None
-    correlation_id: str | None
-    trace_id: str | None
-    span_id: str | None
-    service: str | None
-    attributes_json: str  # the fact's attributes as a JSON object, for a human to look at
-    received_at: int
 
 
 @dataclass
