@@ -1,7 +1,42 @@
-"""Every environment variable ChatSnapshot reads, with its default.
+"""Every environment variable ChatSnapshot reads, with its meaning and default.
 
-Configuration precedence everywhere: an explicit argument or flag beats the
-environment variable, which beats the default.
+Precedence everywhere: an explicit argument or flag beats the environment
+variable, which beats the default. No other module spells a ``CHATSNAPSHOT_*``
+name (a test checks it); each reads the constants below.
+
+Producers (``configure()``, ``record()``, the ``opentelemetry-instrument`` exporters):
+
+==========================  ==============================================================  =========================
+variable                    meaning                                                         default
+==========================  ==============================================================  =========================
+``CHATSNAPSHOT_LEDGER``     the ledger directory (embedded mode, the command line, serve)   ``./chatsnapshot-ledger``
+``CHATSNAPSHOT_ENDPOINT``   send facts to this receiver or collector (remote mode)          none: embedded
+``CHATSNAPSHOT_PROTOCOL``   remote mode's protocol: ``grpc`` or ``http/protobuf``           ``grpc``
+``CHATSNAPSHOT_SPOOL_DIR``  remote mode's durable spool                                     ``./chatsnapshot-spool``
+``CHATSNAPSHOT_TOKEN``      bearer token sent to a receiver (remote mode, ``--server``)     none
+``CHATSNAPSHOT_TRANSPORT``  facts as ``spans`` (span events) or ``logs`` (log records)      ``spans``
+==========================  ==============================================================  =========================
+
+The receiver (``chatsnapshot serve``; each has the flag named in
+``chatsnapshot.receiver.settings``):
+
+=================================  ===========================================================  ==================
+variable                           meaning                                                      default
+=================================  ===========================================================  ==================
+``CHATSNAPSHOT_GRPC``              OTLP/gRPC listen address ``HOST:PORT``, or ``off``           ``127.0.0.1:4317``
+``CHATSNAPSHOT_HTTP``              OTLP/HTTP listen address ``HOST:PORT``, or ``off``           ``127.0.0.1:4318``
+``CHATSNAPSHOT_MAX_REQUEST_BYTES`` largest request, after decompression                         64 MiB
+``CHATSNAPSHOT_MAX_PENDING``       envelopes admitted and not yet committed                     65536
+``CHATSNAPSHOT_PROMOTE_SPANS``     promote GenAI spans by the default rules (``1``/``on``)      off
+``CHATSNAPSHOT_RULES``             a TOML span rules file (implies promotion)                   none
+``CHATSNAPSHOT_TOKENS``            accepted bearer tokens, comma- or line-separated             none: no auth
+``CHATSNAPSHOT_TLS_CERT``          PEM certificate: serve TLS (with ``_TLS_KEY``)               none
+``CHATSNAPSHOT_TLS_KEY``           PEM private key of that certificate                          none
+``CHATSNAPSHOT_TLS_CLIENT_CA``     PEM CA: require client certificates (mTLS)                   none
+``CHATSNAPSHOT_SHUTDOWN_GRACE``    seconds for requests in flight at shutdown                   10
+``CHATSNAPSHOT_FORWARD_OTLP``      re-export every request to this OTLP/gRPC ``HOST:PORT``      none
+``CHATSNAPSHOT_WORKERS``           promotion worker processes (0: in the receiver's process)    1 on 2+ cores
+=================================  ===========================================================  ==================
 """
 
 from __future__ import annotations
@@ -10,34 +45,56 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "CHATSNAPSHOT_ENDPOINT", "CHATSNAPSHOT_LEDGER", "CHATSNAPSHOT_PROTOCOL", "CHATSNAPSHOT_SPOOL_DIR",
-    "CHATSNAPSHOT_TOKEN", "CHATSNAPSHOT_TRANSPORT", "DEFAULT_LEDGER", "DEFAULT_SPOOL", "ledger_path",
+    "CHATSNAPSHOT_ENDPOINT",
+    "CHATSNAPSHOT_FORWARD_OTLP",
+    "CHATSNAPSHOT_GRPC",
+    "CHATSNAPSHOT_HTTP",
+    "CHATSNAPSHOT_LEDGER",
+    "CHATSNAPSHOT_MAX_PENDING",
+    "CHATSNAPSHOT_MAX_REQUEST_BYTES",
+    "CHATSNAPSHOT_PROMOTE_SPANS",
+    "CHATSNAPSHOT_PROTOCOL",
+    "CHATSNAPSHOT_RULES",
+    "CHATSNAPSHOT_SHUTDOWN_GRACE",
+    "CHATSNAPSHOT_SPOOL_DIR",
+    "CHATSNAPSHOT_TLS_CERT",
+    "CHATSNAPSHOT_TLS_CLIENT_CA",
+    "CHATSNAPSHOT_TLS_KEY",
+    "CHATSNAPSHOT_TOKEN",
+    "CHATSNAPSHOT_TOKENS",
+    "CHATSNAPSHOT_TRANSPORT",
+    "CHATSNAPSHOT_WORKERS",
+    "DEFAULT_LEDGER",
+    "DEFAULT_SPOOL",
+    "ledger_path",
 ]
 
+# -- producers -----------------------------------------------------------------------
+
 CHATSNAPSHOT_LEDGER = "CHATSNAPSHOT_LEDGER"
-"""The ledger directory used by the command line. Default: ``./chatsnapshot-ledger``."""
-
 DEFAULT_LEDGER = "./chatsnapshot-ledger"
-
-CHATSNAPSHOT_TOKEN = "CHATSNAPSHOT_TOKEN"
-"""The bearer token the command line's ``--server`` clients send (the receiver's
-tokens are configured with ``serve --token-file`` or ``CHATSNAPSHOT_TOKENS``)."""
-
 CHATSNAPSHOT_ENDPOINT = "CHATSNAPSHOT_ENDPOINT"
-"""``configure()``: the receiver or collector to send facts to (remote mode)."""
-
 CHATSNAPSHOT_PROTOCOL = "CHATSNAPSHOT_PROTOCOL"
-"""``configure()``: ``grpc`` (default) or ``http/protobuf``."""
-
 CHATSNAPSHOT_SPOOL_DIR = "CHATSNAPSHOT_SPOOL_DIR"
-"""``configure()``: the durable spool of remote mode. Default: ``./chatsnapshot-spool``."""
-
 DEFAULT_SPOOL = "./chatsnapshot-spool"
-
+CHATSNAPSHOT_TOKEN = "CHATSNAPSHOT_TOKEN"
 CHATSNAPSHOT_TRANSPORT = "CHATSNAPSHOT_TRANSPORT"
-"""``configure()`` and ``record()``: ``spans`` (default) or ``logs``."""
 
-# The receiver's own settings (CHATSNAPSHOT_GRPC, CHATSNAPSHOT_HTTP, ...) are listed in receiver/settings.py.
+# -- the receiver --------------------------------------------------------------------
+
+CHATSNAPSHOT_GRPC = "CHATSNAPSHOT_GRPC"
+CHATSNAPSHOT_HTTP = "CHATSNAPSHOT_HTTP"
+CHATSNAPSHOT_MAX_REQUEST_BYTES = "CHATSNAPSHOT_MAX_REQUEST_BYTES"
+CHATSNAPSHOT_MAX_PENDING = "CHATSNAPSHOT_MAX_PENDING"
+CHATSNAPSHOT_PROMOTE_SPANS = "CHATSNAPSHOT_PROMOTE_SPANS"
+CHATSNAPSHOT_RULES = "CHATSNAPSHOT_RULES"
+CHATSNAPSHOT_TOKENS = "CHATSNAPSHOT_TOKENS"
+CHATSNAPSHOT_TLS_CERT = "CHATSNAPSHOT_TLS_CERT"
+CHATSNAPSHOT_TLS_KEY = "CHATSNAPSHOT_TLS_KEY"
+CHATSNAPSHOT_TLS_CLIENT_CA = "CHATSNAPSHOT_TLS_CLIENT_CA"
+CHATSNAPSHOT_SHUTDOWN_GRACE = "CHATSNAPSHOT_SHUTDOWN_GRACE"
+CHATSNAPSHOT_FORWARD_OTLP = "CHATSNAPSHOT_FORWARD_OTLP"
+CHATSNAPSHOT_WORKERS = "CHATSNAPSHOT_WORKERS"
 
 
 def ledger_path(explicit: str | Path | None = None) -> str | Path:

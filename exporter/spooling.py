@@ -7,9 +7,9 @@ the spool oldest first, to OTLP/gRPC (``protocol="grpc"``) or OTLP/HTTP
 (``"http/protobuf"``), and deletes a request only once the receiver
 acknowledged it.
 
-Retries: gRPC UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED with
-RetryInfo, UNAUTHENTICATED and connection failures; HTTP 408, 429, 5xx,
-401/403 and connection failures. The delay is the receiver's RetryInfo /
+Retries follow the one table in ``receiver.status`` (gRPC UNAVAILABLE,
+DEADLINE_EXCEEDED, ABORTED, CANCELLED, UNAUTHENTICATED, RESOURCE_EXHAUSTED with
+RetryInfo; HTTP 401, 403, 408, 429, 5xx) plus connection failures. The delay is the receiver's RetryInfo /
 ``Retry-After`` when it sends one, else exponential backoff (0.5 s doubling to
 30 s, with jitter). A request refused for good (INVALID_ARGUMENT, 400, 413,
 RESOURCE_EXHAUSTED without RetryInfo) is moved to ``rejected/`` and logged, so
@@ -39,8 +39,9 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from chatsnapshot.errors import DeliveryFailed, DeliveryRefused
 from chatsnapshot.exporter.spool import Policy, Spool, SpooledRequest
-from chatsnapshot.receiver.decoding import export_method
+from chatsnapshot.receiver.otlp import export_method
 
 __all__ = ["Protocol", "Sender", "SpoolingOTLPLogExporter", "SpoolingOTLPSpanExporter"]
 
@@ -49,16 +50,6 @@ log = logging.getLogger("chatsnapshot.exporter")
 Protocol = Literal["grpc", "http/protobuf"]
 _HTTP_PATHS = {"traces": "/v1/traces", "logs": "/v1/logs"}
 _MAX_BACKOFF = 30.0
-
-
-class _Retry(Exception):
-    def __init__(self, reason: str, delay: float | None) -> None:
-        super().__init__(reason)
-        self.delay = delay
-
-
-class _Refused(Exception):
-    pass
 
 
 class Sender:
@@ -124,13 +115,13 @@ class Sender:
             request = pending[0]
             try:
                 self._send(request)
-            except _Retry as e:
+            except DeliveryFailed as e:
                 failures += 1
-                delay = e.delay if e.delay is not None else min(_MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
+                delay = e.retry_after if e.retry_after is not None else min(_MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
                 self._warn(f"cannot deliver to {self.endpoint} ({e}); retrying in {delay:.1f}s")
-                self._stop.wait(delay * random.uniform(0.9, 1.1) if e.delay is None else delay)
+                self._stop.wait(delay * random.uniform(0.9, 1.1) if e.retry_after is None else delay)
                 continue
-            except _Refused as e:
+            except DeliveryRefused as e:
                 self.spool.reject(request, str(e))
                 continue
             except FileNotFoundError:
@@ -156,6 +147,8 @@ class Sender:
         import grpc
         from google.rpc import error_details_pb2
 
+        from chatsnapshot.receiver.status import grpc_retryable
+
         if self._channel is None:
             target = self.endpoint.split("://", 1)[-1]
             self._channel = grpc.insecure_channel(target)
@@ -173,13 +166,13 @@ class Sender:
                     delay = min(300.0, max(0.0, info.retry_delay.seconds + info.retry_delay.nanos / 1e9))
                 except Exception:
                     delay = None  # a malformed trailer: fall back to backoff
-            retryable = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED,
-                         grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.CANCELLED}
-            if code in retryable or (code is grpc.StatusCode.RESOURCE_EXHAUSTED and delay is not None):
-                raise _Retry(code.name, delay) from None
-            raise _Refused(f"{code.name}: {e.details()}") from None
+            if grpc_retryable(code, has_retry_info=delay is not None):
+                raise DeliveryFailed(code.name, delay) from None
+            raise DeliveryRefused(f"{code.name}: {e.details()}") from None
 
     def _send_http(self, signal: str, body: bytes) -> None:
+        from chatsnapshot.receiver.status import http_retryable
+
         url = self.endpoint.rstrip("/") + _HTTP_PATHS[signal]
         headers = {"Content-Type": "application/x-protobuf", **self.headers}
         try:
@@ -187,12 +180,12 @@ class Sender:
                                         timeout=self.timeout):
                 return
         except urllib.error.HTTPError as e:
-            if e.code in (401, 403, 408, 429) or e.code >= 500:
+            if http_retryable(e.code):
                 after = e.headers.get("Retry-After")
-                raise _Retry(f"HTTP {e.code}", float(after) if after and after.isdigit() else None) from None
-            raise _Refused(f"HTTP {e.code}: {e.read()[:200]!r}") from None
+                raise DeliveryFailed(f"HTTP {e.code}", float(after) if after and after.isdigit() else None) from None
+            raise DeliveryRefused(f"HTTP {e.code}: {e.read()[:200]!r}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-            raise _Retry(str(getattr(e, "reason", e)), None) from None
+            raise DeliveryFailed(str(getattr(e, "reason", e))) from None
 
 
 def _headers(headers: Mapping[str, str] | None, token: str | None) -> dict[str, str]:

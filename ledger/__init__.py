@@ -27,6 +27,7 @@ from chatsnapshot.errors import (
     LedgerError,
     LedgerFormatError,
     LedgerLockedError,
+    LedgerNotFoundError,
     ReadOnlyLedgerError,
     StoreUnavailableError,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "LedgerError",
     "LedgerFormatError",
     "LedgerLockedError",
+    "LedgerNotFoundError",
     "LedgerOptions",
     "Problem",
     "Quarantined",

@@ -2,7 +2,7 @@
 
 ``decode(signal, body, content_type)`` returns a ``Decoded`` request or raises
 ``BadRequest`` (the transport answers INVALID_ARGUMENT / 400). Decompression and
-its size limit belong to the transport (``receiver.limits``); this module sees
+its size limit belong to the transport (``receiver.http_service``); this module sees
 the plain bytes.
 
 Invalid UTF-8 (contract 6): protobuf refuses a whole message when one string
@@ -18,45 +18,22 @@ import base64
 import json
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-__all__ = ["EXPORT_SERVICES", "REQUEST_TYPES", "BadRequest", "Decoded", "Signal", "decode", "export_method"]
+from chatsnapshot.errors import BadRequest
+from chatsnapshot.receiver.otlp import REQUEST_TYPES, Signal
 
-Signal = Literal["traces", "logs", "metrics"]
-
-REQUEST_TYPES: dict[str, type[Message]] = {
-    "traces": trace_service_pb2.ExportTraceServiceRequest,
-    "logs": logs_service_pb2.ExportLogsServiceRequest,
-    "metrics": metrics_service_pb2.ExportMetricsServiceRequest,
-}
-
-
-# The OTLP gRPC services, by signal; each has one method, Export.
-EXPORT_SERVICES: dict[str, str] = {
-    "traces": trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name,
-    "logs": logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name,
-    "metrics": metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name,
-}
-
-
-def export_method(signal: str) -> str:
-    """The gRPC method path of ``signal``'s Export call."""
-    return f"/{EXPORT_SERVICES[signal]}/Export"
-
-
-class BadRequest(ValueError):
-    """The request body is not a valid OTLP request. Permanent: the sender must fix it."""
+__all__ = ["Decoded", "decode"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ import time
 
 import grpc
 
-from chatsnapshot.receiver.decoding import EXPORT_SERVICES, Signal, export_method
 from chatsnapshot.receiver.metrics import Metrics
+from chatsnapshot.receiver.otlp import EXPORT_SERVICES, Signal, export_method
 
 __all__ = ["Forwarder"]
 

@@ -16,7 +16,6 @@ commit turns concurrent requests into shared fsyncs.
 from __future__ import annotations
 
 import logging
-import math
 import ssl
 import threading
 import zlib
@@ -27,10 +26,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 
+from chatsnapshot.errors import BadRequest, RequestTooLarge, Unauthenticated, UnsupportedContentType
 from chatsnapshot.receiver.auth import Authenticator
-from chatsnapshot.receiver.decoding import BadRequest, Signal
-from chatsnapshot.receiver.grpc_service import export_response
-from chatsnapshot.receiver.ingest import Ingest, RetryLater
+from chatsnapshot.receiver.ingest import Ingest
+from chatsnapshot.receiver.otlp import Signal, export_response
+from chatsnapshot.receiver.status import retry_after_header, wire_status
 
 __all__ = ["HttpReceiver"]
 
@@ -38,10 +38,6 @@ log = logging.getLogger("chatsnapshot.receiver")
 
 _PATHS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
 _PROTOBUF, _JSON = "application/x-protobuf", "application/json"
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class HttpReceiver:
@@ -138,38 +134,18 @@ class _Handler(BaseHTTPRequestHandler):
         if signal is None:
             return self._error(HTTPStatus.NOT_FOUND, code_pb2.NOT_FOUND, f"no OTLP endpoint at {path}; "
                                "use /v1/traces, /v1/logs or /v1/metrics", encoding, drain=True)
-        if not self.auth.allows(self.headers.get("Authorization")):
-            metrics.add("requests", signal=signal, transport="http", outcome="unauthenticated")
-            return self._error(HTTPStatus.UNAUTHORIZED, code_pb2.UNAUTHENTICATED, "missing or wrong bearer token",
-                               encoding, drain=True, extra={"WWW-Authenticate": "Bearer"})
-        if content_type not in (_PROTOBUF, _JSON):
-            return self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, code_pb2.INVALID_ARGUMENT,
-                               f"Content-Type must be {_PROTOBUF} or {_JSON}, got {content_type}", encoding,
-                               drain=True)
         try:
-            body = self._body()
-        except _TooLarge as e:
-            metrics.add("requests", signal=signal, transport="http", outcome="too_large")
-            return self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, code_pb2.RESOURCE_EXHAUSTED, str(e), encoding)
-        except BadRequest as e:
-            metrics.add("requests", signal=signal, transport="http", outcome="invalid")
-            return self._error(HTTPStatus.BAD_REQUEST, code_pb2.INVALID_ARGUMENT, str(e), encoding)
-        try:
-            outcome = self.ingest.export(signal, body, content_type)
-        except BadRequest as e:
-            metrics.add("requests", signal=signal, transport="http", outcome="invalid")
-            return self._error(HTTPStatus.BAD_REQUEST, code_pb2.INVALID_ARGUMENT, str(e), encoding)
-        except RetryLater as e:
-            metrics.add("requests", signal=signal, transport="http", outcome="unavailable")
-            return self._error(HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE, str(e), encoding,
-                               extra={"Retry-After": str(max(1, math.ceil(e.retry_after)))})
-        except Exception:  # a bug: answered and logged, never fatal
-            log.exception("internal error handling an OTLP %s request", signal)
-            metrics.add("requests", signal=signal, transport="http", outcome="internal")
-            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, code_pb2.INTERNAL,
-                               "internal error in the receiver; see its log", encoding)
+            if not self.auth.allows(self.headers.get("Authorization")):
+                self._discard_body()
+                raise Unauthenticated("missing or wrong bearer token")
+            if content_type not in (_PROTOBUF, _JSON):
+                self._discard_body()
+                raise UnsupportedContentType(f"Content-Type must be {_PROTOBUF} or {_JSON}, got {content_type}")
+            outcome = self.ingest.export(signal, self._body(), content_type)
+        except Exception as e:
+            return self._failed(e, signal, encoding)
         metrics.add("requests", signal=signal, transport="http", outcome="ok")
-        response = export_response(signal, outcome)
+        response = export_response(signal, outcome.rejected, outcome.message)
         if encoding == _JSON:
             self._send(HTTPStatus.OK, json_format.MessageToJson(response).encode(), _JSON)
         else:
@@ -183,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
         size = int(length)
         if size > self.limit:
             self.close_connection = True  # the body is not read: this connection cannot carry another request
-            raise _TooLarge(f"request body is {size} bytes; the limit is {self.limit}")
+            raise RequestTooLarge(f"request body is {size} bytes; the limit is {self.limit}")
         body = self.rfile.read(size)
         encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding == "gzip":
@@ -193,6 +169,21 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     # -- answers -------------------------------------------------------------------
+
+    def _failed(self, error: Exception, signal: Signal, encoding: str) -> None:
+        """Answer a failed export as ``receiver.status`` says."""
+        status = wire_status(error, self.ingest.retry_after)
+        self.ingest.metrics.add("requests", signal=signal, transport="http", outcome=status.outcome)
+        message = str(error)
+        extra: dict[str, str] = {}
+        if status.http is HTTPStatus.INTERNAL_SERVER_ERROR:  # a bug: answered and logged, never fatal
+            log.exception("internal error handling an OTLP %s request", signal)
+            message = "internal error in the receiver; see its log"
+        elif isinstance(error, Unauthenticated):
+            extra["WWW-Authenticate"] = "Bearer"
+        if status.retry_after is not None:
+            extra["Retry-After"] = retry_after_header(status.retry_after)
+        self._error(status.http, status.rpc_code, message, encoding, extra=extra)
 
     def _error(self, status: HTTPStatus, code: int, message: str, encoding: str, *, drain: bool = False,
                extra: dict[str, str] | None = None) -> None:
@@ -234,7 +225,7 @@ def _gunzip(data: bytes, limit: int) -> bytes:
         except zlib.error as e:
             raise BadRequest(f"body is not valid gzip: {e}") from None
         if len(out) > limit:
-            raise _TooLarge(f"request decompresses to more than the limit of {limit} bytes")
+            raise RequestTooLarge(f"request decompresses to more than the limit of {limit} bytes")
         if not inflater.eof:
             raise BadRequest("gzip body is truncated")
         data = inflater.unused_data

@@ -3,18 +3,12 @@
 ``Ingest.export(signal, body, content_type)`` is called by the gRPC and HTTP
 handlers with the request's (decompressed) bytes and returns an ``Outcome``
 only once every envelope of the request is durable (contract 1). Failures are
-exceptions the transports map to their codes:
-
-=====================  ===============================  =====================
-exception              meaning                          gRPC / HTTP
-=====================  ===============================  =====================
-``BadRequest``         not an OTLP request               INVALID_ARGUMENT / 400
-``Overloaded``         the ingest queue is full          UNAVAILABLE + RetryInfo / 503 + Retry-After
-``StoreUnavailable``   the ledger could not commit       UNAVAILABLE + RetryInfo / 503 + Retry-After
-=====================  ===============================  =====================
-
-On ``Overloaded`` and ``StoreUnavailable`` nothing of the request was
-acknowledged; the client re-sends it and idempotency makes that safe.
+the errors of ``chatsnapshot.errors``, which the transports answer through
+``receiver.status``: ``BadRequest`` (not an OTLP request), ``Overloaded`` (the
+ingest queue is full, or a promotion worker was lost), and the ledger's
+retryable errors (``StoreUnavailableError``; ``LedgerClosedError`` while
+shutting down). On a retryable error nothing of the request was acknowledged;
+the client re-sends it and idempotency makes that safe.
 
 Backpressure: the queue is a budget of envelopes admitted and not yet
 committed (``max_pending``). A request that does not fit waits up to
@@ -31,34 +25,20 @@ import threading
 import time
 from dataclasses import dataclass
 
-from chatsnapshot.ledger import Ledger, LedgerClosedError, StoreUnavailableError
+from chatsnapshot.errors import Overloaded, RetryableError
+from chatsnapshot.ledger import Ledger
 from chatsnapshot.receiver.committing import commit
-from chatsnapshot.receiver.decoding import BadRequest, Signal, decode
+from chatsnapshot.receiver.decoding import decode
 from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.metrics import Metrics
+from chatsnapshot.receiver.otlp import Signal
 from chatsnapshot.receiver.promotion import Promotion
 from chatsnapshot.receiver.span_rules import Rules
-from chatsnapshot.receiver.workers import PromotionPool, WorkerLost, promote_request
+from chatsnapshot.receiver.workers import PromotionPool, promote_request
 
-__all__ = ["BadRequest", "Ingest", "Outcome", "Overloaded", "RetryLater", "StoreUnavailable"]
+__all__ = ["Ingest", "Outcome"]
 
 log = logging.getLogger("chatsnapshot.receiver")
-
-
-class RetryLater(Exception):
-    """Nothing of the request was acknowledged: send it again after ``retry_after`` seconds."""
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class Overloaded(RetryLater):
-    """The ingest queue is full (or a promotion worker was lost)."""
-
-
-class StoreUnavailable(RetryLater):
-    """The ledger could not make the request durable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +95,7 @@ class Ingest:
     def export(self, signal: Signal, body: bytes, content_type: str = "application/x-protobuf") -> Outcome:
         """Commit the facts of one request; see the module docstring for the errors."""
         if self.pool is not None and signal != "metrics":
-            try:
-                promotion = self.pool.promote(signal, body, content_type)
-            except WorkerLost as e:
-                raise Overloaded(str(e), self.retry_after) from None
+            promotion = self.pool.promote(signal, body, content_type)  # WorkerLost: retryable, answered as such
         else:
             promotion = promote_request(signal, body, content_type, self.rules)
         outcome = self.commit(promotion)
@@ -139,9 +116,9 @@ class Ingest:
         started = time.monotonic()
         try:
             committed = commit(self.ledger, promotion)
-        except (StoreUnavailableError, LedgerClosedError) as e:  # closed: the receiver is shutting down
+        except RetryableError as e:  # the disk refused, or the ledger closed: the receiver is shutting down
             log.warning("store unavailable, asking clients to retry: %s", e)
-            raise StoreUnavailable(f"the ledger cannot commit now: {e}", self.retry_after) from e
+            raise
         finally:
             self._budget.release(n)
         self.metrics.observe_commit(time.monotonic() - started)

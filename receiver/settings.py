@@ -1,5 +1,7 @@
 """Receiver settings: a flag beats its ``CHATSNAPSHOT_*`` environment variable, which beats the default.
 
+The variables are declared in ``chatsnapshot.environment_variables``.
+
 =========================  ==============================  =======================
 setting                    environment variable            default
 =========================  ==============================  =======================
@@ -27,20 +29,20 @@ flag that ``ps`` would show, and never written to a log or an error.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, DEFAULT_LEDGER
+from chatsnapshot import environment_variables as V
 
 __all__ = ["Settings", "parse_endpoint"]
-
-_ENV = "CHATSNAPSHOT_"
 
 
 @dataclass(frozen=True)
 class Settings:
-    ledger: str = DEFAULT_LEDGER
+    """The receiver's configuration; ``resolve`` builds it, ``validate`` checks it."""
+
+    ledger: str = V.DEFAULT_LEDGER
     grpc: tuple[str, int] | None = ("127.0.0.1", 4317)
     http: tuple[str, int] | None = ("127.0.0.1", 4318)
     max_request_bytes: int = 64 << 20
@@ -57,55 +59,41 @@ class Settings:
 
     @classmethod
     def resolve(cls, flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:
-        """Settings from parsed flags (``None`` = not given) over the environment over defaults.
-        Raises ``ValueError`` naming the flag or variable to fix."""
+        """Settings from parsed flags (``None`` = not given) over the environment over defaults,
+        validated. Raises ``ValueError`` naming the flag or variable to fix."""
         env = os.environ if environ is None else environ
-
-        def pick(name: str, variable: str) -> object:
-            value = flags.get(name)
-            return value if value is not None else env.get(_ENV + variable)
-
         values: dict[str, object] = {}
-        values["ledger"] = str(flags.get("ledger") or env.get(CHATSNAPSHOT_LEDGER) or DEFAULT_LEDGER)
-        for name in ("grpc", "http"):
-            raw = pick(name, name.upper())
-            if raw is not None:
-                values[name] = parse_endpoint(str(raw), f"--{name} / {_ENV}{name.upper()}")
-        for name, variable in (("max_request_bytes", "MAX_REQUEST_BYTES"), ("max_pending", "MAX_PENDING")):
-            raw = pick(name, variable)
-            if raw is not None:
-                values[name] = _int(raw, f"--{name.replace('_', '-')} / {_ENV}{variable}")
-        raw = pick("workers", "WORKERS")
-        values["workers"] = (_int(raw, f"--workers / {_ENV}WORKERS", minimum=0) if raw is not None
-                             else int((os.cpu_count() or 1) >= 2))
-        raw = pick("shutdown_grace", "SHUTDOWN_GRACE")
-        if raw is not None:
-            values["shutdown_grace"] = _positive_float(raw, f"--shutdown-grace / {_ENV}SHUTDOWN_GRACE")
-        raw = pick("promote_spans", "PROMOTE_SPANS")
-        if raw is not None:
-            values["promote_spans"] = _flag(raw, f"--promote-spans / {_ENV}PROMOTE_SPANS")
-        raw = pick("forward_otlp", "FORWARD_OTLP")
-        if raw:
-            host_port = parse_endpoint(str(raw), f"--forward-otlp / {_ENV}FORWARD_OTLP")
-            values["forward_otlp"] = str(raw) if host_port else None
-        for name, variable in (("rules_file", "RULES"), ("tls_cert", "TLS_CERT"), ("tls_key", "TLS_KEY"),
-                               ("tls_client_ca", "TLS_CLIENT_CA")):
-            raw = pick(name, variable)
-            if raw:
-                values[name] = str(raw)
+        for name, variable, parse in _PARSERS:
+            where = f"--{name.replace('_', '-')} / {variable}"
+            raw = flags.get(name)
+            raw = raw if raw is not None else env.get(variable)
+            if raw is not None and raw != "":
+                values[name] = parse(raw, where)
+        values["ledger"] = str(flags.get("ledger") or env.get(V.CHATSNAPSHOT_LEDGER) or V.DEFAULT_LEDGER)
+        values.setdefault("workers", int((os.cpu_count() or 1) >= 2))
         token_file = flags.get("token_file")
         if token_file:
             values["tokens"] = _tokens(_read_secret(str(token_file)), "--token-file")
-        elif env.get(_ENV + "TOKENS"):
-            values["tokens"] = _tokens(env[_ENV + "TOKENS"], f"{_ENV}TOKENS")
-        settings = cls(**values)  # type: ignore[arg-type]
-        if (settings.tls_cert is None) != (settings.tls_key is None):
+        elif env.get(V.CHATSNAPSHOT_TOKENS):
+            values["tokens"] = _tokens(env[V.CHATSNAPSHOT_TOKENS], V.CHATSNAPSHOT_TOKENS)
+        return cls(**values).validate()  # type: ignore[arg-type]
+
+    def validate(self) -> Settings:
+        """Return ``self`` if the settings make sense together, else raise ``ValueError``
+        naming the value to change."""
+        for name, minimum in (("max_request_bytes", 1), ("max_pending", 1), ("workers", 0)):
+            value = getattr(self, name)
+            if value < minimum:
+                raise ValueError(f"--{name.replace('_', '-')}: must be at least {minimum}, got {value}")
+        if not self.shutdown_grace > 0:
+            raise ValueError(f"--shutdown-grace: must be positive, got {self.shutdown_grace}")
+        if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both --tls-cert and --tls-key")
-        if settings.tls_client_ca and not settings.tls_cert:
+        if self.tls_client_ca and not self.tls_cert:
             raise ValueError("--tls-client-ca (mTLS) needs --tls-cert and --tls-key")
-        if settings.grpc is None and settings.http is None:
+        if self.grpc is None and self.http is None:
             raise ValueError("both --grpc and --http are off: the receiver would listen nowhere")
-        return settings
+        return self
 
 
 def parse_endpoint(text: str, where: str) -> tuple[str, int] | None:
@@ -161,3 +149,28 @@ def _tokens(text: str, where: str) -> tuple[str, ...]:
     if not tokens:
         raise ValueError(f"{where}: no tokens in it")
     return tokens
+
+
+def _forward(raw: object, where: str) -> str | None:
+    return str(raw) if parse_endpoint(str(raw), where) else None
+
+
+def _text(raw: object, where: str) -> str:
+    return str(raw)
+
+
+# field, environment variable, parser (raw value, "--flag / VARIABLE") -> value
+_PARSERS: tuple[tuple[str, str, Callable[[object, str], object]], ...] = (
+    ("grpc", V.CHATSNAPSHOT_GRPC, lambda raw, where: parse_endpoint(str(raw), where)),
+    ("http", V.CHATSNAPSHOT_HTTP, lambda raw, where: parse_endpoint(str(raw), where)),
+    ("max_request_bytes", V.CHATSNAPSHOT_MAX_REQUEST_BYTES, lambda raw, where: _int(raw, where)),
+    ("max_pending", V.CHATSNAPSHOT_MAX_PENDING, lambda raw, where: _int(raw, where)),
+    ("workers", V.CHATSNAPSHOT_WORKERS, lambda raw, where: _int(raw, where, minimum=0)),
+    ("shutdown_grace", V.CHATSNAPSHOT_SHUTDOWN_GRACE, _positive_float),
+    ("promote_spans", V.CHATSNAPSHOT_PROMOTE_SPANS, _flag),
+    ("forward_otlp", V.CHATSNAPSHOT_FORWARD_OTLP, _forward),
+    ("rules_file", V.CHATSNAPSHOT_RULES, _text),
+    ("tls_cert", V.CHATSNAPSHOT_TLS_CERT, _text),
+    ("tls_key", V.CHATSNAPSHOT_TLS_KEY, _text),
+    ("tls_client_ca", V.CHATSNAPSHOT_TLS_CLIENT_CA, _text),
+)

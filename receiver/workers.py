@@ -22,19 +22,18 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from chatsnapshot.errors import WorkerLost
 from chatsnapshot.ledger.envelope import SCHEMA_VERSION, Envelope, source_of
 from chatsnapshot.ledger.results import Rejection
-from chatsnapshot.receiver.decoding import Signal, decode
+from chatsnapshot.receiver.decoding import decode
+from chatsnapshot.receiver.otlp import Signal
 from chatsnapshot.receiver.promotion import Promotion, promote_logs, promote_traces
 from chatsnapshot.receiver.span_rules import Rules
 
-__all__ = ["PromotionPool", "WorkerLost", "promote_request"]
+__all__ = ["PromotionPool", "promote_request"]
 
 log = logging.getLogger("chatsnapshot.receiver")
 
-
-class WorkerLost(Exception):
-    """A promotion worker process died while handling the request; nothing was committed."""
 
 Wire = tuple[Any, ...]
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatsnapshot import environment_variables
 from chatsnapshot.environment_variables import CHATSNAPSHOT_TOKEN
+from chatsnapshot.errors import PermanentError
 from chatsnapshot.ledger import Envelope, Ledger
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ EXIT_ERROR = 2  # the command could not do its work
 log = logging.getLogger("chatsnapshot.cli")
 
 
-class UserError(Exception):
+class UserError(PermanentError):
     """A problem the user can fix; printed as one line."""
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatsnapshot.errors import LedgerError, LedgerFormatError
+from chatsnapshot.errors import LedgerFormatError, LedgerNotFoundError
 from chatsnapshot.ledger._engine.buffer import Buffer
 from chatsnapshot.ledger._engine.catalog import Catalog
 from chatsnapshot.ledger._engine.layout import Layout
@@ -132,11 +132,11 @@ def open_reader(layout: Layout, options: LedgerOptions, previous: ReaderParts | 
 
     ``previous``: the parts this reader opened last time, whose open segments are reused."""
     if not layout.root.is_dir():
-        raise LedgerError(f"there is no ledger at {layout.root} (no such directory); check --ledger / the path")
+        raise LedgerNotFoundError(f"there is no ledger at {layout.root} (no such directory); check --ledger / the path")
     manifest = load_manifest(layout.manifest)
     if manifest is None:
         if not layout.wal.is_dir():
-            raise LedgerError(f"{layout.root} is not a ChatSnapshot ledger (no MANIFEST, no wal/)")
+            raise LedgerFormatError(f"{layout.root} is not a ChatSnapshot ledger (no MANIFEST, no wal/)")
         manifest = Manifest()
     catalog = Catalog(layout, writer=False, open_row_groups=options.open_row_groups)
     catalog.load(manifest.segments, previous.catalog if previous is not None else None)

@@ -162,7 +162,7 @@ def test_a_bad_token_is_unauthenticated_and_never_logged(tmp_path, caplog):
 
 
 def test_retry_info_is_in_both_trailers():
-    from chatsnapshot.receiver.grpc_service import retry_trailers
+    from chatsnapshot.receiver.status import retry_trailers
 
     trailers = dict(retry_trailers("busy", 1.5))
     info = error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"])
