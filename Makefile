@@ -13,14 +13,18 @@ STAMP0 := $(ERA0)/.installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench proto clean
+.PHONY: demo test lint typecheck bench proto clean
+
+# The role folders that pyproject's package-dir maps into the chatsnapshot package.
+ROLES     := proto ledger receiver exporter instrumentation
+TYPECHECK := build/typecheck
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chatsnapshot needs Python 3.11+; set PYTHON=/path/to/python3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,ag2]'
-	@$(PY) -m compileall -q chatsnapshot ledger proto receiver exporter instrumentation
+	@$(PY) -m compileall -q chatsnapshot $(ROLES)
 	@touch $(STAMP)
 
 $(STAMP0): pyproject.toml
@@ -38,12 +42,22 @@ $(CHROMIUM):
 demo: $(STAMP)
 	$(PY) demo/main.py
 
-test: $(STAMP) $(STAMP0) $(CHROMIUM)
+test: lint $(STAMP0) $(CHROMIUM)
 	CHATSNAPSHOT_CHROMIUM=$(CHROMIUM) CHATSNAPSHOT_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 	$(ERA0)/bin/python -m pytest -q tests/instrumentation/test_autogen.py tests/instrumentation/test_autogen_chats.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	@$(MAKE) --no-print-directory typecheck
+
+# mypy sees the package as installed: a tree of symlinks to the role folders; paths are printed as in the repo.
+typecheck: $(STAMP)
+	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/chatsnapshot
+	@for f in chatsnapshot/*; do case $$f in */__pycache__) ;; *) ln -s ../../../$$f $(TYPECHECK)/chatsnapshot/ ;; esac; done
+	@for d in $(ROLES); do ln -s ../../../$$d $(TYPECHECK)/chatsnapshot/$$d; done
+	@cd $(TYPECHECK) && $(abspath $(VENV))/bin/mypy --config-file $(CURDIR)/pyproject.toml --python-executable $(abspath $(PY)) \
+	  -p chatsnapshot > mypy.out; status=$$?; \
+	  sed -E 's#^chatsnapshot/(proto|ledger|receiver|exporter|instrumentation)/#\1/#' mypy.out; exit $$status
 
 bench: $(STAMP) $(STAMP0)
 	$(PY) bench/ledger.py

@@ -201,7 +201,7 @@ def throughput(work: Path, n: int, texts: list[str], results: dict) -> None:
         ledger.close()
     results["sustained"] = statistics.median(rates)
     with Ledger.open(path) as ledger:  # background compaction yields to ingest; here is its own rate
-        segments = len(ledger._w.keeper.current.segments)
+        segments = ledger._engine.segment_count
         start = time.perf_counter()
         report = ledger.compact()
         results["compaction_rows_s"] = report.rows_rewritten / (time.perf_counter() - start)
@@ -272,7 +272,7 @@ def build_scale(path: Path, n: int) -> dict:
             if i % 2000 == 0:
                 print(f"  building: {i * BATCH:,} / {n:,} envelopes", file=sys.stderr, flush=True)
         ledger.compact()
-        segments = len(ledger._w.keeper.current.segments)
+        segments = ledger._engine.segment_count
     return {"scale_build_s": time.perf_counter() - start, "scale_n": (n // BATCH) * BATCH, "segments": segments,
             "writer_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

@@ -14,7 +14,6 @@ from (the store), so ``except LedgerError`` still catches every store error::
     │   ├── LedgerNotFoundError      (also LedgerError)  no ledger at that path
     │   ├── LedgerFormatError        (also LedgerError)  not a ledger this version reads
     │   ├── LedgerLockedError        (also LedgerError)  another process writes the directory
-    │   ├── ReadOnlyLedgerError      (also LedgerError)  a write on a read-only open
     │   ├── CorruptSegmentError      (also LedgerError)  a sealed segment cannot be read back
     │   ├── BadRequest               (also ValueError)   not a valid OTLP request
     │   │   └── UnsupportedContentType                   neither protobuf nor OTLP/JSON
@@ -48,7 +47,6 @@ __all__ = [
     "LedgerNotFoundError",
     "Overloaded",
     "PermanentError",
-    "ReadOnlyLedgerError",
     "RequestTooLarge",
     "RetryableError",
     "StoreUnavailableError",
@@ -105,10 +103,6 @@ class LedgerFormatError(LedgerError, PermanentError):
 class LedgerLockedError(LedgerError, PermanentError):
     """Another process holds the writer lock of this ledger directory. Permanent
     while that process runs: stop it, or open the ledger read-only."""
-
-
-class ReadOnlyLedgerError(LedgerError, PermanentError):
-    """A write was attempted on a ledger opened read-only."""
 
 
 class CorruptSegmentError(LedgerError, PermanentError):

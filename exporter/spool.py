@@ -39,19 +39,20 @@ from pathlib import Path
 from typing import Literal
 
 from chatsnapshot.ledger.fsutil import fsync_dir, write_all
+from chatsnapshot.receiver.otlp import Signal
 
 __all__ = ["Policy", "Spool", "SpooledRequest"]
 
 log = logging.getLogger("chatsnapshot.exporter")
 
 Policy = Literal["block", "drop_oldest"]
-_SIGNALS = ("traces", "logs")
+_SIGNALS: dict[str, Signal] = {"traces": "traces", "logs": "logs"}  # by file suffix
 
 
 @dataclass(frozen=True, slots=True)
 class SpooledRequest:
     path: Path
-    signal: str
+    signal: Signal
     size: int
 
     def read(self) -> bytes:
@@ -76,7 +77,13 @@ class Spool:
         self._cond = threading.Condition()
         self._sender_lock: int | None = None
         me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (spool := me()) is not None and spool._forget_sender_in_child())
+
+        def forget_in_child() -> None:
+            spool = me()
+            if spool is not None:
+                spool._forget_sender_in_child()
+
+        os.register_at_fork(after_in_child=forget_in_child)
         for leftover in self.directory.glob("*.tmp"):
             if _writer_gone(leftover):
                 leftover.unlink(missing_ok=True)
@@ -86,7 +93,7 @@ class Spool:
     def put(self, signal: str, body: bytes) -> bool:
         """Store one request durably. False when the spool is full and ``block`` timed out."""
         if signal not in _SIGNALS:
-            raise ValueError(f"signal must be one of {_SIGNALS}, got {signal!r}")
+            raise ValueError(f"signal must be one of {tuple(_SIGNALS)}, got {signal!r}")
         if len(body) > self.max_bytes:
             self.dropped_requests += 1
             self._lost(f"a batch of {len(body)} bytes is larger than the whole spool {self.directory} "
@@ -145,8 +152,8 @@ class Spool:
         """Complete requests, oldest first."""
         out = []
         for path in self.directory.iterdir():
-            signal = path.suffix[1:]
-            if signal in _SIGNALS and path.is_file():
+            signal = _SIGNALS.get(path.suffix[1:])
+            if signal is not None and path.is_file():
                 try:
                     out.append(SpooledRequest(path, signal, path.stat().st_size))
                 except FileNotFoundError:

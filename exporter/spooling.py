@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -39,9 +39,12 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+if TYPE_CHECKING:
+    import grpc
+
 from chatsnapshot.errors import DeliveryFailed, DeliveryRefused
 from chatsnapshot.exporter.spool import Policy, Spool, SpooledRequest
-from chatsnapshot.receiver.otlp import export_method
+from chatsnapshot.receiver.otlp import Signal, export_method
 
 __all__ = ["Protocol", "Sender", "SpoolingOTLPLogExporter", "SpoolingOTLPSpanExporter"]
 
@@ -67,7 +70,7 @@ class Sender:
         self.sent = 0
         self._stop = threading.Event()
         self._idle = threading.Event()
-        self._channel = None
+        self._channel: grpc.Channel | None = None
         self._warned = False
         self._thread = threading.Thread(target=self._run, name="chatsnapshot-spool-sender", daemon=True)
         self._thread.start()
@@ -143,7 +146,7 @@ class Sender:
         else:
             self._send_http(request.signal, body)
 
-    def _send_grpc(self, signal: str, body: bytes) -> None:
+    def _send_grpc(self, signal: Signal, body: bytes) -> None:
         import grpc
         from google.rpc import error_details_pb2
 
@@ -152,13 +155,13 @@ class Sender:
         if self._channel is None:
             target = self.endpoint.split("://", 1)[-1]
             self._channel = grpc.insecure_channel(target)
-        call = self._channel.unary_unary(export_method(signal), request_serializer=None,
+        call: Any = self._channel.unary_unary(export_method(signal), request_serializer=None,
                                          response_deserializer=None)
         try:
             call(body, timeout=self.timeout, metadata=tuple((k.lower(), v) for k, v in self.headers.items()))
         except grpc.RpcError as e:
             code = e.code()
-            trailers = dict(e.trailing_metadata() or ())
+            trailers: dict[str, Any] = {m.key: m.value for m in (e.trailing_metadata() or ())}
             delay = None
             if "google.rpc.retryinfo-bin" in trailers:
                 try:

@@ -28,7 +28,6 @@ from chatsnapshot.errors import (
     LedgerFormatError,
     LedgerLockedError,
     LedgerNotFoundError,
-    ReadOnlyLedgerError,
     StoreUnavailableError,
 )
 from chatsnapshot.ledger._engine.recovery import Quarantined, RecoveryReport
@@ -41,7 +40,7 @@ from chatsnapshot.ledger.codec import (
 )
 from chatsnapshot.ledger.envelope import Envelope, Source, canonical_json
 from chatsnapshot.ledger.ids import uuid7
-from chatsnapshot.ledger.ledger import Ledger, RunSummary
+from chatsnapshot.ledger.ledger import Ledger, LedgerReader, RunSummary
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.results import (
     AppendResult,
@@ -67,9 +66,9 @@ __all__ = [
     "LedgerLockedError",
     "LedgerNotFoundError",
     "LedgerOptions",
+    "LedgerReader",
     "Problem",
     "Quarantined",
-    "ReadOnlyLedgerError",
     "RecoveryReport",
     "RunSummary",
     "Source",

@@ -293,7 +293,7 @@ def source_of(origin: object, runtime: object, service: object, agent: object) -
 
 _new = object.__new__
 # The slot descriptors' own setters: they bypass the frozen __setattr__, cheaply.
-_SETTERS = tuple(getattr(Envelope, name).__set__ for name in Envelope.__slots__)  # type: ignore[attr-defined]
+_SETTERS = tuple(getattr(Envelope, name).__set__ for name in Envelope.__slots__)
 
 
 def check_event_type(value: object) -> None:

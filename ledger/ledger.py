@@ -1,6 +1,6 @@
-"""``Ledger``: the durable, ordered, tamper-evident store of envelopes.
+"""``Ledger`` and ``LedgerReader``: the durable, ordered, tamper-evident store of envelopes.
 
-A handful of verbs; the steps behind them are private modules::
+A handful of verbs; the storage engine behind them is private (``ledger._engine``)::
 
     with Ledger.open("./chatsnapshot-ledger") as ledger:
         ledger.append([Envelope.create("system.task_scheduled", correlation_id="run-1")])
@@ -22,21 +22,24 @@ Contracts (design.md section 4), each with its test in the conformance suite:
   deletes an envelope; ``verify`` names the first broken ``(correlation, seq)``.
 * One writer per directory (a second gets ``LedgerLockedError`` naming the
   holder); any number of read-only opens in other processes see what is sealed.
+
+``LedgerReader`` has the reading verbs; ``Ledger`` is a reader that also
+writes. ``Ledger.open(path, readonly=True)`` (or ``LedgerReader.open(path)``)
+returns a ``LedgerReader``, so appending to a read-only open is a type error,
+not a surprise at run time.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, Literal, NamedTuple, Self, overload
 
 import pyarrow as pa
 
-from chatsnapshot.errors import CorruptSegmentError, LedgerClosedError, ReadOnlyLedgerError
-from chatsnapshot.ledger._engine.deadletters import DeadLetters
+from chatsnapshot.errors import CorruptSegmentError, LedgerClosedError
+from chatsnapshot.ledger._engine.engine import ReadingEngine, WritingEngine
 from chatsnapshot.ledger._engine.layout import Layout
-from chatsnapshot.ledger._engine.opening import ReaderParts, WriterParts, manifest_stamp, open_reader, open_writer
 from chatsnapshot.ledger._engine.records import record_to_envelope
 from chatsnapshot.ledger._engine.recovery import RecoveryReport
 from chatsnapshot.ledger._engine.snapshot import Snapshot, records_since, replay_records
@@ -44,14 +47,9 @@ from chatsnapshot.ledger._engine.sqlviews import SqlEngine
 from chatsnapshot.ledger._engine.verify import verify
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.options import LedgerOptions
-from chatsnapshot.ledger.results import AppendResult, CompactionReport, VerifyReport
+from chatsnapshot.ledger.results import AppendResult, CompactionReport, Rejection, VerifyReport
 
-if TYPE_CHECKING:
-    from chatsnapshot.ledger.results import Rejection
-
-__all__ = ["Ledger", "RunSummary"]
-
-log = logging.getLogger("chatsnapshot.ledger")
+__all__ = ["Ledger", "LedgerReader", "RunSummary"]
 
 
 class RunSummary(NamedTuple):
@@ -66,34 +64,24 @@ class RunSummary(NamedTuple):
     last_seq: int
 
 
-class Ledger:
-    """A ledger directory, opened for writing (one process) or reading (any)."""
+class LedgerReader:
+    """A ledger directory opened for reading: any number of processes, while a writer runs."""
 
-    def __init__(self, layout: Layout, *, writer: WriterParts | None, reader: ReaderParts | None,
-                 options: LedgerOptions) -> None:
+    def __init__(self, layout: Layout, engine: ReadingEngine | WritingEngine) -> None:
         self._layout = layout
-        self._options = options
-        self._w = writer
-        self._r = reader
-        self._stamp = manifest_stamp(layout)
+        self._engine = engine
         self._sql = SqlEngine()
-        self._dead_letters = DeadLetters(layout.dead_letters)
         self._closed = False
 
     @classmethod
-    def open(cls, path: str | Path, *, readonly: bool = False, options: LedgerOptions | None = None) -> Ledger:
-        """Open (creating if needed, unless ``readonly``) the ledger at ``path``.
+    def open(cls, path: str | Path, *, options: LedgerOptions | None = None) -> LedgerReader:
+        """Open the ledger at ``path`` for reading; nothing is created or changed.
 
-        The writer recovers the directory first (see ``recovery``): read
-        ``ledger.recovery`` for what it found. Raises ``LedgerLockedError`` when
-        another process writes it, ``LedgerFormatError`` when it is not a
-        ledger this version reads.
+        Raises ``LedgerNotFoundError`` when there is no ledger there,
+        ``LedgerFormatError`` when it is not a ledger this version reads.
         """
         layout = Layout(path)
-        options = (options or LedgerOptions()).validate()
-        if readonly:
-            return cls(layout, writer=None, reader=open_reader(layout, options), options=options)
-        return cls(layout, writer=open_writer(layout, options), reader=None, options=options)
+        return LedgerReader(layout, ReadingEngine(layout, (options or LedgerOptions()).validate()))
 
     # -- properties ----------------------------------------------------------------
 
@@ -103,27 +91,14 @@ class Ledger:
 
     @property
     def readonly(self) -> bool:
-        return self._w is None
+        return not self._engine.writes
 
     @property
     def recovery(self) -> RecoveryReport:
         """What opening found: quarantined files, WAL records recovered, warnings."""
-        parts = self._w or self._r
-        assert parts is not None
-        return parts.report
+        return self._engine.recovery
 
     # -- verbs ---------------------------------------------------------------------
-
-    def append(self, envelopes: Iterable[Envelope]) -> list[AppendResult]:
-        """Store envelopes; one result per envelope, in order. Durable on return.
-
-        Raises ``StoreUnavailableError`` (retryable; nothing in this call was
-        acknowledged) when the disk refuses the write.
-        """
-        self._check_open()
-        if self._w is None:
-            raise ReadOnlyLedgerError(f"ledger {self.path} is open read-only; open it without readonly=True to append")
-        return self._w.writer.append(envelopes)
 
     def replay(self, correlation_id: str, after_seq: int = 0) -> Iterator[Envelope]:
         """The envelopes of ``correlation_id`` with ``seq > after_seq``, in seq order.
@@ -144,7 +119,7 @@ class Ledger:
                         yield record_to_envelope(record)
                     return
                 except FileNotFoundError:
-                    if self._w is not None or attempt == 2:
+                    if self._engine.writes or attempt == 2:
                         raise
                     snap = self._snapshot(force=True)  # compacted meanwhile: resume after `last`
                 except (OSError, pa.ArrowException) as e:
@@ -166,7 +141,7 @@ class Ledger:
                 return [record_to_envelope(r) for r in records_since(self._snapshot(force=attempt > 0),
                                                                      after_position, limit)]
             except FileNotFoundError:  # compacted meanwhile: take a fresh snapshot
-                if self._w is not None or attempt == 2:
+                if self._engine.writes or attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
@@ -193,58 +168,20 @@ class Ledger:
         self._check_open()
         return self._sql.query(self._snapshot(), query, self._layout)
 
-    def dead_letter(self, rejections: Sequence[Rejection]) -> None:
-        """Keep facts that promotion rejected, durably, in the ``dead_letters``
-        table (``ledger.deadletters``). Writer only; raises
-        ``StoreUnavailableError`` when the disk refuses."""
-        self._check_open()
-        if self._w is None:
-            raise ReadOnlyLedgerError("dead_letter needs the writer")
-        self._dead_letters.append(rejections)
-
     def verify(self, correlation_id: str | None = None) -> VerifyReport:
         """Recompute every hash chain (or one correlation's) and check every file."""
         self._check_open()
         return verify(self._snapshot(), self._layout, correlation_id)
 
-    def seal(self) -> int:
-        """Seal the unsealed records into a segment now (readers see them
-        afterwards). Returns how many envelopes were sealed."""
-        self._check_open()
-        if self._w is None:
-            raise ReadOnlyLedgerError("seal needs the writer")
-        return self._w.sealer.seal_all()
-
-    def compact(self) -> CompactionReport:
-        """Merge adjacent small segments (see ``compaction``). Envelopes never change."""
-        self._check_open()
-        if self._w is None:
-            raise ReadOnlyLedgerError("compact needs the writer: stop the writing process or compact through it")
-        self._w.sealer.seal_all()
-        return self._w.compactor.compact()
-
     def close(self) -> None:
-        """Seal what is unsealed, release the lock. Idempotent."""
+        """Release what this handle holds (a writer seals first and unlocks). Idempotent."""
         if self._closed:
             return
         self._closed = True
         self._sql.close()
-        if self._w is not None:
-            w = self._w
-            w.compactor.stop()
-            w.compactor.bury(grace=0)  # this process reads no more; other readers re-read the manifest
-            w.sealer.stop()
-            try:
-                w.sealer.seal_all()
-            except Exception:  # the WAL keeps the records; the next open seals them
-                log.exception("could not seal on close; the next open recovers the WAL")
-            w.writer.close()
-            w.catalog.close()
-            w.lock.release()
-        elif self._r is not None:
-            self._r.catalog.close()
+        self._engine.close()
 
-    def __enter__(self) -> Ledger:
+    def __enter__(self) -> LedgerReader:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -257,14 +194,68 @@ class Ledger:
             raise LedgerClosedError(f"ledger {self.path} is closed; open it again")
 
     def _snapshot(self, *, force: bool = False) -> Snapshot:
-        if self._w is not None:
-            w = self._w.writer
-            with w.commit_lock:
-                return Snapshot(tuple(self._w.catalog.segments), (*w.frozen, w.live), w.durable_position)
-        stamp = manifest_stamp(self._layout)
-        if force or stamp != self._stamp:
-            # Old snapshots keep their own segment files open; nothing is closed here.
-            self._r, self._stamp = open_reader(self._layout, self._options, self._r), stamp
-        r = self._r
-        assert r is not None
-        return Snapshot(tuple(r.catalog.segments), r.buffers, r.durable)
+        return self._engine.snapshot(force=force)
+
+
+class Ledger(LedgerReader):
+    """A ledger directory opened for writing: one process at a time."""
+
+    _engine: WritingEngine
+
+    def __init__(self, layout: Layout, engine: WritingEngine) -> None:
+        super().__init__(layout, engine)
+
+    @overload
+    @classmethod
+    def open(cls, path: str | Path, *, readonly: Literal[False] = False,
+             options: LedgerOptions | None = None) -> Self: ...
+
+    @overload
+    @classmethod
+    def open(cls, path: str | Path, *, readonly: Literal[True],
+             options: LedgerOptions | None = None) -> LedgerReader: ...
+
+    @classmethod
+    def open(cls, path: str | Path, *, readonly: bool = False,
+             options: LedgerOptions | None = None) -> Self | LedgerReader:
+        """Open (creating if needed) the ledger at ``path`` for writing; with
+        ``readonly=True``, a ``LedgerReader`` that creates and changes nothing.
+
+        The writer recovers the directory first (see ``ledger._engine.recovery``):
+        read ``ledger.recovery`` for what it found. Raises ``LedgerLockedError``
+        when another process writes it, ``LedgerFormatError`` when it is not a
+        ledger this version reads.
+        """
+        if readonly:
+            return LedgerReader.open(path, options=options)
+        layout = Layout(path)
+        return cls(layout, WritingEngine(layout, (options or LedgerOptions()).validate()))
+
+    def append(self, envelopes: Iterable[Envelope]) -> list[AppendResult]:
+        """Store envelopes; one result per envelope, in order. Durable on return.
+
+        Raises ``StoreUnavailableError`` (retryable; nothing in this call was
+        acknowledged) when the disk refuses the write.
+        """
+        self._check_open()
+        return self._engine.append(envelopes)
+
+    def dead_letter(self, rejections: Sequence[Rejection]) -> None:
+        """Keep facts that promotion rejected, durably, in the ``dead_letters``
+        table. Raises ``StoreUnavailableError`` when the disk refuses."""
+        self._check_open()
+        self._engine.dead_letter(rejections)
+
+    def seal(self) -> int:
+        """Seal the unsealed records into a segment now (readers see them
+        afterwards). Returns how many envelopes were sealed."""
+        self._check_open()
+        return self._engine.seal()
+
+    def compact(self) -> CompactionReport:
+        """Merge adjacent small segments (see ``ledger._engine.compaction``). Envelopes never change."""
+        self._check_open()
+        return self._engine.compact()
+
+    def __enter__(self) -> Self:
+        return self

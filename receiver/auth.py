@@ -20,13 +20,12 @@ class Authenticator:
     def __init__(self, tokens: tuple[str, ...] = ()) -> None:
         self._tokens = tuple(t.encode() for t in tokens)
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._tokens)
-
-    def allows(self, header: str | None) -> bool:
+    def allows(self, header: str | bytes | None) -> bool:
+        """``header``: the ``Authorization`` value (gRPC metadata may hand it over as bytes)."""
         if not self._tokens:
             return True
+        if isinstance(header, bytes):
+            header = header.decode("latin-1")
         scheme, _, given = (header or "").partition(" ")
         candidate = given.strip().encode() if scheme.lower() == "bearer" else b""
         matched = False

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import grpc
 
-from chatsnapshot.ledger import Envelope, envelope_from_proto
+from chatsnapshot.ledger import ChainBreak, Envelope, Problem, VerifyReport, envelope_from_proto
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2 as pb
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2_grpc as pb_grpc
 
@@ -45,9 +45,15 @@ class LedgerClient:
         finally:
             stream.cancel()
 
-    def verify(self, correlation_id: str | None = None, timeout: float = 600.0) -> pb.VerifyResponse:
-        return self._stub.Verify(pb.VerifyRequest(correlation_id=correlation_id or ""), metadata=self._metadata,
-                                 timeout=timeout)
+    def verify(self, correlation_id: str | None = None, timeout: float = 600.0) -> VerifyReport:
+        """What ``Ledger.verify`` answers, computed by the receiver."""
+        answer = self._stub.Verify(pb.VerifyRequest(correlation_id=correlation_id or ""), metadata=self._metadata,
+                                   timeout=timeout)
+        return VerifyReport(
+            correlations=answer.correlations, envelopes=answer.envelopes,
+            breaks=[ChainBreak(b.correlation_id, b.seq, b.reason) for b in answer.breaks],
+            problems=[Problem(p.file, p.reason) for p in answer.problems],
+        )
 
     def close(self) -> None:
         self._channel.close()

@@ -123,7 +123,7 @@ _SCHEMA_FILES = (common_pb2, resource_pb2, trace_pb2, logs_pb2, trace_service_pb
 
 
 @cache
-def _lenient() -> tuple[dict[str, type[Message]], frozenset[str]]:
+def _lenient() -> tuple[dict[Signal, type[Message]], frozenset[str]]:
     """Request classes whose string fields are bytes, and the names of those fields."""
     pool = descriptor_pool.DescriptorPool()
     was_string: set[str] = set()
@@ -136,12 +136,14 @@ def _lenient() -> tuple[dict[str, type[Message]], frozenset[str]]:
             name = f"{scope}.{message.name}"
             stack.extend((name, m) for m in message.nested_type)
             for field in message.field:
-                if field.type == FieldDescriptor.TYPE_STRING:
-                    field.type = FieldDescriptor.TYPE_BYTES
+                if field.type == descriptor_pb2.FieldDescriptorProto.TYPE_STRING:
+                    field.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
                     was_string.add(f"{name}.{field.name}")
         pool.Add(proto)
-    classes = {signal: message_factory.GetMessageClass(pool.FindMessageTypeByName(cls.DESCRIPTOR.full_name))
-               for signal, cls in REQUEST_TYPES.items() if signal != "metrics"}
+    classes: dict[Signal, type[Message]] = {
+        signal: message_factory.GetMessageClass(pool.FindMessageTypeByName(cls.DESCRIPTOR.full_name))
+        for signal, cls in REQUEST_TYPES.items() if signal != "metrics"
+    }
     return classes, frozenset(was_string)
 
 

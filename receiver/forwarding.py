@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 import time
+from typing import Any
 
 import grpc
 
@@ -38,7 +39,7 @@ class Forwarder:
         self._attempts = attempts
         self._timeout = timeout
         self._channel = grpc.insecure_channel(target)
-        self._calls = {s: self._channel.unary_unary(export_method(s), request_serializer=None,
+        self._calls: dict[Signal, Any] = {s: self._channel.unary_unary(export_method(s), request_serializer=None,
                                                     response_deserializer=None) for s in EXPORT_SERVICES}
         self._last_warning = 0.0
         self._thread = threading.Thread(target=self._run, name="otlp-forward", daemon=True)

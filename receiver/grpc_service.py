@@ -30,7 +30,7 @@ def add_services(server: grpc.Server, ingest: Ingest, auth: Authenticator,
                  health_servicer: health.HealthServicer) -> None:
     """Register the OTLP export services and ``grpc.health.v1`` on ``server``."""
     for signal, service in EXPORT_SERVICES.items():
-        handler = grpc.unary_unary_rpc_method_handler(
+        handler: grpc.RpcMethodHandler[bytes, Any] = grpc.unary_unary_rpc_method_handler(
             _export(signal, ingest, auth),
             request_deserializer=None,  # raw bytes: we parse, so we choose the error code
             response_serializer=lambda m: m.SerializeToString(),
@@ -46,8 +46,7 @@ def _export(signal: Signal, ingest: Ingest, auth: Authenticator) -> Callable[[by
 
     def handle(body: bytes, context: grpc.ServicerContext) -> Any:
         try:
-            token = dict(context.invocation_metadata()).get("authorization")
-            if not auth.allows(token if isinstance(token, str) else None):
+            if not auth.allows(dict(context.invocation_metadata()).get("authorization")):
                 raise Unauthenticated("missing or wrong bearer token")
             outcome = ingest.export(signal, body)
         except Exception as e:

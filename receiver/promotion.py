@@ -150,7 +150,7 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
             span_attrs = _attributes(span.attributes)
         explicit = attrs.get(A.EVENT_ID)
         given = isinstance(explicit, str)
-        event_id = explicit if given else derived_id(trace, span_id, k)
+        event_id = explicit if isinstance(explicit, str) else derived_id(trace, span_id, k)
         cause = previous if k else _first_cause(trace, parent)
         stored = _add(out, attrs, span_attrs, event_id, cause, event.time_unix_nano or span.start_time_unix_nano,
                       trace, span_id, parent, service, replaced, default_type=event.name, derived=not given)

@@ -108,8 +108,11 @@ def load_rules(path: str | Path) -> Rules:
         extra = set(item) - {"operation", "event_type", "error_event_type", "origin"}
         if extra:
             raise ValueError(f"{where}: unknown keys {sorted(extra)}")
-        rule = Rule(item["operation"], item["event_type"], item.get("error_event_type", item["event_type"]),
-                    item.get("origin", "agent"))
+        event_type, origin = item["event_type"], item.get("origin", "agent")
+        error_event_type = item.get("error_event_type", event_type)
+        if not (isinstance(event_type, str) and isinstance(error_event_type, str) and isinstance(origin, str)):
+            raise ValueError(f"{where}: event_type, error_event_type and origin must be strings")
+        rule = Rule(item["operation"], event_type, error_event_type, origin)
         try:
             check_event_type(rule.event_type)
             check_event_type(rule.error_event_type)

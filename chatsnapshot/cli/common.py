@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chatsnapshot import environment_variables
 from chatsnapshot.environment_variables import CHATSNAPSHOT_TOKEN
 from chatsnapshot.errors import PermanentError
-from chatsnapshot.ledger import Envelope, Ledger
+from chatsnapshot.ledger import Envelope, Ledger, LedgerReader
 
 if TYPE_CHECKING:
     from chatsnapshot.receiver.client import LedgerClient
@@ -39,7 +39,7 @@ def ledger_path(args: argparse.Namespace) -> str:
     return str(environment_variables.ledger_path(getattr(args, "ledger", None)))
 
 
-def open_reader(args: argparse.Namespace) -> Ledger:
+def open_reader(args: argparse.Namespace) -> LedgerReader:
     """The ledger, read-only: works while a writer (e.g. the receiver) runs."""
     ledger = Ledger.open(ledger_path(args), readonly=True)
     for line in ledger.recovery.lines():

@@ -74,6 +74,7 @@ def arrow_rows(table: pa.Table) -> tuple[list[str], list[tuple[Any, ...]]]:
     nanoseconds (Python datetimes would drop them), JSON columns are parsed,
     maps become objects."""
     columns = []
+    values: list[Any]
     for field, col in zip(table.schema, table.columns, strict=True):
         if pa.types.is_timestamp(field.type):
             ns = col.cast(pa.timestamp("ns", tz=field.type.tz)).cast(pa.int64()).to_pylist()

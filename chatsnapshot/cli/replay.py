@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 
 from chatsnapshot.cli import common
 from chatsnapshot.cli.output import print_table, write_jsonl
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cause_label(causation_id: str | None, seq_of: dict[str, int]) -> str:
+def cause_label(causation_id: str | None, seq_of: Mapping[str, int | None]) -> str:
     """'#4' when the cause is seq 4 of this run, else the end of its id (the
     start of a UUIDv7 is a timestamp, shared by every fact of the same moment)."""
     if causation_id is None:

@@ -64,7 +64,7 @@ _conversations: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
 _originals: dict[str, Any] = {}
 
 
-class AG2Instrumentor(BaseInstrumentor):  # type: ignore[misc]
+class AG2Instrumentor(BaseInstrumentor):
     """Records AG2 1.x agents' facts; see the module docstring.
 
     ``instrument(tracer_provider=...)`` sends the operation spans to that provider

@@ -72,7 +72,8 @@ def on_event(flow: Flow, event: Any, context: Any) -> None:
         failed = isinstance(event, TaskFailed)
         flow.emit("execution.handoff", {"kind": "return", "status": "error" if failed else "ok",
                                         "from": event.agent_name, "to": agent, "task_id": event.task_id,
-                                        **({"error": event.error} if failed else {"result": text(event.result)}),
+                                        **({"error": event.error} if isinstance(event, TaskFailed)
+                                           else {"result": text(event.result)}),
                                         **_kept(event, stream)},
                   agent=event.agent_name)
     elif isinstance(event, ObserverAlert):

@@ -62,7 +62,7 @@ __all__ = ["AutogenInstrumentor", "Restored", "correlation_of", "restore"]
 
 _patches: list[tuple[Any, str, Any]] = []  # (owner, attribute, original)
 
-class AutogenInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class AutogenInstrumentor(BaseInstrumentor):
     """Records AG2 0.x agents' facts; see the module docstring."""
 
     def instrumentation_dependencies(self) -> Collection[str]:

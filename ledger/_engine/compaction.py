@@ -165,7 +165,6 @@ class Compactor:
         self._keeper.update(lambda m: m.with_segments([*(s for s in m.segments if s.id not in old), entry],
                                                       retired=(*m.retired, *files)))
         merged = self._catalog.open_segment(entry, index=index)
-        with self._writer.commit_lock:
-            self._catalog.replace(old, [merged])
+        self._writer.replace_segments(old, [merged])
         self._graveyard.append((time.monotonic(), files))
         release_memory()

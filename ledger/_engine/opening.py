@@ -113,7 +113,7 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
         recovered = Buffer(sources)
         for r in records:
             recovered.add(r)
-        writer.frozen.append(recovered)
+        writer.adopt(recovered)
         sealer.seal_buffer(recovered)
     else:
         for path in sources:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -193,6 +194,7 @@ def initial_heads(catalog: Catalog, layout: Layout) -> Heads:
     """Per-correlation (last seq, last hash) over every segment, in position order."""
     heads: Heads = {}
     lost = quarantined_heads(layout, [s.entry for s in catalog.segments])
+    items: Iterable[tuple[str, tuple[int, bytes]]]
     for seg in catalog.segments:
         if seg.index is not None:
             items = ((c, (e.last_seq, e.last_hash)) for c, e in seg.index.items())

@@ -70,7 +70,7 @@ class Sealer:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.after_seal: list[Callable[[], None]] = []  # run in the sealer thread after a background seal
-        writer.on_grow.append(self._grew)
+        writer.add_growth_listener(self._grew)
 
     def seal_buffer(self, buf: Buffer) -> Segment:
         """Seal one frozen buffer (all its records are durable in the WAL)."""
@@ -79,10 +79,7 @@ class Sealer:
         self._keeper.update(lambda m: m.with_segments(
             [*m.segments, entry], sealed_through=max(m.sealed_through, entry.last_position)))
         segment = self._catalog.open_segment(entry, table, index)
-        with self._writer.commit_lock:
-            self._catalog.add(segment)
-            self._writer.frozen.remove(buf)
-        self._writer.made_room()
+        self._writer.sealed(buf, segment)
         for path in buf.wal_paths:
             path.unlink(missing_ok=True)
         fsync_dir(self._layout.wal)
@@ -95,7 +92,7 @@ class Sealer:
         with self._lock:
             self._writer.rotate()
             sealed = 0
-            for buf in list(self._writer.frozen):
+            for buf in self._writer.frozen_buffers():
                 sealed += len(buf)
                 self.seal_buffer(buf)
             return sealed
@@ -121,12 +118,12 @@ class Sealer:
 
     def _due(self) -> tuple[bool, float]:
         """Whether to seal now, and otherwise how long until it is due."""
-        live = self._writer.live
-        if live.nbytes >= self._options.seal_max_bytes or self._writer.frozen:
+        backlog = self._writer.backlog()
+        if backlog.live_bytes >= self._options.seal_max_bytes or backlog.frozen:
             return True, 0.0
-        if live.first_added is None:
+        if backlog.live_since is None:
             return False, self._options.seal_interval
-        left = live.first_added + self._options.seal_interval - time.monotonic()
+        left = backlog.live_since + self._options.seal_interval - time.monotonic()
         return left <= 0, max(left, 0.0)
 
     def _run(self) -> None:

@@ -23,10 +23,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from chatsnapshot.errors import LedgerClosedError, StoreUnavailableError
 from chatsnapshot.ledger._engine.buffer import Buffer
-from chatsnapshot.ledger._engine.catalog import Catalog
+from chatsnapshot.ledger._engine.catalog import Catalog, Segment
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.records import (
     CONTENT_FIELDS,
@@ -38,17 +39,26 @@ from chatsnapshot.ledger._engine.records import (
     Row,
     encode,
 )
+from chatsnapshot.ledger._engine.snapshot import Snapshot
 from chatsnapshot.ledger._engine.wal import LENGTH as _LEN
 from chatsnapshot.ledger._engine.wal import WalFile
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.ids import hex_to_bytes, uuid_bytes
 from chatsnapshot.ledger.results import AppendResult, AppendStatus
 
-__all__ = ["Heads", "Writer"]
+__all__ = ["Backlog", "Heads", "Writer"]
 
 log = logging.getLogger("chatsnapshot.ledger")
 
 Heads = dict[str, tuple[int, bytes]]  # correlation_id -> (last seq, last hash)
+
+
+class Backlog(NamedTuple):
+    """What waits to be sealed: the live buffer's bytes and first-append time, frozen buffers."""
+
+    live_bytes: int
+    live_since: float | None
+    frozen: int
 
 
 class Writer:
@@ -56,27 +66,79 @@ class Writer:
 
     def __init__(self, layout: Layout, catalog: Catalog, heads: Heads, position: int, *,
                  max_unsealed_bytes: int = 64 << 20, backpressure_timeout: float = 30.0) -> None:
-        self.layout = layout
+        self._layout = layout
         self._max_unsealed = max_unsealed_bytes
         self._backpressure_timeout = backpressure_timeout
         self._room = threading.Condition()  # notified when sealing frees room
-        self.catalog = catalog
-        self.heads = heads
-        self.commit_lock = threading.Lock()
-        self._sync = threading.Condition()
+        self._on_grow: list[Callable[[int], None]] = []  # called with the live bytes after each append
+        self._last_append = 0.0  # monotonic time of the last append that stored something
+        # _lock (the commit lock) guards everything declared below it: the heads, the position, the
+        # current WAL, the live and frozen buffers, and which segments the catalog lists. Whoever
+        # needs them asks through a method of this class.
+        self._lock = threading.Lock()
+        self._catalog = catalog
+        self._heads = heads
         self._position = position  # last position assigned
-        self._durable = position  # last position known to be on disk
         self._recorded_at = 0
+        self._closed = False
+        self._wal = WalFile.create(layout.wal_file(position + 1), position + 1)
+        self._live = Buffer([self._wal.path])
+        self._frozen: list[Buffer] = []
+        # _sync guards the group commit's state: who syncs, what is durable, a fault, retired WALs.
+        self._sync = threading.Condition()
+        self._durable = position  # last position known to be on disk
+        self._durable_size = 0  # bytes of the current WAL known to be on disk
         self._syncing = False
         self._fault: BaseException | None = None
-        self._closed = False
         self._retired: list[WalFile] = []
-        self.wal = WalFile.create(layout.wal_file(position + 1), position + 1)
-        self._durable_size = 0  # bytes of the current WAL known to be on disk
-        self.live = Buffer([self.wal.path])
-        self.frozen: list[Buffer] = []
-        self.on_grow: list[Callable[[int], None]] = []  # called with the live bytes after each append
-        self.last_append = 0.0  # monotonic time of the last append that stored something
+
+    # -- what the sealer, the compactor and readers ask -------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """What a read sees now: the listed segments, the unsealed buffers, the durable position."""
+        with self._lock:
+            return Snapshot(tuple(self._catalog.segments), (*self._frozen, self._live), self._durable)
+
+    def backlog(self) -> Backlog:
+        """How much waits to be sealed (read without the lock: a hint for the sealer's timing)."""
+        live = self._live
+        return Backlog(live.nbytes, live.first_added, len(self._frozen))
+
+    def frozen_buffers(self) -> tuple[Buffer, ...]:
+        with self._lock:
+            return tuple(self._frozen)
+
+    def adopt(self, buffer: Buffer) -> None:
+        """Take a buffer of durable records recovered from the WAL, to be sealed like a frozen one."""
+        with self._lock:
+            self._frozen.append(buffer)
+
+    def sealed(self, buffer: Buffer, segment: Segment) -> None:
+        """``buffer`` is now ``segment`` (durable, in the manifest): list it, forget the buffer."""
+        with self._lock:
+            self._catalog.add(segment)
+            self._frozen.remove(buffer)
+        with self._room:
+            self._room.notify_all()
+
+    def replace_segments(self, old_ids: set[int], new: list[Segment]) -> None:
+        """Compaction merged ``old_ids`` into ``new`` (already in the manifest)."""
+        with self._lock:
+            self._catalog.replace(old_ids, new)
+
+    def add_growth_listener(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(live bytes)`` after every append that stored something."""
+        self._on_grow.append(callback)
+
+    @property
+    def last_append(self) -> float:
+        """Monotonic time of the last append that stored something (0: none yet)."""
+        return self._last_append
+
+    @property
+    def wal(self) -> WalFile:
+        """The WAL file appends go to now."""
+        return self._wal
 
     # -- appending -------------------------------------------------------------
 
@@ -87,21 +149,21 @@ class Writer:
                 raise TypeError(f"append takes Envelope objects, got {type(e).__name__}")
         if self.unsealed_bytes > self._max_unsealed:
             self._await_room()
-        with self.commit_lock:
+        with self._lock:
             self._ready()
             results, frames = self._sequence(batch)
             if frames:
                 try:
-                    self.wal.append(b"".join(frames))
+                    self._wal.append(b"".join(frames))
                 except OSError as e:
                     self._fail(e)
                     raise StoreUnavailableError(f"could not write the WAL ({e}); nothing was acknowledged") from e
             last = self._position
         if frames:
-            self.last_append = time.monotonic()
+            self._last_append = time.monotonic()
             self._wait_durable(last)
-            for callback in self.on_grow:
-                callback(self.live.nbytes)
+            for callback in self._on_grow:
+                callback(self._live.nbytes)
         return results
 
     def _ready(self) -> None:
@@ -117,7 +179,7 @@ class Writer:
         ids = [uuid_bytes(e.event_id) for e in batch]
         known = self._known(ids)
         now = self._recorded_at = max(time.time_ns(), self._recorded_at)
-        heads, live = self.heads, self.live
+        heads, live = self._heads, self._live
         live_ids, live_records, live_corr = live.by_id, live.records, live.by_corr
         results: list[AppendResult] = []
         parts: list[bytes] = []  # WAL frames: length, body, digest, ... joined once
@@ -164,17 +226,17 @@ class Writer:
         """Stored records for those ids that are already in a frozen buffer or a
         sealed segment (the live buffer is checked as the batch goes)."""
         found: dict[bytes, Row] = {}
-        rest = [eid for eid in ids if eid not in self.live.by_id]
-        for buf in self.frozen:
+        rest = [eid for eid in ids if eid not in self._live.by_id]
+        for buf in self._frozen:
             hits = [eid for eid in rest if eid in buf.by_id]
             found.update((eid, buf.by_id[eid]) for eid in hits)
             rest = [eid for eid in rest if eid not in buf.by_id] if hits else rest
-        found.update(self.catalog.find_ids(rest))
+        found.update(self._catalog.find_ids(rest))
         return found
 
     @property
     def unsealed_bytes(self) -> int:
-        return self.live.nbytes + sum(b.nbytes for b in self.frozen)
+        return self._live.nbytes + sum(b.nbytes for b in self._frozen)
 
     def _await_room(self) -> None:
         """Backpressure: wait while the sealer is behind, then give up retryably."""
@@ -189,11 +251,6 @@ class Writer:
                     )
                 self._room.wait(min(left, 1.0))
 
-    def made_room(self) -> None:
-        """Called by the sealer after it sealed a buffer."""
-        with self._room:
-            self._room.notify_all()
-
     # -- group commit ------------------------------------------------------------
 
     def _wait_durable(self, target: int) -> None:
@@ -207,8 +264,8 @@ class Writer:
                     self._syncing = True
                     break
                 self._sync.wait()
-        with self.commit_lock:  # the leader syncs everything written so far
-            wal, upto, size = self.wal, self._position, self.wal.size
+        with self._lock:  # the leader syncs everything written so far
+            wal, upto, size = self._wal, self._position, self._wal.size
         error: OSError | None = None
         try:
             wal.sync()
@@ -218,7 +275,7 @@ class Writer:
             self._syncing = False
             if error is not None:
                 self._fault = self._fault or error
-            elif wal is self.wal:
+            elif wal is self._wal:
                 self._durable = max(self._durable, upto)
                 self._durable_size = max(self._durable_size, size)
             self._close_retired()
@@ -239,14 +296,14 @@ class Writer:
                 self._sync.wait()
             durable = self._durable
         log.warning("store fault (%s): rolling back to position %d", self._fault, durable)
-        os.ftruncate(self.wal.fd, self._durable_size)  # OSError: still faulted, the caller sees it
-        self.wal.size = self._durable_size
+        os.ftruncate(self._wal.fd, self._durable_size)  # OSError: still faulted, the caller sees it
+        self._wal.size = self._durable_size
         # Newest first: each dropped record names the head it was chained to.
-        for r in self.live.drop_after(durable):
+        for r in self._live.drop_after(durable):
             if r[SEQ] == 1:
-                self.heads.pop(r[CORRELATION_ID], None)
+                self._heads.pop(r[CORRELATION_ID], None)
             else:
-                self.heads[r[CORRELATION_ID]] = (r[SEQ] - 1, r[PREV_HASH])
+                self._heads[r[CORRELATION_ID]] = (r[SEQ] - 1, r[PREV_HASH])
         self._position = durable
         with self._sync:
             self._fault = None
@@ -257,22 +314,22 @@ class Writer:
         """Freeze the live buffer and start a new WAL file. Called by the sealer.
 
         Every record of the frozen buffer is durable when this returns."""
-        with self.commit_lock:
-            if self._closed and not self.live.records:
+        with self._lock:
+            if self._closed and not self._live.records:
                 return None
             self._ready()
-            if not self.live.records:
+            if not self._live.records:
                 return None
-            old = self.wal
+            old = self._wal
             try:
                 old.sync()
-                new = WalFile.create(self.layout.wal_file(self._position + 1), self._position + 1)
+                new = WalFile.create(self._layout.wal_file(self._position + 1), self._position + 1)
             except OSError as e:
                 self._fail(e)
                 raise StoreUnavailableError(f"could not rotate the WAL ({e})") from e
-            frozen, self.live = self.live, Buffer([new.path])
-            self.frozen.append(frozen)
-            self.wal, self._durable_size = new, 0
+            frozen, self._live = self._live, Buffer([new.path])
+            self._frozen.append(frozen)
+            self._wal, self._durable_size = new, 0
             with self._sync:
                 self._durable = max(self._durable, self._position)
                 self._retired.append(old)
@@ -287,17 +344,13 @@ class Writer:
                 wal.close()
             self._retired.clear()
 
-    @property
-    def durable_position(self) -> int:
-        return self._durable
-
     def close(self) -> None:
-        with self.commit_lock:
+        with self._lock:
             self._closed = True
             with self._sync:
                 while self._syncing:
                     self._sync.wait()
-                self._retired.append(self.wal)
+                self._retired.append(self._wal)
                 self._close_retired()
 
 

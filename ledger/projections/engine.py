@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.ledger import Ledger
+from chatsnapshot.ledger.ledger import LedgerReader
 from chatsnapshot.ledger.projections.metrics import RunMetrics
 
 __all__ = ["Projection", "ProjectionEngine", "RunMetricsProjection"]
@@ -82,7 +82,7 @@ class RunMetricsProjection(Projection[dict[str, RunMetrics]]):
 class ProjectionEngine(Generic[S]):
     """Keeps ``projection`` up to date over ``ledger``; see the module docstring."""
 
-    def __init__(self, ledger: Ledger, projection: Projection[S], *, directory: str | Path | None = None,
+    def __init__(self, ledger: LedgerReader, projection: Projection[S], *, directory: str | Path | None = None,
                  batch: int = 4096) -> None:
         self.ledger, self.projection, self.batch = ledger, projection, batch
         self.path = Path(directory or Path(ledger.path) / "projections") / f"{projection.name}.json"

@@ -94,10 +94,10 @@ def timeline(envelopes: Iterable[Envelope]) -> Timeline:
             open_ops[(scope, kind)] = op
             result.operations.append(op)
         elif e.event_type in _CLOSERS:
-            op = open_ops.pop((scope, _CLOSERS[e.event_type]), None)
-            if op is not None:
-                op.end_ns, op.end_seq = at, seq
-                op.status = "error" if e.event_type.endswith("_failed") else payload.get("status", "ok")
+            closed = open_ops.pop((scope, _CLOSERS[e.event_type]), None)
+            if closed is not None:
+                closed.end_ns, closed.end_seq = at, seq
+                closed.status = "error" if e.event_type.endswith("_failed") else payload.get("status", "ok")
         elif e.event_type in ("execution.tool_call", "execution.human_input_requested"):
             tool = e.event_type == "execution.tool_call"
             name = payload.get("name") if tool else "human input"
@@ -108,11 +108,11 @@ def timeline(envelopes: Iterable[Envelope]) -> Timeline:
                 if payload.get(key):
                     waiting[f"{key}:{payload[key]}"] = op
         elif e.event_type in ("execution.tool_result", "execution.human_input_received"):
-            op = next((waiting[k] for k in (e.causation_id, f"request_id:{payload.get('request_id')}",
-                                            f"call_id:{payload.get('call_id')}") if k in waiting), None)
-            if op is not None and op.end_ns is None:
-                op.end_ns, op.end_seq = at, seq
-                op.status = payload.get("status", "ok")
+            answered = next((waiting[k] for k in (e.causation_id, f"request_id:{payload.get('request_id')}",
+                                                  f"call_id:{payload.get('call_id')}") if k in waiting), None)
+            if answered is not None and answered.end_ns is None:
+                answered.end_ns, answered.end_seq = at, seq
+                answered.status = payload.get("status", "ok")
         elif e.event_type == "execution.llm_call" and isinstance(payload.get("duration_ms"), int | float):
             took = int(payload["duration_ms"] * 1_000_000)
             result.operations.append(Operation("llm", lane, str(payload.get("model") or "llm"), max(at - took, 0),

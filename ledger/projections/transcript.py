@@ -47,27 +47,30 @@ def transcript(envelopes: Iterable[Envelope], *, agent: str | None = None) -> li
 def _entry(envelope: Envelope) -> TranscriptEntry | None:
     kind = short_type(envelope.event_type)
     payload = envelope.payload
-    base = {"seq": envelope.seq or 0, "at": format_rfc3339_ns(envelope.occurred_at),
-            "agent": lane_of(envelope, payload), "kind": kind}
+    seq, at, agent = envelope.seq or 0, format_rfc3339_ns(envelope.occurred_at), lane_of(envelope, payload)
+
+    def entry(text: str, **extra: Any) -> TranscriptEntry:
+        return TranscriptEntry(seq=seq, at=at, agent=agent, kind=kind, text=text, **extra)
+
     if kind == "message":
         if repeats_another_fact(payload):
             return None
-        return TranscriptEntry(**base, text=snippet(payload["content"]), role=payload.get("role"),
+        return entry(snippet(payload["content"]), role=payload.get("role"),
                                to=payload.get("to") or payload.get("recipient"))
     if kind == "tool_call":
-        return TranscriptEntry(**base, text=snippet(payload.get("arguments", "")), name=payload.get("name"))
+        return entry(snippet(payload.get("arguments", "")), name=payload.get("name"))
     if kind == "tool_result":
         status = payload.get("status", "ok")
         value = payload.get("result") if status == "ok" else payload.get("error", payload.get("result"))
-        return TranscriptEntry(**base, text=snippet(value if value is not None else ""), name=payload.get("name"),
+        return entry(snippet(value if value is not None else ""), name=payload.get("name"),
                                status=status)
     if kind == "human_input_requested":
-        return TranscriptEntry(**base, text=snippet(payload.get("prompt", "")))
+        return entry(snippet(payload.get("prompt", "")))
     if kind == "human_input_received":
-        return TranscriptEntry(**base, text=snippet(payload.get("content", "")))
+        return entry(snippet(payload.get("content", "")))
     if kind == "handoff":
         what = payload.get("kind", "handoff")
-        return TranscriptEntry(**base, text=what, to=payload.get("to"))
+        return entry(what, to=payload.get("to"))
     return None
 
 

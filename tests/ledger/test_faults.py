@@ -22,7 +22,7 @@ CHILD = textwrap.dedent("""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
     ledger = Ledger.open(sys.argv[1], options=LedgerOptions(seal_interval=3600))
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    wal = ledger._w.writer.wal  # the test needs to know how far the WAL has grown
+    wal = ledger._engine._parts.writer.wal  # the test needs to know how far the WAL has grown
     resource.setrlimit(resource.RLIMIT_FSIZE, (wal.size + 200_000, hard))
     failed = None
     for i in range(200):

@@ -14,11 +14,11 @@ def test_a_reload_keeps_the_segments_already_open(tmp_path, facts):
         writer.append(facts(40, correlations=2))
         writer.seal()
         assert len(list(reader.replay("run-0"))) == 20
-        before = reader._r.catalog.segments
+        before = reader._engine._parts.catalog.segments
         writer.append(facts(40, correlations=2))
         writer.seal()
         assert len(list(reader.replay("run-0"))) == 40  # the reader saw the new segment...
-        after = reader._r.catalog.segments
+        after = reader._engine._parts.catalog.segments
         assert len(after) == len(before) + 1
         assert after[0] is before[0]  # ...and kept the old one, footer parsed and all
 

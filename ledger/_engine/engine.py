@@ -1,0 +1,104 @@
+"""The two faces of the engine that ``Ledger`` and ``LedgerReader`` stand on.
+
+``ReadingEngine`` reads a directory without changing it and follows a writer in
+another process by re-reading the MANIFEST when it was replaced. ``WritingEngine``
+holds the writer lock and owns the writer, the sealer, the compactor, the
+manifest keeper and the dead-letter file. The facade calls only these methods;
+nothing outside ``_engine`` touches the parts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from chatsnapshot.ledger._engine.deadletters import DeadLetters
+from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.opening import ReaderParts, manifest_stamp, open_reader, open_writer
+from chatsnapshot.ledger._engine.recovery import RecoveryReport
+from chatsnapshot.ledger._engine.snapshot import Snapshot
+from chatsnapshot.ledger.envelope import Envelope
+from chatsnapshot.ledger.options import LedgerOptions
+from chatsnapshot.ledger.results import AppendResult, CompactionReport, Rejection
+
+__all__ = ["ReadingEngine", "WritingEngine"]
+
+log = logging.getLogger("chatsnapshot.ledger")
+
+
+class ReadingEngine:
+    """A read-only view; ``snapshot`` reloads the segment list when the MANIFEST changed."""
+
+    writes = False
+
+    def __init__(self, layout: Layout, options: LedgerOptions) -> None:
+        self._layout, self._options = layout, options
+        self._stamp = manifest_stamp(layout)
+        self._parts: ReaderParts = open_reader(layout, options)
+
+    @property
+    def recovery(self) -> RecoveryReport:
+        return self._parts.report
+
+    def snapshot(self, *, force: bool = False) -> Snapshot:
+        """What is sealed now (and what a crashed writer left in the WAL); ``force``
+        re-reads the MANIFEST even if it looks unchanged."""
+        stamp = manifest_stamp(self._layout)
+        if force or stamp != self._stamp:
+            # Old snapshots keep their own segment files open; nothing is closed here.
+            self._parts, self._stamp = open_reader(self._layout, self._options, self._parts), stamp
+        parts = self._parts
+        return Snapshot(tuple(parts.catalog.segments), parts.buffers, parts.durable)
+
+    def close(self) -> None:
+        self._parts.catalog.close()
+
+
+class WritingEngine:
+    """The one writer of a directory: append, seal, compact, dead letters, close."""
+
+    writes = True
+
+    def __init__(self, layout: Layout, options: LedgerOptions) -> None:
+        self._parts = open_writer(layout, options)
+        self._dead_letters = DeadLetters(layout.dead_letters)
+
+    @property
+    def recovery(self) -> RecoveryReport:
+        return self._parts.report
+
+    @property
+    def segment_count(self) -> int:
+        """Segments the MANIFEST lists now."""
+        return len(self._parts.keeper.current.segments)
+
+    def snapshot(self, *, force: bool = False) -> Snapshot:
+        """Everything durable, sealed or not (``force`` changes nothing for a writer)."""
+        return self._parts.writer.snapshot()
+
+    def append(self, envelopes: Iterable[Envelope]) -> list[AppendResult]:
+        return self._parts.writer.append(envelopes)
+
+    def dead_letter(self, rejections: Sequence[Rejection]) -> None:
+        self._dead_letters.append(rejections)
+
+    def seal(self) -> int:
+        return self._parts.sealer.seal_all()
+
+    def compact(self) -> CompactionReport:
+        self._parts.sealer.seal_all()
+        return self._parts.compactor.compact()
+
+    def close(self) -> None:
+        """Stop the background threads, seal what is unsealed, release the lock."""
+        w = self._parts
+        w.compactor.stop()
+        w.compactor.bury(grace=0)  # this process reads no more; other readers re-read the manifest
+        w.sealer.stop()
+        try:
+            w.sealer.seal_all()
+        except Exception:  # the WAL keeps the records; the next open seals them
+            log.exception("could not seal on close; the next open recovers the WAL")
+        w.writer.close()
+        w.catalog.close()
+        w.lock.release()
