@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from chatsnapshot.environment_variables import ledger_path
 from chatsnapshot.ledger import Ledger
+from chatsnapshot.ledger.store import Store
 from chatsnapshot.receiver.committing import commit
 from chatsnapshot.receiver.promotion import Promotion, promote_logs, promote_traces
 from chatsnapshot.receiver.span_rules import Rules
@@ -44,10 +45,10 @@ class _EmbeddedLedger:
     """The ledger an exporter writes, opened on first use; shared by the span and log exporters of one
     ``configure()`` so that they are one writer."""
 
-    def __init__(self, ledger: str | Path | Ledger) -> None:
-        self._given = ledger if isinstance(ledger, Ledger) else None
-        self._path = None if isinstance(ledger, Ledger) else Path(ledger)
-        self._ledger: Ledger | None = self._given
+    def __init__(self, ledger: str | Path | Store) -> None:
+        self._given = None if isinstance(ledger, str | Path) else ledger
+        self._path = Path(ledger) if isinstance(ledger, str | Path) else None
+        self._ledger: Store | None = self._given
         self._lock = threading.Lock()
         self._warned: set[str] = set()
         self._users = 0
@@ -96,8 +97,8 @@ _registry: dict[Path, _EmbeddedLedger] = {}  # one writer handle per directory i
 _registry_lock = threading.Lock()
 
 
-def _embedded(ledger: str | Path | Ledger | None) -> _EmbeddedLedger:
-    if isinstance(ledger, Ledger):
+def _embedded(ledger: str | Path | Store | None) -> _EmbeddedLedger:
+    if ledger is not None and not isinstance(ledger, str | Path):
         return _EmbeddedLedger(ledger).attach()
     path = Path(ledger_path(ledger)).absolute()
     with _registry_lock:
@@ -110,7 +111,7 @@ def _embedded(ledger: str | Path | Ledger | None) -> _EmbeddedLedger:
 class _LedgerExporting:
     """What both exporters share: the embedded ledger, one commit per export, shutdown."""
 
-    def __init__(self, ledger: str | Path | Ledger | None) -> None:
+    def __init__(self, ledger: str | Path | Store | None) -> None:
         self._ledger = _embedded(ledger)
         self._shut = False
 
@@ -137,7 +138,7 @@ class LedgerSpanExporter(_LedgerExporting, SpanExporter):
     """Promote the facts of finished spans (span events with ``chatsnapshot.*``
     attributes; whole GenAI spans too with ``rules``) into the ledger at ``ledger``."""
 
-    def __init__(self, ledger: str | Path | Ledger | None = None, *, rules: Rules | None = None) -> None:
+    def __init__(self, ledger: str | Path | Store | None = None, *, rules: Rules | None = None) -> None:
         _LedgerExporting.__init__(self, ledger)
         self._rules = rules
 
@@ -149,7 +150,7 @@ class LedgerSpanExporter(_LedgerExporting, SpanExporter):
 class LedgerLogExporter(_LedgerExporting, LogRecordExporter):
     """Promote log records carrying ``chatsnapshot.event_type`` into the ledger at ``ledger``."""
 
-    def __init__(self, ledger: str | Path | Ledger | None = None) -> None:
+    def __init__(self, ledger: str | Path | Store | None = None) -> None:
         _LedgerExporting.__init__(self, ledger)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:

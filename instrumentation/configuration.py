@@ -52,7 +52,7 @@ from chatsnapshot.environment_variables import (
     DEFAULT_SPOOL,
     ledger_path,
 )
-from chatsnapshot.ledger import Ledger
+from chatsnapshot.ledger.store import Store
 
 __all__ = ["Pipeline", "configure", "current_pipeline"]
 
@@ -100,7 +100,7 @@ class Pipeline:
                 provider.shutdown()
 
 
-def configure(*, ledger: str | Path | Ledger | None = None, endpoint: str | None = None,
+def configure(*, ledger: str | Path | Store | None = None, endpoint: str | None = None,
               protocol: str | None = None, transport: Transport | None = None, spool_dir: str | Path | None = None,
               service_name: str | None = None, token: str | None = None, headers: dict[str, str] | None = None,
               spool_max_bytes: int = 256 << 20, spool_policy: str = "block") -> Pipeline:
@@ -127,9 +127,9 @@ def configure(*, ledger: str | Path | Ledger | None = None, endpoint: str | None
     else:
         from chatsnapshot.exporter.ledger_exporters import LedgerLogExporter, LedgerSpanExporter
 
-        ledger = ledger if isinstance(ledger, Ledger) else ledger_path(ledger)
+        ledger = ledger_path(ledger) if ledger is None or isinstance(ledger, str | Path) else ledger
         exporter = LedgerSpanExporter(ledger) if transport == "spans" else LedgerLogExporter(ledger)
-        destination = str(ledger.path if isinstance(ledger, Ledger) else ledger)
+        destination = str(ledger if isinstance(ledger, str | Path) else ledger.path)
     if transport == "spans":
         tracer_provider = TracerProvider(resource=resource)
         tracer_provider.add_span_processor(BatchSpanProcessor(

@@ -31,6 +31,7 @@ not a surprise at run time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Self, overload
@@ -40,13 +41,13 @@ import pyarrow as pa
 from chatsnapshot.errors import CorruptSegmentError, LedgerClosedError
 from chatsnapshot.ledger._engine.engine import ReadingEngine, WritingEngine
 from chatsnapshot.ledger._engine.layout import Layout
-from chatsnapshot.ledger._engine.records import record_to_envelope
 from chatsnapshot.ledger._engine.recovery import RecoveryReport
 from chatsnapshot.ledger._engine.snapshot import Snapshot, records_since, replay_records
 from chatsnapshot.ledger._engine.sqlviews import SqlEngine
 from chatsnapshot.ledger._engine.verify import verify
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.options import LedgerOptions
+from chatsnapshot.ledger.records import record_to_envelope
 from chatsnapshot.ledger.results import AppendResult, CompactionReport, Rejection, VerifyReport
 
 __all__ = ["Ledger", "LedgerReader", "RunSummary"]
@@ -230,6 +231,11 @@ class Ledger(LedgerReader):
             return LedgerReader.open(path, options=options)
         layout = Layout(path)
         return cls(layout, WritingEngine(layout, (options or LedgerOptions()).validate()))
+
+    @property
+    def writable(self) -> bool:
+        """Whether appends can go through now: open, and the directory accepts writes."""
+        return not self._closed and os.access(self.path, os.W_OK)
 
     def append(self, envelopes: Iterable[Envelope]) -> list[AppendResult]:
         """Store envelopes; one result per envelope, in order. Durable on return.

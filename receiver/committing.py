@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from chatsnapshot.ledger.ledger import Ledger
 from chatsnapshot.ledger.results import AppendResult, AppendStatus, Rejection
+from chatsnapshot.ledger.store import Store
 from chatsnapshot.receiver.promotion import Promotion
 
 __all__ = ["Committed", "commit"]
@@ -31,7 +31,7 @@ class Committed:
         return sum(r.status is AppendStatus.DUPLICATE for r in self.results)
 
 
-def commit(ledger: Ledger, promotion: Promotion) -> Committed:
+def commit(ledger: Store, promotion: Promotion) -> Committed:
     """Durably append ``promotion`` and dead-letter its rejections (and any conflicts).
     Raises ``StoreUnavailableError`` when the ledger cannot: nothing is then acknowledged."""
     results = ledger.append(promotion.envelopes) if promotion.envelopes else []

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 
 from chatsnapshot.errors import Overloaded, RetryableError
-from chatsnapshot.ledger import Ledger
+from chatsnapshot.ledger.store import Store
 from chatsnapshot.receiver.committing import commit
 from chatsnapshot.receiver.decoding import decode
 from chatsnapshot.receiver.forwarding import Forwarder
@@ -80,7 +80,7 @@ class _Budget:
 class Ingest:
     """Turns OTLP export requests into committed envelopes. Thread-safe."""
 
-    def __init__(self, ledger: Ledger, *, metrics: Metrics | None = None, rules: Rules | None = None,
+    def __init__(self, ledger: Store, *, metrics: Metrics | None = None, rules: Rules | None = None,
                  max_pending: int = 65_536, admit_timeout: float = 0.5, retry_after: float = 1.0,
                  forwarder: Forwarder | None = None, pool: PromotionPool | None = None) -> None:
         self.ledger = ledger

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import grpc
 
-from chatsnapshot.ledger import Envelope, Ledger, envelope_to_proto
+from chatsnapshot.ledger import Envelope, envelope_to_proto
+from chatsnapshot.ledger.store import StoreReader
 from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2 as pb
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2_grpc as pb_grpc
@@ -24,7 +25,7 @@ _BATCH = 512  # envelopes per streamed message
 
 
 class LedgerServicer(pb_grpc.LedgerServiceServicer):
-    def __init__(self, ledger: Ledger, auth: Authenticator, stopping: threading.Event) -> None:
+    def __init__(self, ledger: StoreReader, auth: Authenticator, stopping: threading.Event) -> None:
         self._ledger = ledger
         self._auth = auth
         self._stopping = stopping
@@ -68,5 +69,6 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         )
 
 
-def add_ledger_service(server: grpc.Server, ledger: Ledger, auth: Authenticator, stopping: threading.Event) -> None:
+def add_ledger_service(server: grpc.Server, ledger: StoreReader, auth: Authenticator,
+                       stopping: threading.Event) -> None:
     pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(ledger, auth, stopping), server)

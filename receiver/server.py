@@ -9,7 +9,6 @@ ledger. ``run(settings)`` does both around SIGTERM/SIGINT for ``chatsnapshot ser
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import ssl
 import threading
@@ -20,6 +19,7 @@ import grpc
 from grpc_health.v1 import health
 
 from chatsnapshot.ledger import Ledger, LedgerOptions
+from chatsnapshot.ledger.store import Store
 from chatsnapshot.receiver.auth import Authenticator
 from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.grpc_service import add_services
@@ -45,7 +45,7 @@ SIDECAR_OPTIONS = LedgerOptions(seal_max_bytes=4 << 20, max_unsealed_bytes=32 <<
 
 
 class Receiver:
-    def __init__(self, settings: Settings, *, ledger: Ledger | None = None) -> None:
+    def __init__(self, settings: Settings, *, ledger: Store | None = None) -> None:
         self.settings = settings
         self.rules: Rules | None = None
         if settings.rules_file:
@@ -53,7 +53,7 @@ class Receiver:
         elif settings.promote_spans:
             self.rules = DEFAULT_RULES
         self._tls_files = _read_tls(settings)  # fail on a bad path before opening the ledger
-        self.ledger = ledger or Ledger.open(settings.ledger, options=SIDECAR_OPTIONS)
+        self.ledger: Store = ledger or Ledger.open(settings.ledger, options=SIDECAR_OPTIONS)
         self.metrics = Metrics()
         self.forwarder = Forwarder(settings.forward_otlp, self.metrics) if settings.forward_otlp else None
         try:
@@ -118,7 +118,7 @@ class Receiver:
 
     def ready(self) -> bool:
         """The ledger is open and its directory writable."""
-        return not self._stopped and os.access(self.ledger.path, os.W_OK)
+        return not self._stopped and self.ledger.writable
 
     def stop(self, grace: float | None = None) -> None:
         """Stop accepting, finish in-flight requests, seal and close the ledger. Idempotent."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from chatsnapshot.ledger._engine.records import CORRELATION_ID, EVENT_ID, POSITION, Row, encode
+from chatsnapshot.ledger.records import CORRELATION_ID, EVENT_ID, POSITION, Row, encode
 
 __all__ = ["Buffer"]
 

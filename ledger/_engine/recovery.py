@@ -33,11 +33,11 @@ import pyarrow.parquet as pq
 from chatsnapshot.ledger._engine.catalog import Catalog
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.manifest import Manifest, SegmentEntry
-from chatsnapshot.ledger._engine.records import Record
 from chatsnapshot.ledger._engine.segment import build_index, file_sha256, write_parquet
 from chatsnapshot.ledger._engine.wal import scan
 from chatsnapshot.ledger._engine.writer import Heads
 from chatsnapshot.ledger.fsutil import fsync_dir
+from chatsnapshot.ledger.records import Record
 
 __all__ = ["Quarantined", "RecoveryReport", "check_segment", "recover_wal", "sweep_leftovers"]
 

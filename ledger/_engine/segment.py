@@ -46,8 +46,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chatsnapshot.ledger._engine.records import Record, Row
 from chatsnapshot.ledger.fsutil import fsync_dir
+from chatsnapshot.ledger.records import Record, Row
 
 __all__ = [
     "INDEX_SCHEMA",

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from chatsnapshot.ledger._engine.buffer import Buffer
 from chatsnapshot.ledger._engine.catalog import Segment
-from chatsnapshot.ledger._engine.records import POSITION, SEQ, Record, Row
 from chatsnapshot.ledger._engine.segment import table_to_records
+from chatsnapshot.ledger.records import POSITION, SEQ, Record, Row
 
 __all__ = ["Snapshot", "records_since", "replay_records"]
 

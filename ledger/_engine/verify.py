@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 
 from chatsnapshot.ledger._engine.catalog import Segment
 from chatsnapshot.ledger._engine.layout import Layout
-from chatsnapshot.ledger._engine.records import GENESIS, Record, digest
 from chatsnapshot.ledger._engine.recovery import index_ok
 from chatsnapshot.ledger._engine.segment import SegmentFile, file_sha256, table_to_records
 from chatsnapshot.ledger._engine.snapshot import Snapshot
+from chatsnapshot.ledger.records import GENESIS, Record, digest
 from chatsnapshot.ledger.results import ChainBreak, Problem, VerifyReport
 
 __all__ = ["verify"]

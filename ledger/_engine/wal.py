@@ -26,8 +26,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatsnapshot.ledger._engine.records import MAGIC, Record, decode
 from chatsnapshot.ledger.fsutil import fsync_dir
+from chatsnapshot.ledger.records import MAGIC, Record, decode
 
 __all__ = ["LENGTH", "Damage", "WalFile", "WalScan", "frame", "scan"]
 

@@ -29,21 +29,20 @@ from chatsnapshot.errors import LedgerClosedError, StoreUnavailableError
 from chatsnapshot.ledger._engine.buffer import Buffer
 from chatsnapshot.ledger._engine.catalog import Catalog, Segment
 from chatsnapshot.ledger._engine.layout import Layout
-from chatsnapshot.ledger._engine.records import (
-    CONTENT_FIELDS,
-    CORRELATION_ID,
-    GENESIS,
-    PREV_HASH,
-    SEQ,
-    Record,
-    Row,
-    encode,
-)
 from chatsnapshot.ledger._engine.snapshot import Snapshot
 from chatsnapshot.ledger._engine.wal import LENGTH as _LEN
 from chatsnapshot.ledger._engine.wal import WalFile
 from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.ids import hex_to_bytes, uuid_bytes
+from chatsnapshot.ledger.ids import uuid_bytes
+from chatsnapshot.ledger.records import (
+    CORRELATION_ID,
+    GENESIS,
+    PREV_HASH,
+    SEQ,
+    Row,
+    duplicate_or_conflict,
+    encode,
+)
 from chatsnapshot.ledger.results import AppendResult, AppendStatus
 
 __all__ = ["Backlog", "Heads", "Writer"]
@@ -189,7 +188,7 @@ class Writer:
         for env, eid in zip(batch, ids, strict=True):
             stored = known.get(eid) or live_ids.get(eid)
             if stored is not None:
-                results.append(_compare(env, stored))
+                results.append(duplicate_or_conflict(env, stored))
                 continue
             corr, s, caus, trace, span, parent = (
                 env.correlation_id, env.source, env.causation_id, env.trace_id, env.span_id, env.parent_span_id)
@@ -352,28 +351,3 @@ class Writer:
                     self._sync.wait()
                 self._retired.append(self._wal)
                 self._close_retired()
-
-
-def _draft(e: Envelope) -> Record:
-    """An envelope in record form, ledger-assigned fields still empty."""
-    s = e.source
-    return Record(
-        uuid_bytes(e.event_id), e.event_type, e.schema_version, e.occurred_at, 0,
-        s.origin, s.runtime, s.service, s.agent, e.correlation_id,
-        uuid_bytes(e.causation_id) if e.causation_id else None,
-        hex_to_bytes(e.trace_id), hex_to_bytes(e.span_id), hex_to_bytes(e.parent_span_id),
-        0, 0, e.payload_json, GENESIS, b"",
-    )
-
-
-def _compare(env: Envelope, stored: Row) -> AppendResult:
-    """DUPLICATE when ``env`` says what ``stored`` says, else CONFLICT naming the fields."""
-    stored = Record._make(stored)
-    mine, theirs = _draft(env).content(), stored.content()
-    if mine == theirs:
-        return AppendResult(env.event_id, AppendStatus.DUPLICATE, stored.seq, stored.position)
-    differ = [name for name, a, b in zip(CONTENT_FIELDS, mine, theirs, strict=True) if a != b]
-    return AppendResult(
-        env.event_id, AppendStatus.CONFLICT, stored.seq, stored.position,
-        f"event_id already stored with different {', '.join(differ)}; the stored envelope stays",
-    )

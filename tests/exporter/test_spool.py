@@ -34,7 +34,7 @@ def test_facts_recorded_while_no_receiver_runs_arrive_once_it_starts(tmp_path):
     assert pipeline.force_flush()
     assert Spool(tmp_path / "spool").pending()  # on disk, waiting
     time.sleep(0.5)
-    receiver = start_receiver(tmp_path / "ledger", grpc=("127.0.0.1", port), http=None)
+    receiver = start_receiver(tmp_path / "ledger", memory=True, grpc=("127.0.0.1", port), http=None)
     try:
         assert pipeline.delivered(20_000)
         assert [e.event_id for e in receiver.ledger.replay("offline-run")] == ids
@@ -80,7 +80,7 @@ def test_a_producer_killed_after_force_flush_is_delivered_by_the_next_one(tmp_pa
     producer.send_signal(signal.SIGKILL)
     producer.wait()
     assert len(ids) == 300
-    receiver = start_receiver(tmp_path / "ledger", grpc=("127.0.0.1", port), http=None)
+    receiver = start_receiver(tmp_path / "ledger", memory=True, grpc=("127.0.0.1", port), http=None)
     try:
         successor = run_producer(tmp_path, f"127.0.0.1:{port}", "deliver")
         out, err = successor.communicate(timeout=60)
@@ -109,7 +109,7 @@ def test_a_full_spool_under_drop_oldest_never_raises_and_logs_once(tmp_path, cap
 
 
 def test_a_request_refused_for_good_is_set_aside_and_the_rest_flows(tmp_path):
-    receiver = start_receiver(tmp_path / "ledger", max_request_bytes=64 << 10)
+    receiver = start_receiver(tmp_path / "ledger", memory=True, max_request_bytes=64 << 10)
     spool = Spool(tmp_path / "spool")
     from chatsnapshot.exporter.spooling import Sender
     from tests.receiver.test_bad_input import one_fact_request
@@ -137,7 +137,7 @@ def test_the_sender_survives_a_protocol_error_and_keeps_the_spool(tmp_path):
     from chatsnapshot.exporter.spooling import Sender
     from tests.receiver.test_bad_input import one_fact_request
 
-    receiver = start_receiver(tmp_path / "ledger")
+    receiver = start_receiver(tmp_path / "ledger", memory=True)
     spool = Spool(tmp_path / "spool")
     spool.put("traces", one_fact_request())
     sender = Sender(spool, f"http://127.0.0.1:{receiver.grpc_port}", protocol="http/protobuf", timeout=2)

@@ -1,9 +1,11 @@
 """The store conformance suite: design.md contracts 1, 2, 3, 5, 7.
 
 Any store that offers the ``Ledger`` verbs passes these tests. A test module
-subclasses ``StoreConformance`` and says only how to open its store: ``FACTORY``
-names a ``module:function`` that opens a writable store for a directory (the
-crash tests import it in another process), and ``open_reader`` opens one
+subclasses ``StoreConformance`` (the contracts that hold within one process) or,
+for a store that outlives its process, ``DurableStoreConformance`` (those and
+SIGKILL, a second process, a reader process), and says only how to open its store:
+``FACTORY`` names a ``module:function`` that opens a writable store for a path
+(the crash tests import it in another process), and ``open_reader`` opens one
 read-only. Nothing here knows the on-disk format.
 """
 
@@ -21,9 +23,10 @@ from pathlib import Path
 import pytest
 
 from chatsnapshot.ledger import AppendStatus, Envelope, Ledger, LedgerLockedError
-from chatsnapshot.ledger._engine.records import GENESIS
 from tests.helpers import LineCollector, make_facts, python
 from tests.ledger.independent_hash import envelope_hash
+
+GENESIS_HEX = "00" * 32  # the documented prev_hash of a correlation's first envelope
 
 
 class StoreConformance:
@@ -37,9 +40,6 @@ class StoreConformance:
 
     def open_reader(self, path: Path):
         raise NotImplementedError
-
-    def crash_writer(self, path: Path, mode: str, seed: int = 0):
-        return python("-m", "tests.ledger.writer_process", self.FACTORY, str(path), mode, str(seed))
 
     # -- helpers -------------------------------------------------------------------
 
@@ -64,33 +64,6 @@ class StoreConformance:
         report = store.verify()
         assert report.ok, report
 
-    # -- contract 1: durable ack ---------------------------------------------------
-
-    def test_acknowledged_is_durable_without_close(self, tmp_path):
-        child = self.crash_writer(tmp_path, "crash")
-        out, err = child.communicate(timeout=60)
-        acks = [line for line in out.splitlines() if line.startswith("ACK ")]
-        assert child.returncode == 0 and acks, err
-        with self.open(tmp_path) as store:
-            self.assert_consistent(store, {eval_ack(a)["id"] for a in acks})
-
-    def test_sigkill_at_random_moments_loses_nothing_acknowledged(self, tmp_path):
-        acked: set[str] = set()
-        rnd = random.Random(20261124)
-        for round_ in range(10):
-            child = self.crash_writer(tmp_path, "loop", seed=round_)
-            lines = LineCollector(child)
-            assert lines.ready.wait(60), child.stderr.read() if child.poll() is not None else "writer never started"
-            time.sleep(rnd.uniform(0.05, 1.2))
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=30)
-            lines.join()
-            new = [a for a in lines.acks() if a["status"] == "stored"]
-            acked.update(a["id"] for a in new)
-            with self.open(tmp_path) as store:
-                self.assert_consistent(store, acked)
-        assert len(acked) > 100, "the writer acknowledged too little for the test to mean anything"
-
     # -- contract 2: idempotent ----------------------------------------------------
 
     def test_same_envelopes_twice_stored_once(self, tmp_path):
@@ -104,22 +77,12 @@ class StoreConformance:
             self.assert_consistent(store, {e.event_id for e in batch})
             assert sum(r.envelopes for r in store.runs()) == 50
 
-    def test_duplicates_after_restart_sealed_and_unsealed(self, tmp_path):
+    def test_duplicates_after_a_clean_restart(self, tmp_path):
         batch = make_facts(40)
         with self.open(tmp_path) as store:
             store.append(batch)
         with self.open(tmp_path) as store:  # after a clean close
             assert {r.status for r in store.append(batch)} == {AppendStatus.DUPLICATE}
-        child = self.crash_writer(tmp_path, "crash", seed=5)  # facts left only in a WAL
-        out, _ = child.communicate(timeout=60)
-        crashed = [eval_ack(a) for a in out.splitlines() if a.startswith("ACK ")]
-        with self.open(tmp_path) as store:
-            from_crash = [e for run in store.runs() for e in store.replay(run.correlation_id)
-                          if e.event_id in {a["id"] for a in crashed}]
-            assert len(from_crash) == len(crashed)
-            assert {r.status for r in store.append(from_crash)} == {AppendStatus.DUPLICATE}
-            assert {r.status for r in store.append(batch)} == {AppendStatus.DUPLICATE}
-            self.assert_consistent(store)
 
     def test_same_id_other_content_is_a_conflict_and_original_stays(self, tmp_path):
         original = Envelope.create("system.task_scheduled", correlation_id="c", payload={"task": "a"})
@@ -191,13 +154,76 @@ class StoreConformance:
             store.append(make_facts(6, correlations=2))  # some sealed, some not
             for corr in ("run-0", "run-1"):
                 chain = list(store.replay(corr))
-                assert chain[0].prev_hash == GENESIS.hex()
+                assert chain[0].prev_hash == GENESIS_HEX
                 for prev, env in itertools.pairwise(chain):
                     assert env.prev_hash == prev.hash
                 for env in chain:
                     assert envelope_hash(env) == env.hash
 
     # -- contract 7: one writer, many readers --------------------------------------
+
+    def test_a_second_writer_is_refused_and_readers_are_not(self, tmp_path):
+        with self.open(tmp_path) as store:
+            store.append(make_facts(3, correlations=1))
+            with pytest.raises(LedgerLockedError):
+                self.open(tmp_path)
+            with self.open_reader(tmp_path) as reader:
+                assert [e.seq for e in reader.replay("run-0")] == [1, 2, 3]
+
+
+class DurableStoreConformance(StoreConformance):
+    """Everything above, and the contracts that need more than one process: a store that
+    outlives its process (SIGKILL at random moments), one writer across processes, a
+    reader process."""
+
+    def crash_writer(self, path: Path, mode: str, seed: int = 0):
+        return python("-m", "tests.ledger.writer_process", self.FACTORY, str(path), mode, str(seed))
+
+    # -- contract 1: durable ack ---------------------------------------------------
+
+    def test_acknowledged_is_durable_without_close(self, tmp_path):
+        child = self.crash_writer(tmp_path, "crash")
+        out, err = child.communicate(timeout=60)
+        acks = [line for line in out.splitlines() if line.startswith("ACK ")]
+        assert child.returncode == 0 and acks, err
+        with self.open(tmp_path) as store:
+            self.assert_consistent(store, {eval_ack(a)["id"] for a in acks})
+
+    def test_sigkill_at_random_moments_loses_nothing_acknowledged(self, tmp_path):
+        acked: set[str] = set()
+        rnd = random.Random(20261124)
+        for round_ in range(10):
+            child = self.crash_writer(tmp_path, "loop", seed=round_)
+            lines = LineCollector(child)
+            assert lines.ready.wait(60), child.stderr.read() if child.poll() is not None else "writer never started"
+            time.sleep(rnd.uniform(0.05, 1.2))
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+            lines.join()
+            new = [a for a in lines.acks() if a["status"] == "stored"]
+            acked.update(a["id"] for a in new)
+            with self.open(tmp_path) as store:
+                self.assert_consistent(store, acked)
+        assert len(acked) > 100, "the writer acknowledged too little for the test to mean anything"
+
+    # -- contract 2: idempotent, across a crash ------------------------------------
+
+    def test_duplicates_after_a_crash(self, tmp_path):
+        batch = make_facts(40)
+        with self.open(tmp_path) as store:
+            store.append(batch)
+        child = self.crash_writer(tmp_path, "crash", seed=5)  # facts left only in a WAL
+        out, _ = child.communicate(timeout=60)
+        crashed = [eval_ack(a) for a in out.splitlines() if a.startswith("ACK ")]
+        with self.open(tmp_path) as store:
+            from_crash = [e for run in store.runs() for e in store.replay(run.correlation_id)
+                          if e.event_id in {a["id"] for a in crashed}]
+            assert len(from_crash) == len(crashed)
+            assert {r.status for r in store.append(from_crash)} == {AppendStatus.DUPLICATE}
+            assert {r.status for r in store.append(batch)} == {AppendStatus.DUPLICATE}
+            self.assert_consistent(store)
+
+    # -- contract 7: one writer, many readers, across processes --------------------
 
     def test_second_writer_process_is_refused_naming_the_holder(self, tmp_path):
         holder = self.crash_writer(tmp_path, "hold")

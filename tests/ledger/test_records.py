@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from chatsnapshot.ledger import Ledger
-from chatsnapshot.ledger._engine.records import Record, decode, encode
 from chatsnapshot.ledger._engine.wal import frame, scan
+from chatsnapshot.ledger.records import Record, decode, encode
 
 
 def test_encode_decode_round_trip_with_and_without_optional_fields(tmp_path, facts):

@@ -23,6 +23,14 @@ from tests.receiver.conftest import start_receiver
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
+@pytest.fixture
+def receiver(tmp_path):
+    """Bad input is about status codes and dead letters, not the disk: a memory store."""
+    r = start_receiver(tmp_path / "ledger", memory=True)
+    yield r
+    r.stop(grace=2)
+
+
 def raw_export(port: int, body: bytes, **kw):
     """Send ``body`` as-is to TraceService/Export; the response bytes."""
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", -1)]) as channel:
@@ -66,7 +74,7 @@ def test_garbage_over_http_is_400(receiver):
 
 
 def test_over_the_limit_and_a_gzip_bomb_are_resource_exhausted(tmp_path):
-    r = start_receiver(tmp_path / "ledger", max_request_bytes=64 << 10)
+    r = start_receiver(tmp_path / "ledger", memory=True, max_request_bytes=64 << 10)
     try:
         big = one_fact_request(**{"padding": "x" * (100 << 10)})
         assert export_error(r.grpc_port, big).code() is grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -137,7 +145,7 @@ def test_metrics_are_accepted_and_discarded(receiver):
 
 def test_a_bad_token_is_unauthenticated_and_never_logged(tmp_path, caplog):
     secret, other = "s3cret-token-value", "rotated-token-value"
-    r = start_receiver(tmp_path / "ledger", tokens=(secret, other))
+    r = start_receiver(tmp_path / "ledger", memory=True, tokens=(secret, other))
     caplog.set_level(logging.DEBUG)
     try:
         wrong = f"Bearer {secret}x"
@@ -205,7 +213,7 @@ def test_a_dead_promotion_worker_is_unavailable_then_replaced(tmp_path):
     import os
     import signal
 
-    r = start_receiver(tmp_path / "ledger", workers=1)
+    r = start_receiver(tmp_path / "ledger", memory=True, workers=1)
     try:
         raw_export(r.grpc_port, one_fact_request())
         for pid in list(r.pool._pool._processes):

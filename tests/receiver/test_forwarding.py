@@ -32,8 +32,8 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:
 
 
 def test_requests_are_forwarded_unchanged(tmp_path):
-    upstream = start_receiver(tmp_path / "upstream")
-    sidecar = start_receiver(tmp_path / "sidecar", forward_otlp=f"127.0.0.1:{upstream.grpc_port}")
+    upstream = start_receiver(tmp_path / "upstream", memory=True)
+    sidecar = start_receiver(tmp_path / "sidecar", memory=True, forward_otlp=f"127.0.0.1:{upstream.grpc_port}")
     try:
         assert export(sidecar, "fw") is SpanExportResult.SUCCESS
         assert wait_for(lambda: sidecar.metrics.count("forwarded") == 1)
@@ -46,7 +46,7 @@ def test_requests_are_forwarded_unchanged(tmp_path):
 
 
 def test_a_dead_upstream_never_blocks_a_commit(tmp_path):
-    sidecar = start_receiver(tmp_path / "sidecar", forward_otlp=f"127.0.0.1:{free_port()}")
+    sidecar = start_receiver(tmp_path / "sidecar", memory=True, forward_otlp=f"127.0.0.1:{free_port()}")
     try:
         for k in range(3):
             assert export(sidecar, f"dead-{k}") is SpanExportResult.SUCCESS

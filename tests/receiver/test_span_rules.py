@@ -43,7 +43,7 @@ def test_ag2_telemetry_spans_become_execution_envelopes_with_rules_on(tmp_path):
     trace_id = format(spans[0].context.trace_id, "032x")
 
     for promote, expected in ((False, 0), (True, len(spans))):
-        r = start_receiver(tmp_path / f"ledger-{promote}", promote_spans=promote)
+        r = start_receiver(tmp_path / f"ledger-{promote}", memory=True, promote_spans=promote)
         try:
             exporter = GrpcSpanExporter(endpoint=f"127.0.0.1:{r.grpc_port}", insecure=True)
             assert exporter.export(spans) is SpanExportResult.SUCCESS

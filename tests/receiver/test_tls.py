@@ -32,7 +32,7 @@ def test_mtls_accepts_a_client_certificate_and_refuses_a_client_without_one(tmp_
     # requests lets these variables override the exporter's own CA file (psf/requests#3829).
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    r = start_receiver(tmp_path / "ledger", tls_cert=str(pki["server"]), tls_key=str(pki["server_key"]),
+    r = start_receiver(tmp_path / "ledger", memory=True, tls_cert=str(pki["server"]), tls_key=str(pki["server_key"]),
                        tls_client_ca=str(pki["ca"]))
     try:
         grpc_endpoint = f"localhost:{r.grpc_port}"
@@ -61,7 +61,7 @@ def test_mtls_accepts_a_client_certificate_and_refuses_a_client_without_one(tmp_
 
 
 def test_tls_without_client_certificates(tmp_path, pki):
-    r = start_receiver(tmp_path / "ledger", tls_cert=str(pki["server"]), tls_key=str(pki["server_key"]))
+    r = start_receiver(tmp_path / "ledger", memory=True, tls_cert=str(pki["server"]), tls_key=str(pki["server_key"]))
     try:
         exporter = GrpcSpanExporter(endpoint=f"localhost:{r.grpc_port}", insecure=False, timeout=5,
                                     **_grpc_credentials(pki, client=False))

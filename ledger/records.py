@@ -43,7 +43,8 @@ import struct
 from typing import NamedTuple
 
 from chatsnapshot.ledger.envelope import Envelope, source_of
-from chatsnapshot.ledger.ids import hex_id, uuid_text
+from chatsnapshot.ledger.ids import hex_id, hex_to_bytes, uuid_bytes, uuid_text
+from chatsnapshot.ledger.results import AppendResult, AppendStatus
 
 __all__ = [
     "CONTENT_FIELDS",
@@ -53,6 +54,8 @@ __all__ = [
     "Row",
     "decode",
     "digest",
+    "draft",
+    "duplicate_or_conflict",
     "encode",
     "record_to_envelope",
 ]
@@ -165,4 +168,29 @@ def record_to_envelope(r: Record) -> Envelope:
         r.payload, uuid_text(r.causation_id) if r.causation_id else None,
         hex_id(r.trace_id), hex_id(r.span_id), hex_id(r.parent_span_id),
         r.schema_version, r.recorded_at, r.seq, r.position, r.prev_hash.hex(), r.hash.hex(),
+    )
+
+
+def draft(e: Envelope) -> Record:
+    """An envelope in record form, ledger-assigned fields still empty."""
+    s = e.source
+    return Record(
+        uuid_bytes(e.event_id), e.event_type, e.schema_version, e.occurred_at, 0,
+        s.origin, s.runtime, s.service, s.agent, e.correlation_id,
+        uuid_bytes(e.causation_id) if e.causation_id else None,
+        hex_to_bytes(e.trace_id), hex_to_bytes(e.span_id), hex_to_bytes(e.parent_span_id),
+        0, 0, e.payload_json, GENESIS, b"",
+    )
+
+
+def duplicate_or_conflict(env: Envelope, stored: Row) -> AppendResult:
+    """DUPLICATE when ``env`` says what ``stored`` says, else CONFLICT naming the fields."""
+    stored = Record._make(stored)
+    mine, theirs = draft(env).content(), stored.content()
+    if mine == theirs:
+        return AppendResult(env.event_id, AppendStatus.DUPLICATE, stored.seq, stored.position)
+    differ = [name for name, a, b in zip(CONTENT_FIELDS, mine, theirs, strict=True) if a != b]
+    return AppendResult(
+        env.event_id, AppendStatus.CONFLICT, stored.seq, stored.position,
+        f"event_id already stored with different {', '.join(differ)}; the stored envelope stays",
     )
