@@ -143,7 +143,11 @@ def main() -> int:
     where = LEDGER.relative_to(Path.cwd()) if LEDGER.is_relative_to(Path.cwd()) else LEDGER
     print(f"\nThe ledger is in {where}/: plain Parquet under segments/, readable by DuckDB or pyarrow "
           "without ChatSnapshot.")
-    print(f"Try: .venv/bin/chatsnapshot --ledger {LEDGER.name} replay {run_id} --format jsonl")
+    cli = f".venv/bin/chatsnapshot --ledger {LEDGER.name}"
+    print("Try next (or activate the environment: source .venv/bin/activate):")
+    for args in (f"timeline {run_id}", f"dag {run_id} --format mermaid", "stats", f"replay {run_id} --format jsonl",
+                 "runs", "--help"):
+        print(f"  {cli} {args}")
     return 0
 
 

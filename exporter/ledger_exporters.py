@@ -2,7 +2,7 @@
 
 ``LedgerSpanExporter`` and ``LedgerLogExporter`` encode what the SDK hands
 them as the OTLP request an OTLP exporter would send, and run the receiver's
-own promotion and commit on it (``ledger.promotion``, ``ledger.committing``):
+own promotion and commit on it (``receiver.promotion``, ``receiver.committing``):
 one implementation, the same envelopes either way.
 
 The ledger (``ledger=``, else ``$CHATSNAPSHOT_LEDGER``, else

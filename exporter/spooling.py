@@ -67,7 +67,6 @@ class Sender:
         self.protocol = protocol
         self.headers = dict(headers or {})
         self.timeout = timeout
-        self.sent = 0
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._channel: grpc.Channel | None = None
@@ -131,7 +130,6 @@ class Sender:
                 continue  # another sender (an earlier holder of the lock) finished it
             failures = 0
             self._warned = False
-            self.sent += 1
             self.spool.done(request)
 
     def _warn(self, message: str) -> None:

@@ -9,7 +9,7 @@ caller: it is the exporters' business, logged once.
 
 Transport ``spans`` (default): the fact is an event on a span of its own, a
 child of the active span, ended at once, so it never waits for a long-lived
-span to end (design.md section 3). Transport ``logs``: a log record with
+span to end. Transport ``logs``: a log record with
 ``event_name``, in the active span's context. Either way the attributes are
 those of ``chatsnapshot.proto.attributes``, and the same call gives the
 same envelope.

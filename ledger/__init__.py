@@ -1,24 +1,27 @@
-"""The ledger: envelope model, durable store, replay, SQL and verification.
+"""The ledger: the envelope model, the stores, replay, SQL, verification and projections.
 
-The public surface is small: ``Ledger`` and its results, ``Envelope`` and
-``Source``, the JSON/protobuf codecs and the errors. ``ledger.ledger`` states
-the contracts; on disk a ledger is a directory::
+The public surface (everything in ``__all__``):
 
-    LEDGER_DIR/
-    ├── LOCK                       flock'd by the one writer; says who holds it
-    ├── MANIFEST                   JSON, replaced atomically: the sealed segments
-├── dead-letters.jsonl         facts the receiver rejected, with the reason (view dead_letters)
-    ├── wal/<first position>.wal   write-ahead log: appends are acknowledged once fsync'd here
-    ├── segments/seg-<id>.parquet  sealed envelopes, immutable, sorted by (correlation_id, seq)
-    ├── index/seg-<id>.parquet     per segment: correlation_id -> row range, seq range, last hash
-    └── quarantine/                damaged or leftover files, moved aside with a report
+=============================  ================================================================
+``Ledger``, ``LedgerReader``   a ledger directory opened for writing (one process) or reading
+                               (any number); ``ledger.ledger`` states the contracts
+``Envelope``, ``Source``       one execution fact, immutable (``ledger.envelope``)
+codecs                         ``envelope_to_json`` / ``_from_json`` / ``_to_proto`` /
+                               ``_from_proto``, ``fact_from_json`` (``ledger.codec``)
+results                        ``AppendResult`` and ``AppendStatus``, ``VerifyReport`` with its
+                               ``ChainBreak`` and ``Problem``, ``CompactionReport``, ``Rejection``
+``LedgerOptions``              sealing, compaction and backpressure knobs
+errors                         the ledger's part of ``chatsnapshot.errors``
+=============================  ================================================================
 
-    append -> WAL -> fsync -> ack;   background: WAL -> segment -> MANIFEST -> WAL deleted
-
-``ledger.layout`` details each step, ``ledger.segment`` the Parquet schemas,
-``ledger.wal`` the WAL framing and ``ledger.records`` the canonical encoding
-that the hash chain covers.
+Beside it: ``ledger.memory`` (``MemoryLedger``, the second store), ``ledger.store``
+(the ``Store`` protocols both stores satisfy), ``ledger.records`` (the canonical
+encoding the hash chain covers), ``ledger.projections`` (transcript, timeline,
+DAG, context, metrics, run page). The storage engine (WAL, segments, manifest,
+sealing, compaction, recovery, lock) is private, in ``ledger._engine``; its
+``layout`` module describes the directory file by file.
 """
+
 
 from chatsnapshot.errors import (
     CorruptSegmentError,

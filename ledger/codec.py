@@ -1,6 +1,6 @@
 """Envelope <-> JSON form and Envelope <-> protobuf, both lossless.
 
-JSON form (design.md section 2): one object with exactly the keys ``event_id``,
+JSON form (docs/format.md): one object with exactly the keys ``event_id``,
 ``event_type``, ``schema_version``, ``occurred_at``, ``recorded_at`` (RFC 3339,
 nanoseconds, ``Z``), ``source`` (``origin``, ``runtime``, ``service``,
 ``agent``), ``correlation_id``, ``causation_id``, ``trace_id``, ``span_id``,

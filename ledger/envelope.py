@@ -1,4 +1,4 @@
-"""The envelope: one immutable execution fact (design.md section 2, schema_version 1).
+"""The envelope: one immutable execution fact (schema_version 1; docs/format.md).
 
 ``Envelope`` is a frozen value. Constructing one validates every field and
 normalises the payload to its canonical JSON text, so two envelopes that say the
@@ -231,7 +231,7 @@ class Envelope:
                   source: Source, payload_json: object, causation_id: str | None, trace_id: str | None,
                   span_id: str | None, parent_span_id: str | None, *, ids_trusted: bool,
                   schema_version: object = SCHEMA_VERSION) -> Envelope:
-        """Promotion's constructor (``ledger.promotion``): the same checks as the
+        """Promotion's constructor (``receiver.promotion``): the same checks as the
         constructor for everything that came from outside, none for what
         promotion computed itself: the OTel anchors (hex of binary ids), a
         ``source`` from ``source_of``, and, with ``ids_trusted``, the event and
@@ -297,7 +297,7 @@ _SETTERS = tuple(getattr(Envelope, name).__set__ for name in Envelope.__slots__)
 
 
 def check_event_type(value: object) -> None:
-    """Raise ``EnvelopeError`` unless ``value`` is a valid event type (design.md section 2)."""
+    """Raise ``EnvelopeError`` unless ``value`` is a valid event type (see docs/format.md)."""
     if value in _VALID_TYPES:
         return
     if not isinstance(value, str) or not value:

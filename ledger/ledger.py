@@ -9,7 +9,7 @@ A handful of verbs; the storage engine behind them is private (``ledger._engine`
         ledger.sql("SELECT event_type, count(*) FROM envelopes GROUP BY 1")
         assert ledger.verify().ok
 
-Contracts (design.md section 4), each with its test in the conformance suite:
+Contracts (docs/contracts.md), each with its test in the conformance suite:
 
 * ``append`` returns only when every stored envelope is durable (fsync'd WAL);
   one fsync serves every thread waiting at that moment.
@@ -223,7 +223,7 @@ class Ledger(LedgerReader):
         ``readonly=True``, a ``LedgerReader`` that creates and changes nothing.
 
         The writer recovers the directory first (see ``ledger._engine.recovery``):
-        read ``ledger.recovery`` for what it found. Raises ``LedgerLockedError``
+        read ``.recovery`` for what it found. Raises ``LedgerLockedError``
         when another process writes it, ``LedgerFormatError`` when it is not a
         ledger this version reads.
         """

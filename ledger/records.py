@@ -102,7 +102,7 @@ Row = tuple  # a Record's fields as a plain tuple: what the writer keeps in memo
 # Plain tuples of atoms are untracked by CPython's cyclic GC; NamedTuple
 # instances never are, so a buffer of 100k Records would be walked by every
 # full collection. Hot paths index rows with these constants.
-EVENT_ID, CORRELATION_ID, SEQ, POSITION, PREV_HASH, HASH = 0, 9, 14, 15, 17, 18
+EVENT_ID, CORRELATION_ID, SEQ, POSITION, PREV_HASH = 0, 9, 14, 15, 17
 
 CONTENT_FIELDS = (
     "event_type", "schema_version", "occurred_at", "source_origin", "source_runtime", "source_service",

@@ -1,4 +1,4 @@
-"""The names facts carry on the wire (design.md section 3). Nothing else spells them.
+"""The names facts carry on the wire. Nothing else spells them.
 
 A span event or an OTLP log record is a fact when it carries ``EVENT_TYPE``.
 Its other attributes:

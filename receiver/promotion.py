@@ -1,4 +1,4 @@
-"""Promotion: OTLP trace and log requests to envelopes (design.md sections 3 and 4).
+"""Promotion: OTLP trace and log requests to envelopes.
 
 One pure module, used by the receiver and by the in-process exporters alike:
 ``promote_traces(request)`` and ``promote_logs(request)`` return a ``Promotion``
@@ -8,7 +8,7 @@ Order: the envelopes of one request come out sorted by ``occurred_at`` (stable,
 so ties keep request order). An SDK exports a span when it ends, so children
 arrive before their parents; sorting makes a batch commit in the order things
 happened. Across requests the ledger's order is arrival order, which is why
-facts should ride on short spans (design.md section 3).
+facts should ride on short spans.
 No I/O, no clock except ``received_at`` for rejections.
 
 Which facts

@@ -10,7 +10,7 @@ For each segment the catalog can answer two questions without scanning it:
   segment's ``event_id`` column confirms it, so a fingerprint collision costs a
   read, never a wrong answer. UUIDv7 ids carry the millisecond they were made,
   so a segment whose UUIDv7 ids span other times is not searched at all for
-  them (design.md section 5): new facts are checked against recent segments only.
+  them: new facts are checked against recent segments only.
 """
 
 from __future__ import annotations

@@ -12,9 +12,11 @@
     │   └── seg-<id>.parquet       sealed envelopes, immutable, sorted by (correlation_id, seq)
     ├── index/
     │   └── seg-<id>.parquet       per segment: correlation_id -> row range, seq range, last hash
-    └── quarantine/
-        ├── <name>                 a damaged or leftover file, moved aside, never deleted
-        └── <name>.report.json     what it held, why it was moved, what was lost
+    ├── quarantine/
+    │   ├── <name>                 a damaged or leftover file, moved aside, never deleted
+    │   └── <name>.report.json     what it held, why it was moved, what was lost
+    └── projections/
+        └── <name>.json            projection checkpoints: a cache (deleting one costs a rebuild)
 
     append ──► wal/N.wal ──fsync──► ack
                    │ every seal_interval or seal_max_bytes (background)

@@ -74,10 +74,6 @@ class RecoveryReport:
     quarantined: list[Quarantined] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    @property
-    def clean(self) -> bool:
-        return not self.quarantined and not self.warnings
-
     def lines(self) -> list[str]:
         return [f"quarantined {q.describe()}" for q in self.quarantined] + self.warnings
 

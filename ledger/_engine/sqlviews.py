@@ -5,7 +5,7 @@ UUIDs as DuckDB ``UUID``, times as ``TIMESTAMPTZ_NS``, OTel ids and hashes as
 lowercase hex text, the payload as ``JSON``. ``runs`` has one row per
 correlation: first and last ``occurred_at``, the count, counts per event type
 (a MAP), the last event type and seq. ``dead_letters`` has the facts the
-receiver rejected (``ledger.deadletters``). Segments are read where they lie with
+receiver rejected (``ledger._engine.deadletters``). Segments are read where they lie with
 ``read_parquet``; the unsealed tail (writer only) is a registered Arrow table.
 
 The same views over a copied directory with plain DuckDB (no ChatSnapshot)::

@@ -1,4 +1,4 @@
-"""Projections: pure functions of a replay, never writers of truth (design.md §6).
+"""Projections: pure functions of a replay, never writers of truth.
 
 Each takes one run's envelopes in seq order (``Ledger.replay``) and gives the same output,
 byte for byte, for the same facts: on every run of the code, before and after compaction.

@@ -1,4 +1,4 @@
-"""The store conformance suite: design.md contracts 1, 2, 3, 5, 7.
+"""The store conformance suite: contracts 1, 2, 3, 5, 7 of docs/contracts.md.
 
 Any store that offers the ``Ledger`` verbs passes these tests. A test module
 subclasses ``StoreConformance`` (the contracts that hold within one process) or,
