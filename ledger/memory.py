@@ -96,6 +96,27 @@ class MemoryLedger:
         with cls._names_lock:
             cls._names.pop(str(path), None)
 
+    def close(self) -> None:
+        """Release the writer's claim on the name. Idempotent; the data stays."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._readonly:
+            with self._state.lock:
+                self._state.writer_open = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _check(self, *, writing: bool = False) -> None:
+        if self._closed:
+            raise LedgerClosedError(f"memory ledger {self._name!r} is closed; open it again")
+        if writing and self._readonly:
+            raise TypeError(f"memory ledger {self._name!r} is open read-only")
+
     # -- properties ----------------------------------------------------------------
 
     @property
@@ -112,7 +133,7 @@ class MemoryLedger:
 
     @property
     def last_position(self) -> int:
-        self._check_open()
+        self._check()
         with self._state.lock:
             return self._state.records[-1].position if self._state.records else 0
 
@@ -120,7 +141,7 @@ class MemoryLedger:
 
     def append(self, envelopes: Iterable[Envelope]) -> list[AppendResult]:
         """Store envelopes; one result per envelope, in order (see ``Ledger.append``)."""
-        self._check_writer()
+        self._check(writing=True)
         batch = list(envelopes)
         for e in batch:
             if not isinstance(e, Envelope):
@@ -148,32 +169,32 @@ class MemoryLedger:
 
     def dead_letter(self, rejections: Sequence[Rejection]) -> None:
         """Keep rejected facts in the ``dead_letters`` view."""
-        self._check_writer()
+        self._check(writing=True)
         with self._state.lock:
             self._state.dead_letters.extend(rejections)
 
     def seal(self) -> int:
         """Nothing to seal in memory; returns 0."""
-        self._check_writer()
+        self._check(writing=True)
         return 0
 
     def compact(self) -> CompactionReport:
         """Nothing to compact in memory."""
-        self._check_writer()
+        self._check(writing=True)
         return CompactionReport()
 
     # -- reading -------------------------------------------------------------------
 
     def replay(self, correlation_id: str, after_seq: int = 0) -> Iterator[Envelope]:
         """The envelopes of ``correlation_id`` with ``seq > after_seq``, in seq order."""
-        self._check_open()
+        self._check()
         with self._state.lock:
             chain = list(self._state.by_corr.get(correlation_id, ()))
         return iter([record_to_envelope(r) for r in chain[after_seq:]])
 
     def since(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
         """Up to ``limit`` envelopes with ``position > after_position``, in position order."""
-        self._check_open()
+        self._check()
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         with self._state.lock:
@@ -182,7 +203,7 @@ class MemoryLedger:
 
     def runs(self) -> list[RunSummary]:
         """One summary per correlation, ordered by first occurrence."""
-        self._check_open()
+        self._check()
         with self._state.lock:
             chains = [list(c) for c in self._state.by_corr.values() if c]
         summaries = []
@@ -197,7 +218,7 @@ class MemoryLedger:
 
     def sql(self, query: str) -> pa.Table:
         """Run a DuckDB query over ``envelopes``, ``runs`` and ``dead_letters`` (as on disk)."""
-        self._check_open()
+        self._check()
         import duckdb
 
         with self._state.lock:
@@ -219,7 +240,7 @@ class MemoryLedger:
 
     def verify(self, correlation_id: str | None = None) -> VerifyReport:
         """Recompute every hash chain (or one correlation's)."""
-        self._check_open()
+        self._check()
         with self._state.lock:
             chains = {c: list(rs) for c, rs in self._state.by_corr.items()
                       if correlation_id is None or c == correlation_id}
@@ -240,32 +261,6 @@ class MemoryLedger:
                     break
                 prev = r.hash
         return report
-
-    # -- lifetime ------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Release the writer's claim on the name. Idempotent; the data stays."""
-        if self._closed:
-            return
-        self._closed = True
-        if not self._readonly:
-            with self._state.lock:
-                self._state.writer_open = False
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise LedgerClosedError(f"memory ledger {self._name!r} is closed; open it again")
-
-    def _check_writer(self) -> None:
-        self._check_open()
-        if self._readonly:
-            raise TypeError(f"memory ledger {self._name!r} is open read-only")
 
 
 def _dead_letters_table(rejections: list[Rejection]) -> pa.Table:
