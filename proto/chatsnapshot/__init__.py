@@ -1,0 +1,1 @@
+"""The ``chatsnapshot`` protobuf package, as other languages import it (``chatsnapshot/v1/...``)."""
