@@ -172,7 +172,8 @@ class LedgerReader:
     def verify(self, correlation_id: str | None = None) -> VerifyReport:
         """Recompute every hash chain (or one correlation's) and check every file."""
         self._check_open()
-        return verify(self._snapshot(), self._layout, correlation_id)
+        snap = self._snapshot()
+        return verify(snap, self._engine.manifest(), self._layout, correlation_id)
 
     def close(self) -> None:
         """Release what this handle holds (a writer seals first and unlocks). Idempotent."""

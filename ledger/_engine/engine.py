@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from chatsnapshot.ledger._engine.deadletters import DeadLetters
 from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.manifest import Manifest
 from chatsnapshot.ledger._engine.opening import ReaderParts, manifest_stamp, open_reader, open_writer
 from chatsnapshot.ledger._engine.recovery import RecoveryReport
 from chatsnapshot.ledger._engine.snapshot import Snapshot
@@ -50,6 +51,10 @@ class ReadingEngine:
         parts = self._parts
         return Snapshot(tuple(parts.catalog.segments), parts.buffers, parts.durable)
 
+    def manifest(self) -> Manifest:
+        """The MANIFEST this view was opened with (and the losses a crashed writer's WAL shows)."""
+        return self._parts.manifest
+
     def close(self) -> None:
         self._parts.catalog.close()
 
@@ -75,6 +80,10 @@ class WritingEngine:
     def snapshot(self, *, force: bool = False) -> Snapshot:
         """Everything durable, sealed or not (``force`` changes nothing for a writer)."""
         return self._parts.writer.snapshot()
+
+    def manifest(self) -> Manifest:
+        """The MANIFEST as this writer last saved it."""
+        return self._parts.keeper.current
 
     def append(self, envelopes: Iterable[Envelope]) -> list[AppendResult]:
         return self._parts.writer.append(envelopes)

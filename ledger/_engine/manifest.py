@@ -8,6 +8,7 @@ envelope is in a listed segment; WAL records at or below it are already sealed.
 A segment whose file failed its checks on open stays listed with status
 ``quarantined`` and the reason, so that replay and ``verify`` know which
 correlations and seqs are missing rather than silently skipping them.
+``lost`` lists committed records that WAL damage destroyed, for good.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from chatsnapshot.errors import LedgerFormatError
 from chatsnapshot.ledger.fsutil import write_atomic
 
-__all__ = ["FORMAT", "Manifest", "ManifestKeeper", "SegmentEntry", "load_manifest", "save_manifest"]
+__all__ = ["FORMAT", "LostRecord", "Manifest", "ManifestKeeper", "SegmentEntry", "load_manifest", "save_manifest"]
 
 FORMAT = "chatsnapshot-ledger"
 VERSION = 1
@@ -55,6 +56,25 @@ class SegmentEntry:
 
 
 @dataclass(frozen=True)
+class LostRecord:
+    """A committed record the ledger lost to damage (a WAL frame that no longer
+    checks out). Kept for good: ``verify`` reports it every time, and the writer
+    never hands out its position or its seq again. ``correlation_id``, ``seq``
+    and ``hash`` (hex) are what the damaged frame still said, when it could be read."""
+
+    position: int | None
+    correlation_id: str | None
+    seq: int | None
+    hash: str | None
+    reason: str
+
+    def describe(self) -> str:
+        where = f"position {self.position}" if self.position is not None else "an unknown position"
+        what = f"{self.correlation_id} seq {self.seq}" if self.correlation_id is not None else "an unknown run"
+        return f"{what} at {where}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Manifest:
     """``retired`` lists files that compaction replaced: their rows are in listed
     segments, and they are deleted after a grace period (readers may still be
@@ -65,6 +85,7 @@ class Manifest:
     sealed_through: int = 0
     segments: tuple[SegmentEntry, ...] = field(default_factory=tuple)
     retired: tuple[str, ...] = ()
+    lost: tuple[LostRecord, ...] = ()  # committed records lost to damage: permanent gaps
 
     def with_segments(self, segments: list[SegmentEntry], **changes: Any) -> Manifest:
         """A new generation of the manifest with ``segments`` (kept in position order)."""
@@ -93,7 +114,7 @@ def load_manifest(path: Path) -> Manifest | None:
             )
         segments = tuple(SegmentEntry(**s) for s in doc["segments"])
         return Manifest(doc["generation"], doc["next_segment_id"], doc["sealed_through"], segments,
-                        tuple(doc.get("retired", ())))
+                        tuple(doc.get("retired", ())), tuple(LostRecord(**x) for x in doc.get("lost", ())))
     except LedgerFormatError:
         raise
     except (ValueError, KeyError, TypeError) as e:

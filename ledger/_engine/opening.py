@@ -13,7 +13,7 @@ from chatsnapshot.ledger._engine.catalog import Catalog
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.lock import WriterLock, writer_alive
 from chatsnapshot.ledger._engine.manifest import Manifest, ManifestKeeper, load_manifest, save_manifest
-from chatsnapshot.ledger._engine.recovery import RecoveryReport, recover_wal
+from chatsnapshot.ledger._engine.recovery import RecoveryReport, recover_wal, step_over
 from chatsnapshot.ledger.options import LedgerOptions
 
 if TYPE_CHECKING:  # the writer's machinery is imported by open_writer: readers start faster
@@ -98,13 +98,20 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
         manifest = manifest.with_segments(entries)
         save_manifest(layout.manifest, manifest)
 
+    _refuse_missing_segments(layout, manifest)
     keeper = ManifestKeeper(layout.manifest, manifest)
     catalog = Catalog(layout, writer=True, open_row_groups=options.open_row_groups)
     catalog.load(entries)
     heads = initial_heads(catalog, layout)
-    records, sources = recover_wal(layout, manifest.sealed_through, heads, report, quarantine=True)
+    for lost in manifest.lost:  # lost earlier: their seqs stay used
+        step_over(lost, heads)
+    wal = recover_wal(layout, manifest.sealed_through, heads, report, quarantine=True)
+    records, sources = wal.records, wal.sources
+    if wal.lost:  # recorded for good before the damaged WAL file can go
+        manifest = keeper.update(lambda m: replace(m, generation=m.generation + 1, lost=(*m.lost, *wal.lost)))
     position = max([manifest.sealed_through, *(e.last_position for e in entries),
-                    records[-1].position if records else 0])
+                    records[-1].position if records else 0,
+                    *(x.position for x in manifest.lost if x.position is not None)])
     writer = Writer(layout, catalog, heads, position, max_unsealed_bytes=options.max_unsealed_bytes,
                     backpressure_timeout=options.backpressure_timeout)
     sealer = Sealer(layout, options, writer, catalog, keeper)
@@ -127,6 +134,25 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
     return WriterParts(lock, keeper, catalog, writer, sealer, compactor, report)
 
 
+def _refuse_missing_segments(layout: Layout, manifest: Manifest) -> None:
+    """A position up to ``sealed_through`` in no listed segment (and not a recorded loss) means a
+    segment was removed: the runs it held are unknown, so appending could reuse their seqs."""
+    lost = {x.position for x in manifest.lost}
+    covered = sorted((e.first_position, e.last_position) for e in manifest.segments)
+    expected, holes = 1, []
+    for first, last in [*covered, (manifest.sealed_through + 1, manifest.sealed_through + 1)]:
+        missing = [p for p in range(expected, min(first, manifest.sealed_through + 1)) if p not in lost]
+        if missing:
+            holes.append(f"{missing[0]}..{missing[-1]}")
+        expected = max(expected, last + 1)
+    if holes:
+        raise LedgerFormatError(
+            f"positions {', '.join(holes)} of {layout.root} are sealed according to its MANIFEST but in no listed "
+            "segment: a segment was removed. Appending could reuse the seqs of the runs it held, so the ledger "
+            "is not opened for writing; restore the segment (and its MANIFEST entry) from a backup, or read it "
+            "with readonly=True / `chatsnapshot verify`")
+
+
 def open_reader(layout: Layout, options: LedgerOptions, previous: ReaderParts | None = None) -> ReaderParts:
     """Read the manifest (and, when no writer runs, the WAL) without changing anything.
 
@@ -145,7 +171,9 @@ def open_reader(layout: Layout, options: LedgerOptions, previous: ReaderParts | 
     durable = max([manifest.sealed_through, *(e.last_position for e in manifest.segments)])
     if layout.wal.is_dir() and not writer_alive(layout.lock):
         # No writer: what a crashed writer left in the WAL is part of the ledger.
-        records, sources = recover_wal(layout, manifest.sealed_through, {}, report, quarantine=False)
+        wal = recover_wal(layout, manifest.sealed_through, {}, report, quarantine=False)
+        records, sources = wal.records, wal.sources
+        manifest = replace(manifest, lost=(*manifest.lost, *wal.lost))  # seen, not written: a reader changes nothing
         if records:
             buf = Buffer(sources)
             for r in records:

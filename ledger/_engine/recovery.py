@@ -12,7 +12,8 @@ The writer's open (``recover``) does, in order:
    segment is rebuilt from the segment;
 3. the WAL files: every valid record above ``sealed_through`` is recovered. A
    torn tail (never acknowledged) and damaged ranges are copied to quarantine;
-   seq gaps that damage left are reported by correlation and seq.
+   records that damage destroyed are recorded in the MANIFEST as ``lost`` for
+   good (``verify`` keeps reporting them; no seq or position is reused).
 
 Nothing is deleted that was not already safe elsewhere, and a failure here is
 reported in ``RecoveryReport`` rather than raised, so a damaged ledger still
@@ -32,14 +33,15 @@ import pyarrow.parquet as pq
 
 from chatsnapshot.ledger._engine.catalog import Catalog
 from chatsnapshot.ledger._engine.layout import Layout
-from chatsnapshot.ledger._engine.manifest import Manifest, SegmentEntry
+from chatsnapshot.ledger._engine.manifest import LostRecord, Manifest, SegmentEntry
 from chatsnapshot.ledger._engine.segment import build_index, file_sha256, write_parquet
-from chatsnapshot.ledger._engine.wal import scan
+from chatsnapshot.ledger._engine.wal import Damage, scan
 from chatsnapshot.ledger._engine.writer import Heads
 from chatsnapshot.ledger.fsutil import fsync_dir
 from chatsnapshot.ledger.records import Record
 
-__all__ = ["Quarantined", "RecoveryReport", "check_segment", "recover_wal", "sweep_leftovers"]
+__all__ = ["Quarantined", "RecoveryReport", "WalRecovery", "check_segment", "recover_wal", "step_over",
+           "sweep_leftovers"]
 
 
 @dataclass
@@ -203,42 +205,114 @@ def initial_heads(catalog: Catalog, layout: Layout) -> Heads:
 
 
 def recover_wal(layout: Layout, sealed_through: int, heads: Heads, report: RecoveryReport,
-                *, quarantine: bool) -> tuple[list[Record], list[Path]]:
+                *, quarantine: bool) -> WalRecovery:
     """Valid WAL records above ``sealed_through``, in order, updating ``heads``.
 
-    Returns the records and the WAL files they came from. With
-    ``quarantine=False`` (a reader) damage is only reported, nothing is written.
+    Damaged frames (complete, once durable, now failing their digest) are losses:
+    each becomes a ``LostRecord`` with what the frame still says, and ``heads``
+    move past the lost seqs, so that the next fact of that run never reuses one.
+    Positions between the valid records around a damaged range (or before the
+    next WAL file's first position) that no frame accounts for are lost too, by
+    position alone. A torn tail (an incomplete frame at the end) was never
+    acknowledged and loses nothing. With ``quarantine=False`` (a reader) damage is
+    only reported, nothing is written.
     """
-    records: list[Record] = []
-    sources: list[Path] = []
+    out = WalRecovery()
     last = sealed_through
-    for path in layout.wal_files():
+    files = layout.wal_files()
+    for n, path in enumerate(files):
         result = scan(path)
-        damaged = [d for d in result.damage if not d.torn_tail]
-        keep = [r for r in result.records if r.position > last]
+        next_first = _first_position(files[n + 1]) if n + 1 < len(files) else None
+        keep = [(at, r) for at, r in zip(result.offsets, result.records, strict=True) if r.position > last]
         gaps: list[tuple[str, int, int]] = []
-        for r in keep:
-            seq, _ = heads.get(r.correlation_id, (0, b""))
-            if r.seq > seq + 1:
-                gaps.append((r.correlation_id, seq + 1, r.seq - 1))
-            heads[r.correlation_id] = (r.seq, r.hash)
-            last = r.position
-        records.extend(keep)
+        # Valid records and damaged ranges in file order: a loss sits between its neighbours.
+        events = sorted([*((at, 0, r) for at, r in keep), *((d.offset, 1, d) for d in result.damage)],
+                        key=lambda e: (e[0], e[1]))
+        for i, (_, kind, item) in enumerate(events):
+            if kind == 0:
+                assert isinstance(item, Record)
+                last = _take(item, heads, gaps, out)
+                continue
+            assert isinstance(item, Damage)
+            if item.torn_tail:
+                continue
+            following = next((e[2] for e in events[i + 1:] if e[1] == 0), None)
+            before = following.position if isinstance(following, Record) else next_first
+            destroyed = _lost(item, last, before, f"damaged WAL frame in {layout.relative(path)} "
+                              f"at offset {item.offset}")
+            for x in destroyed:
+                step_over(x, heads)
+            out.lost.extend(destroyed)
+            last = max([last, *(x.position for x in destroyed if x.position is not None)])
+        keep_records = [r for _, r in keep]
         data = path.read_bytes() if result.damage and quarantine else b""
         for d in result.damage:
-            reason = (f"torn tail of {d.length} bytes at offset {d.offset}: a write that was never "
-                      "acknowledged" if d.torn_tail else f"{d.length} damaged bytes at offset {d.offset}")
-            item = Quarantined(layout.relative(path), None, reason, lost=not d.torn_tail,
-                               affected=[] if d.torn_tail else gaps)
+            reason = (f"torn tail of {d.length} bytes at offset {d.offset}: an incomplete write that was never "
+                      "acknowledged" if d.torn_tail else
+                      f"{d.length} damaged bytes at offset {d.offset} ({len(d.frames)} complete frame(s) whose "
+                      "digest no longer matches)")
+            affected = [] if d.torn_tail else gaps + [
+                (x.correlation_id, x.seq, x.seq) for x in out.lost
+                if x.correlation_id is not None and x.seq is not None and str(path.name) in x.reason]
+            item = Quarantined(layout.relative(path), None, reason, lost=not d.torn_tail, affected=affected)
             if quarantine:
                 item = _quarantine(layout, path.with_name(f"{path.stem}-{d.offset}.wal"), item,
                                    data[d.offset:d.offset + d.length])
                 report.quarantined.append(item)
             else:
                 report.warnings.append(f"WAL {item.describe()}")
-        if keep or damaged:
-            sources.append(path)
+        if keep_records or any(not d.torn_tail for d in result.damage):
+            out.sources.append(path)
         elif quarantine:
             path.unlink()  # nothing above sealed_through, nothing damaged: already sealed or empty
-    report.wal_records = len(records)
-    return records, sources
+    report.wal_records = len(out.records)
+    for lost in out.lost:
+        report.warnings.append(f"lost for good: {lost.describe()}")
+    return out
+
+
+@dataclass
+class WalRecovery:
+    """What ``recover_wal`` found: the records to seal, the files they came from, the losses."""
+
+    records: list[Record] = field(default_factory=list)
+    sources: list[Path] = field(default_factory=list)
+    lost: list[LostRecord] = field(default_factory=list)
+
+
+def _first_position(path: Path) -> int | None:
+    return int(path.stem) if path.stem.isdigit() else None
+
+
+def _take(r: Record, heads: Heads, gaps: list[tuple[str, int, int]], out: WalRecovery) -> int:
+    seq, _ = heads.get(r.correlation_id, (0, b""))
+    if r.seq > seq + 1:
+        gaps.append((r.correlation_id, seq + 1, r.seq - 1))
+    heads[r.correlation_id] = (r.seq, r.hash)
+    out.records.append(r)
+    return r.position
+
+
+def _lost(d: Damage, after: int, before: int | None, reason: str) -> list[LostRecord]:
+    """The records a damaged range destroyed: one per frame whose body still says which
+    (when its position fits between its neighbours), then every position in between that
+    no frame accounts for."""
+    found: list[LostRecord] = []
+    known: set[int] = set()
+    for frame in d.frames:
+        r = frame.record
+        if r is not None and r.position > after and (before is None or r.position < before):
+            found.append(LostRecord(r.position, r.correlation_id, r.seq, frame.digest.hex(), reason))
+            known.add(r.position)
+    upper = before if before is not None else max([after + len(d.frames), *known], default=after) + 1
+    found += [LostRecord(p, None, None, None, reason) for p in range(after + 1, upper) if p not in known]
+    return sorted(found, key=lambda x: x.position or 0)
+
+
+def step_over(lost: LostRecord, heads: Heads) -> None:
+    """Move a run's head past a lost seq: its next fact takes the seq after it."""
+    if lost.correlation_id is None or lost.seq is None or lost.hash is None:
+        return
+    seq, _ = heads.get(lost.correlation_id, (0, b""))
+    if lost.seq > seq:
+        heads[lost.correlation_id] = (lost.seq, bytes.fromhex(lost.hash))

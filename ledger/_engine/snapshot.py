@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from chatsnapshot.errors import CorruptSegmentError
 from chatsnapshot.ledger._engine.buffer import Buffer
 from chatsnapshot.ledger._engine.catalog import Segment
 from chatsnapshot.ledger._engine.segment import table_to_records
@@ -41,7 +42,12 @@ def replay_records(snap: Snapshot, correlation_id: str, after_seq: int = 0) -> I
         if loc is None or loc.last_seq <= after_seq:
             continue
         skip = max(0, after_seq - loc.first_seq + 1)
-        yield from table_to_records(seg.file.read_rows(loc.first_row + skip, loc.row_count - skip))
+        records = table_to_records(seg.file.read_rows(loc.first_row + skip, loc.row_count - skip))
+        if len(records) != loc.row_count - skip or any(r.correlation_id != correlation_id for r in records):
+            raise CorruptSegmentError(
+                f"{seg.entry.file} does not hold {correlation_id} where its index says (rows were inserted, "
+                "deleted or moved); run `chatsnapshot verify`")
+        yield from records
     for buf in snap.buffers:
         for r in buf.by_corr.get(correlation_id, ()):
             if r[SEQ] > after_seq and r[POSITION] <= snap.durable:

@@ -10,12 +10,18 @@ A WAL file holds committed records in position order, each framed as::
 The trailing digest is the envelope's chain hash, so it doubles as the record
 checksum: a record is valid exactly when its digest matches its body.
 
-``scan`` reads a file back. A run of invalid bytes that reaches the end of the
-file is a *torn tail*: the writer died during a write that was never fsync'd,
-hence never acknowledged. Invalid bytes followed by valid records are *damage*:
-bytes that were once durable changed, so records may be lost; ``scan``
-resynchronises on the next valid record (found by its magic and digest) and
-reports the range it skipped.
+``scan`` reads a file back. Bytes that are not a valid record are one of two things:
+
+* a *torn tail*: an incomplete frame at the end of the file (its length prefix
+  claims more bytes than there are, or there are too few for a frame). The
+  writer died during a write that was never fsync'd, hence never acknowledged.
+* *damage*: complete frames whose digest no longer matches, at the end of the
+  file or followed by valid records. Bytes that were once durable changed, so
+  acknowledged records are lost. ``scan`` still reads what each damaged frame
+  says (``LostFrame``: its correlation, seq and position when the body decodes,
+  and its trailing digest, the record's hash as written) so that recovery can
+  record the loss and never hand out that seq or position again; it
+  resynchronises on the next valid record (found by its magic and digest).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from pathlib import Path
 from chatsnapshot.ledger.fsutil import fsync_dir
 from chatsnapshot.ledger.records import MAGIC, Record, decode
 
-__all__ = ["LENGTH", "Damage", "WalFile", "WalScan", "frame", "scan"]
+__all__ = ["LENGTH", "Damage", "LostFrame", "WalFile", "WalScan", "frame", "scan"]
 
 LENGTH = struct.Struct(">I")  # the frame's length prefix
 _LEN = LENGTH
@@ -83,12 +89,23 @@ class WalFile:
 
 
 @dataclass(frozen=True)
+class LostFrame:
+    """A complete frame inside a damaged range: what it still says (``record`` when
+    its body decodes, checksum aside) and its trailing digest."""
+
+    offset: int
+    record: Record | None
+    digest: bytes
+
+
+@dataclass(frozen=True)
 class Damage:
     """A byte range of a WAL file that holds no valid record."""
 
     offset: int
     length: int
-    torn_tail: bool  # True when the range reaches the end of the file
+    torn_tail: bool  # an incomplete frame at the end of the file: never acknowledged, nothing lost
+    frames: tuple[LostFrame, ...] = ()  # the complete (damaged) frames in the range
 
 
 @dataclass
@@ -98,6 +115,7 @@ class WalScan:
     path: Path
     records: list[Record] = field(default_factory=list)
     damage: list[Damage] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)  # where each record's frame starts
     valid_end: int = 0  # offset just past the last valid record
 
 
@@ -127,17 +145,37 @@ def scan(path: Path) -> WalScan:
     while at < len(data):
         found = _record_at(data, at)
         if found is not None:
+            result.offsets.append(at)
             record, at = found
             result.records.append(record)
             result.valid_end = at
             continue
         resume = _resync(data, at)
+        end = len(data) if resume is None else resume
+        frames = _frames(data, at, end)
+        result.damage.append(Damage(at, end - at, torn_tail=resume is None and not frames, frames=frames))
         if resume is None:
-            result.damage.append(Damage(at, len(data) - at, torn_tail=True))
             break
-        result.damage.append(Damage(at, resume - at, torn_tail=False))
         at = resume
     return result
+
+
+def _frames(data: bytes, at: int, end: int) -> tuple[LostFrame, ...]:
+    """The complete frames from ``at`` up to ``end``, read as frames whatever their digest."""
+    frames = []
+    while at + _LEN.size <= end:
+        (n,) = _LEN.unpack_from(data, at)
+        stop = at + _LEN.size + n + _DIGEST
+        if not _MIN_BODY <= n <= _MAX_BODY or stop > end:
+            break
+        body, digest = data[at + _LEN.size:stop - _DIGEST], data[stop - _DIGEST:stop]
+        try:
+            record: Record | None = decode(body, digest) if body[:4] == MAGIC else None
+        except (ValueError, UnicodeDecodeError, struct.error):
+            record = None
+        frames.append(LostFrame(at, record, digest))
+        at = stop
+    return tuple(frames)
 
 
 def _resync(data: bytes, bad: int) -> int | None:
