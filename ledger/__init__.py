@@ -43,7 +43,7 @@ from chatsnapshot.ledger.codec import (
 )
 from chatsnapshot.ledger.envelope import Envelope, Source, canonical_json
 from chatsnapshot.ledger.ids import uuid7
-from chatsnapshot.ledger.ledger import Ledger, LedgerReader, RunSummary
+from chatsnapshot.ledger.ledger import Ledger, LedgerReader, RepairReport, RunSummary, repair
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.results import (
     AppendResult,
@@ -73,6 +73,7 @@ __all__ = [
     "Problem",
     "Quarantined",
     "RecoveryReport",
+    "RepairReport",
     "RunSummary",
     "Source",
     "StoreUnavailableError",
@@ -83,5 +84,6 @@ __all__ = [
     "envelope_to_json",
     "envelope_to_proto",
     "fact_from_json",
+    "repair",
     "uuid7",
 ]

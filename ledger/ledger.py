@@ -42,6 +42,8 @@ from chatsnapshot.errors import CorruptSegmentError, LedgerClosedError
 from chatsnapshot.ledger._engine.engine import ReadingEngine, WritingEngine
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.recovery import RecoveryReport
+from chatsnapshot.ledger._engine.repair import RebuiltManifest as RepairReport
+from chatsnapshot.ledger._engine.repair import repair_directory
 from chatsnapshot.ledger._engine.snapshot import Snapshot, records_since, replay_records
 from chatsnapshot.ledger._engine.sqlviews import SqlEngine
 from chatsnapshot.ledger._engine.verify import verify
@@ -50,7 +52,7 @@ from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.records import record_to_envelope
 from chatsnapshot.ledger.results import AppendResult, CompactionReport, Rejection, VerifyReport
 
-__all__ = ["Ledger", "LedgerReader", "RunSummary"]
+__all__ = ["Ledger", "LedgerReader", "RepairReport", "RunSummary", "repair"]
 
 
 class RunSummary(NamedTuple):
@@ -266,3 +268,10 @@ class Ledger(LedgerReader):
 
     def __enter__(self) -> Self:
         return self
+
+
+def repair(path: str | Path, *, force: bool = False) -> RepairReport:
+    """Rebuild a lost or unreadable MANIFEST from the ledger's segments and indexes (the old one
+    is kept in ``quarantine/``). ``notes`` say what was done, ``unrecovered`` what could not be.
+    Needs the writer lock: raises ``LedgerLockedError`` while a writer runs."""
+    return repair_directory(Layout(path), force=force)

@@ -42,8 +42,8 @@ def ledger_path(args: argparse.Namespace) -> str:
 def open_reader(args: argparse.Namespace) -> LedgerReader:
     """The ledger, read-only: works while a writer (e.g. the receiver) runs."""
     ledger = Ledger.open(ledger_path(args), readonly=True)
-    for line in ledger.recovery.lines():
-        log.warning("%s", line)
+    for line in ledger.recovery.lines():  # damage is news to whoever reads: always said, on stderr
+        print(f"chatsnapshot: warning: {line}", file=sys.stderr)
     return ledger
 
 

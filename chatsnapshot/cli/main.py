@@ -19,6 +19,7 @@ from chatsnapshot.cli import (
     compact,
     context,
     dag,
+    repair,
     replay,
     runs,
     serve,
@@ -36,7 +37,8 @@ from chatsnapshot.ledger import EnvelopeError, LedgerError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stats, view, sql, verify, compact, append)
+_COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stats, view, sql, verify, compact, repair,
+             append)
 
 
 def build_parser() -> argparse.ArgumentParser:

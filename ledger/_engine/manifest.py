@@ -119,7 +119,8 @@ def load_manifest(path: Path) -> Manifest | None:
         raise
     except (ValueError, KeyError, TypeError) as e:
         raise LedgerFormatError(
-            f"{path} is unreadable ({e}); nothing was changed: restore it from a backup"
+            f"{path} is unreadable ({e}); nothing was changed: restore it from a backup, or rebuild it from "
+            "the segments with `chatsnapshot repair`"
         ) from e
 
 

@@ -12,8 +12,9 @@ from chatsnapshot.ledger._engine.buffer import Buffer
 from chatsnapshot.ledger._engine.catalog import Catalog
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.lock import WriterLock, writer_alive
-from chatsnapshot.ledger._engine.manifest import Manifest, ManifestKeeper, load_manifest, save_manifest
-from chatsnapshot.ledger._engine.recovery import RecoveryReport, recover_wal, step_over
+from chatsnapshot.ledger._engine.manifest import Manifest, ManifestKeeper, SegmentEntry, load_manifest, save_manifest
+from chatsnapshot.ledger._engine.recovery import RecoveryReport, check_segment, describe_damaged, recover_wal, step_over
+from chatsnapshot.ledger._engine.repair import rebuild_manifest
 from chatsnapshot.ledger.options import LedgerOptions
 
 if TYPE_CHECKING:  # the writer's machinery is imported by open_writer: readers start faster
@@ -159,14 +160,33 @@ def open_reader(layout: Layout, options: LedgerOptions, previous: ReaderParts | 
     ``previous``: the parts this reader opened last time, whose open segments are reused."""
     if not layout.root.is_dir():
         raise LedgerNotFoundError(f"there is no ledger at {layout.root} (no such directory); check --ledger / the path")
-    manifest = load_manifest(layout.manifest)
+    report = RecoveryReport()
+    try:
+        manifest = load_manifest(layout.manifest)
+    except LedgerFormatError as e:
+        if not layout.segments.is_dir():
+            raise
+        rebuilt = rebuild_manifest(layout, write_indexes=False)  # read what the files hold; change nothing
+        manifest = rebuilt.manifest
+        report.warnings.append(f"{e}; reading the segments without it (`chatsnapshot repair` writes a new one)")
+        report.warnings += rebuilt.unrecovered[:-1]
     if manifest is None:
         if not layout.wal.is_dir():
             raise LedgerFormatError(f"{layout.root} is not a ChatSnapshot ledger (no MANIFEST, no wal/)")
         manifest = Manifest()
+    known = {s.entry for s in previous.catalog.segments} if previous is not None else set()
+    entries = []
+    for entry in manifest.segments:
+        problem = _unusable(layout, entry) if entry.healthy and entry not in known else None
+        if problem is not None:  # the writer would quarantine it; a reader reports it and reads the rest
+            report.warnings.append(f"segment {describe_damaged(layout, entry, problem).describe()}")
+            entry = entry.quarantined(problem)
+        elif not entry.healthy:
+            report.warnings.append(f"segment {entry.file} is quarantined: {entry.reason}")
+        entries.append(entry)
+    manifest = replace(manifest, segments=tuple(entries))
     catalog = Catalog(layout, writer=False, open_row_groups=options.open_row_groups)
     catalog.load(manifest.segments, previous.catalog if previous is not None else None)
-    report = RecoveryReport()
     buffers: tuple[Buffer, ...] = ()
     durable = max([manifest.sealed_through, *(e.last_position for e in manifest.segments)])
     if layout.wal.is_dir() and not writer_alive(layout.lock):
@@ -180,10 +200,30 @@ def open_reader(layout: Layout, options: LedgerOptions, previous: ReaderParts | 
                 buf.add(r)
             buffers = (buf,)
             durable = max(durable, records[-1].position)
-    for entry in manifest.segments:
-        if not entry.healthy:
-            report.warnings.append(f"segment {entry.file} is quarantined: {entry.reason}")
     return ReaderParts(manifest, catalog, buffers, durable, report)
+
+
+def _unusable(layout: Layout, entry: SegmentEntry) -> str | None:
+    """Why a reader cannot read a listed segment at all, or None. Cheap when the file is at its
+    recorded size; otherwise its footer decides (a file changed but readable stays, for ``verify``
+    to name what changed in it)."""
+    try:
+        size = (layout.root / entry.file).stat().st_size
+    except FileNotFoundError:
+        return "segment file is missing"
+    if size == entry.bytes:
+        return None
+    return check_segment(layout, entry) if _footer_broken(layout, entry) else None
+
+
+def _footer_broken(layout: Layout, entry: SegmentEntry) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        pq.ParquetFile(layout.root / entry.file).metadata  # noqa: B018 (reading it is the check)
+        return False
+    except Exception:
+        return True
 
 
 def manifest_stamp(layout: Layout) -> tuple[int, int, int] | None:

@@ -40,7 +40,8 @@ from chatsnapshot.ledger._engine.writer import Heads
 from chatsnapshot.ledger.fsutil import fsync_dir
 from chatsnapshot.ledger.records import Record
 
-__all__ = ["Quarantined", "RecoveryReport", "WalRecovery", "check_segment", "recover_wal", "step_over",
+__all__ = ["Quarantined", "RecoveryReport", "WalRecovery", "check_segment", "describe_damaged", "recover_wal",
+           "step_over",
            "sweep_leftovers"]
 
 
@@ -162,14 +163,19 @@ def rebuild_index(layout: Layout, entry: SegmentEntry, compression_level: int) -
     return SegmentEntry(**{**asdict(entry), "index_bytes": size, "index_sha256": sha})
 
 
-def quarantine_segment(layout: Layout, entry: SegmentEntry, reason: str, report: RecoveryReport) -> SegmentEntry:
+def describe_damaged(layout: Layout, entry: SegmentEntry, reason: str) -> Quarantined:
+    """What an unusable segment held, by run and seqs (from its index, when that is intact)."""
     affected = []
     if index_ok(layout, entry):
         index = pq.read_table(layout.root / entry.index_file)
         affected = list(zip(*(index.column(n).to_pylist() for n in ("correlation_id", "first_seq", "last_seq")),
                             strict=True))
-    item = Quarantined(entry.file, None, reason, lost=True, affected=affected,
+    return Quarantined(entry.file, None, reason, lost=True, affected=affected,
                        positions=(entry.first_position, entry.last_position))
+
+
+def quarantine_segment(layout: Layout, entry: SegmentEntry, reason: str, report: RecoveryReport) -> SegmentEntry:
+    item = describe_damaged(layout, entry, reason)
     path = layout.root / entry.file
     if path.exists():
         _quarantine(layout, path, item)

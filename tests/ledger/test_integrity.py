@@ -190,3 +190,43 @@ def test_wal_damage_is_a_recorded_loss_and_no_seq_is_reused(tmp_path, where):
     assert done.returncode == 1 and f"BROKEN correlation {lost['corr']} seq {lost['seq']}: lost" in done.stdout
     positions = [b for b in cli(tmp_path, "verify").stdout.splitlines() if "positions" in b and "missing" in b]
     assert positions == []  # the lost position is a recorded loss, not an unexplained gap
+
+
+# -- readers survive damage; repair --------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty"])
+def test_readers_and_sql_go_on_past_a_bad_segment_and_say_what_is_missing(ledger_copy, damage):
+    entry = segments(ledger_copy)[1]
+    path = ledger_copy / entry["file"]
+    path.write_bytes(path.read_bytes()[:3000] if damage == "truncated" else b"")
+    for args in (["verify"], ["runs"], ["sql", "SELECT count(*) AS n FROM envelopes"], ["replay", "run-0"]):
+        done = cli(ledger_copy, *args)
+        assert "Traceback" not in done.stderr, (args, done.stderr)
+        assert entry["file"] in done.stderr + done.stdout, (args, done.stderr)  # it says which segment
+    assert cli(ledger_copy, "verify").returncode == 1
+    assert "120" in cli(ledger_copy, "sql", "SELECT count(*) AS n FROM envelopes").stdout  # the other two
+    with Ledger.open(ledger_copy, readonly=True) as reader:
+        assert any(entry["file"] in w and "seq" in w for w in reader.recovery.warnings)  # runs and seqs named
+
+
+def test_a_manifest_that_is_not_json_is_read_around_and_repaired(ledger_copy):
+    (ledger_copy / "MANIFEST").write_text("{not json")
+    with pytest.raises(LedgerFormatError, match="chatsnapshot repair"):
+        Ledger.open(ledger_copy)
+    assert "run-0" in cli(ledger_copy, "runs").stdout  # readers go on from the segments
+    done = cli(ledger_copy, "repair")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 segment(s), positions 1..180" in done.stdout
+    assert list((ledger_copy / "quarantine").glob("MANIFEST.*"))  # the broken one is kept
+    assert cli(ledger_copy, "verify").returncode == 0
+    with Ledger.open(ledger_copy, options=OPTIONS) as ledger:  # usable for writing again
+        (result,) = ledger.append([Envelope.create("system.task_completed", correlation_id="run-0")])
+        assert result.seq == 46 and result.position == 181
+
+
+def test_repair_of_a_readable_manifest_changes_nothing(ledger_copy):
+    before = (ledger_copy / "MANIFEST").read_bytes()
+    done = cli(ledger_copy, "repair")
+    assert done.returncode == 0 and "nothing to repair" in done.stdout
+    assert (ledger_copy / "MANIFEST").read_bytes() == before
