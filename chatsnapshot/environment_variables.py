@@ -17,6 +17,12 @@ variable                    meaning                                             
 ``CHATSNAPSHOT_TRANSPORT``  facts as ``spans`` (span events) or ``logs`` (log records)      ``spans``
 ==========================  ==============================================================  =========================
 
+Checkpoints (``chatsnapshot serve``, ``checkpoint``):
+
+=============================  ==========================================================  ================
+``CHATSNAPSHOT_SIGNING_KEY``   the key file that signs checkpoints (``chatsnapshot keygen``)  none: unsigned
+=============================  ==========================================================  ================
+
 The receiver (``chatsnapshot serve``; each has the flag named in
 ``chatsnapshot.receiver.settings``):
 
@@ -56,6 +62,7 @@ __all__ = [
     "CHATSNAPSHOT_PROTOCOL",
     "CHATSNAPSHOT_RULES",
     "CHATSNAPSHOT_SHUTDOWN_GRACE",
+    "CHATSNAPSHOT_SIGNING_KEY",
     "CHATSNAPSHOT_SPOOL_DIR",
     "CHATSNAPSHOT_TLS_CERT",
     "CHATSNAPSHOT_TLS_CLIENT_CA",
@@ -95,6 +102,10 @@ CHATSNAPSHOT_TLS_CLIENT_CA = "CHATSNAPSHOT_TLS_CLIENT_CA"
 CHATSNAPSHOT_SHUTDOWN_GRACE = "CHATSNAPSHOT_SHUTDOWN_GRACE"
 CHATSNAPSHOT_FORWARD_OTLP = "CHATSNAPSHOT_FORWARD_OTLP"
 CHATSNAPSHOT_WORKERS = "CHATSNAPSHOT_WORKERS"
+
+# -- checkpoints ---------------------------------------------------------------------
+
+CHATSNAPSHOT_SIGNING_KEY = "CHATSNAPSHOT_SIGNING_KEY"
 
 
 def ledger_path(explicit: str | Path | None = None) -> str | Path:

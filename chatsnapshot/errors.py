@@ -15,6 +15,7 @@ from (the store), so ``except LedgerError`` still catches every store error::
     │   ├── LedgerFormatError        (also LedgerError)  not a ledger this version reads
     │   ├── LedgerLockedError        (also LedgerError)  another process writes the directory
     │   ├── CorruptSegmentError      (also LedgerError)  a sealed segment cannot be read back
+    │   ├── CheckpointError          (also LedgerError)  a checkpoint, key or proof is unreadable or does not verify
     │   ├── BadRequest               (also ValueError)   not a valid OTLP request
     │   │   └── UnsupportedContentType                   neither protobuf nor OTLP/JSON
     │   ├── RequestTooLarge                              over the size limit (also after gzip)
@@ -36,6 +37,7 @@ from __future__ import annotations
 __all__ = [
     "BadRequest",
     "ChatSnapshotError",
+    "CheckpointError",
     "CorruptSegmentError",
     "DeliveryFailed",
     "DeliveryRefused",
@@ -108,6 +110,11 @@ class LedgerLockedError(LedgerError, PermanentError):
 class CorruptSegmentError(LedgerError, PermanentError):
     """A sealed segment could not be read back (checksum or structure). Reads of
     other segments are unaffected; ``chatsnapshot verify`` names what it held."""
+
+
+class CheckpointError(LedgerError, PermanentError):
+    """A checkpoint, a key or an inclusion proof is unreadable, or does not verify: the
+    message says which and why."""
 
 
 class StoreUnavailableError(LedgerError, RetryableError):

@@ -24,6 +24,7 @@ sealing, compaction, recovery, lock) is private, in ``ledger._engine``; its
 
 
 from chatsnapshot.errors import (
+    CheckpointError,
     CorruptSegmentError,
     EnvelopeError,
     LedgerClosedError,
@@ -49,6 +50,7 @@ from chatsnapshot.ledger.results import (
     AppendResult,
     AppendStatus,
     ChainBreak,
+    CheckpointReport,
     CompactionReport,
     Problem,
     VerifyReport,
@@ -58,6 +60,8 @@ __all__ = [
     "AppendResult",
     "AppendStatus",
     "ChainBreak",
+    "CheckpointError",
+    "CheckpointReport",
     "CompactionReport",
     "CorruptSegmentError",
     "Envelope",

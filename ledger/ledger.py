@@ -33,24 +33,40 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Self, overload
 
+import numpy as np
 import pyarrow as pa
 
-from chatsnapshot.errors import CorruptSegmentError, LedgerClosedError
+from chatsnapshot.errors import CheckpointError, CorruptSegmentError, LedgerClosedError
+from chatsnapshot.ledger._engine.checkpoints import (
+    checkpoint_of,
+    latest_checkpoint,
+    leaves,
+    origin_of,
+    recomputed_frontier,
+    sealed_frontier,
+)
 from chatsnapshot.ledger._engine.engine import ReadingEngine, WritingEngine
 from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.manifest import Manifest
 from chatsnapshot.ledger._engine.recovery import RecoveryReport
 from chatsnapshot.ledger._engine.repair import RebuiltManifest as RepairReport
 from chatsnapshot.ledger._engine.repair import repair_directory
 from chatsnapshot.ledger._engine.snapshot import Snapshot, records_since, replay_records
 from chatsnapshot.ledger._engine.sqlviews import SqlEngine
 from chatsnapshot.ledger._engine.verify import verify
+from chatsnapshot.ledger.checkpoint import InclusionProof, SigningKey, VerifierKey, parse_note, sign, verify_note
+from chatsnapshot.ledger.codec import envelope_to_json
 from chatsnapshot.ledger.envelope import Envelope
+from chatsnapshot.ledger.ids import uuid_bytes, uuid_text
+from chatsnapshot.ledger.merkle import Frontier, inclusion_proof, leaf_hash
+from chatsnapshot.ledger.merkle import root as merkle_root
 from chatsnapshot.ledger.options import LedgerOptions
-from chatsnapshot.ledger.records import record_to_envelope
-from chatsnapshot.ledger.results import AppendResult, CompactionReport, Rejection, VerifyReport
+from chatsnapshot.ledger.records import HASH, POSITION, record_to_envelope
+from chatsnapshot.ledger.results import AppendResult, CheckpointReport, CompactionReport, Rejection, VerifyReport
 
 __all__ = ["Ledger", "LedgerReader", "RepairReport", "RunSummary", "repair"]
 
@@ -176,6 +192,78 @@ class LedgerReader:
         self._check_open()
         snap = self._snapshot()
         return verify(snap, self._engine.manifest(), self._layout, correlation_id)
+
+    # -- checkpoints -----------------------------------------------------------------
+
+    def checkpoint(self, key: SigningKey | None = None) -> str:
+        """A checkpoint of every envelope this handle sees now (sealed or not), as a note
+        signed by ``key`` (unsigned when None). See ``ledger.checkpoint``."""
+        self._check_open()
+        manifest, snap = self._consistent()
+        frontier = Frontier.from_json(manifest.tree) if manifest.tree is not None else sealed_frontier(snap)
+        tail = sorted((r for r in snap.unsealed() if r[POSITION] > manifest.sealed_through), key=itemgetter(POSITION))
+        return sign(checkpoint_of(manifest, frontier.extend(r[HASH] for r in tail)), key)
+
+    def latest_checkpoint(self) -> str | None:
+        """The newest checkpoint the writer wrote after a seal (None: none yet)."""
+        self._check_open()
+        return latest_checkpoint(self._layout)
+
+    def prove(self, event_id: str, checkpoint: str | None = None) -> InclusionProof:
+        """An inclusion proof of the envelope ``event_id`` in ``checkpoint`` (a note; default:
+        one of the ledger now). Raises ``LookupError`` when no envelope has that id, and
+        ``CheckpointError`` when the envelope is not among those the checkpoint covers."""
+        self._check_open()
+        note = checkpoint if checkpoint is not None else self.checkpoint()
+        target, _ = parse_note(note)
+        positions, hashes = leaves(self._snapshot())
+        found = self.sql(f"SELECT position FROM envelopes WHERE event_id = '{uuid_text(uuid_bytes(event_id))}'")
+        if not found.num_rows:
+            raise LookupError(f"no envelope {event_id} in {self.path}")
+        position = found.column(0)[0].as_py()
+        index = int(np.searchsorted(positions, position))
+        if index >= target.size:
+            raise CheckpointError(f"envelope {event_id} (position {position}) came after the checkpoint "
+                                  f"(tree size {target.size}): take a newer checkpoint")
+        tree = [leaf_hash(h) for h in hashes[:target.size]]
+        if merkle_root(tree) != target.root:
+            raise CheckpointError("this ledger does not extend the checkpoint: run verify --checkpoint")
+        envelope = next(e for e in self.replay(self._correlation_of(position)) if e.position == position)
+        return InclusionProof(note, index, target.size, tuple(inclusion_proof(tree, index)),
+                              envelope_to_json(envelope))
+
+    def verify_checkpoint(self, note: str, key: VerifierKey | None = None) -> CheckpointReport:
+        """Whether the ledger today extends ``note``: its first ``size`` envelopes are exactly
+        the ones the checkpoint committed to (``key`` checks the signature first; None skips it).
+        Raises ``CheckpointError`` for a note that does not verify."""
+        self._check_open()
+        checkpoint = verify_note(note, key) if key is not None else parse_note(note)[0]
+        manifest, snap = self._consistent()
+        report = CheckpointReport(checkpoint.size, signed_by=key.name if key is not None else None)
+        if manifest.ledger_id and checkpoint.origin != origin_of(manifest):
+            report.problems.append(f"the checkpoint is of {checkpoint.origin}, this ledger is {origin_of(manifest)}")
+            return report
+        frontier, report.envelopes = recomputed_frontier(snap, checkpoint.size)
+        if report.envelopes < checkpoint.size:
+            report.problems.append(f"the ledger holds {report.envelopes} envelopes; the checkpoint committed to "
+                                   f"{checkpoint.size}: envelopes were removed")
+        if frontier.root() != checkpoint.root:
+            report.problems.append(f"the first {frontier.size} envelopes are not the ones the checkpoint committed "
+                                   "to: something before it was edited, removed, inserted, moved or re-chained")
+        return report
+
+    def _consistent(self) -> tuple[Manifest, Snapshot]:
+        """A snapshot and the MANIFEST it matches (no seal finished in between)."""
+        for _ in range(100):
+            manifest = self._engine.manifest()
+            snap = self._snapshot()
+            if self._engine.manifest() is manifest:
+                break
+        return manifest, snap
+
+    def _correlation_of(self, position: int) -> str:
+        table = self.sql(f"SELECT correlation_id FROM envelopes WHERE position = {int(position)}")
+        return str(table.column(0)[0].as_py())
 
     def close(self) -> None:
         """Release what this handle holds (a writer seals first and unlocks). Idempotent."""

@@ -238,6 +238,10 @@ class MemoryLedger:
         finally:
             con.close()
 
+    def latest_checkpoint(self) -> str | None:
+        """A memory store writes no checkpoints (nothing of it outlives the process)."""
+        return None
+
     def verify(self, correlation_id: str | None = None) -> VerifyReport:
         """Recompute every hash chain (or one correlation's)."""
         self._check()

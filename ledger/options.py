@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from chatsnapshot.ledger.checkpoint import SigningKey
 
 __all__ = ["LedgerOptions"]
 
@@ -36,6 +38,10 @@ class LedgerOptions:
                         memory each; parsing a 1M-row segment's footer costs ~14 ms).
                         The default holds ~16M envelopes' worth: warm point replay
                         across that many envelopes never re-parses a footer
+    signing_key         sign the checkpoint written after every seal with this key
+                        (``ledger.checkpoint.SigningKey``; keep its file outside the
+                        ledger directory); None: checkpoints are written unsigned
+    checkpoints_kept    how many of the newest checkpoints stay in ``checkpoints/``
     """
 
     seal_interval: float = 5.0
@@ -51,9 +57,13 @@ class LedgerOptions:
     compact_idle: float = 1.0
     compact_backlog: int = 64
     open_row_groups: int = 16384
+    signing_key: SigningKey | None = field(default=None, repr=False)
+    checkpoints_kept: int = 64
 
     def validate(self) -> LedgerOptions:
         """Return self, or raise ValueError naming the setting to change."""
+        if self.checkpoints_kept < 1:
+            raise ValueError(f"checkpoints_kept must be at least 1, got {self.checkpoints_kept}")
         if not 0 < self.seal_interval <= 3600:
             raise ValueError(f"seal_interval must be in (0, 3600] seconds, got {self.seal_interval}")
         if not 1 << 10 <= self.seal_max_bytes <= 1 << 30:

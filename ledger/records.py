@@ -58,6 +58,7 @@ __all__ = [
     "duplicate_or_conflict",
     "encode",
     "record_to_envelope",
+    "stored_record",
 ]
 
 MAGIC = b"CSE1"
@@ -102,7 +103,7 @@ Row = tuple  # a Record's fields as a plain tuple: what the writer keeps in memo
 # Plain tuples of atoms are untracked by CPython's cyclic GC; NamedTuple
 # instances never are, so a buffer of 100k Records would be walked by every
 # full collection. Hot paths index rows with these constants.
-EVENT_ID, CORRELATION_ID, SEQ, POSITION, PREV_HASH = 0, 9, 14, 15, 17
+EVENT_ID, CORRELATION_ID, SEQ, POSITION, PREV_HASH, HASH = 0, 9, 14, 15, 17, 18
 
 CONTENT_FIELDS = (
     "event_type", "schema_version", "occurred_at", "source_origin", "source_runtime", "source_service",
@@ -194,3 +195,12 @@ def duplicate_or_conflict(env: Envelope, stored: Row) -> AppendResult:
         env.event_id, AppendStatus.CONFLICT, stored.seq, stored.position,
         f"event_id already stored with different {', '.join(differ)}; the stored envelope stays",
     )
+
+
+def stored_record(e: Envelope) -> Record:
+    """A stored envelope (``seq``, ``position``, ``prev_hash``, ``hash`` assigned) in record
+    form: what its ``hash`` must be the digest of. Raises ``ValueError`` for an unstored one."""
+    if e.seq is None or e.position is None or e.prev_hash is None or e.hash is None:
+        raise ValueError("the envelope was never stored: it has no seq, position or hash")
+    return draft(e)._replace(recorded_at=e.recorded_at or 0, seq=e.seq, position=e.position,
+                             prev_hash=bytes.fromhex(e.prev_hash), hash=bytes.fromhex(e.hash))

@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
-__all__ = ["AppendResult", "AppendStatus", "ChainBreak", "CompactionReport", "Problem", "Rejection", "VerifyReport"]
+__all__ = [
+    "AppendResult", "AppendStatus", "ChainBreak", "CheckpointReport", "CompactionReport", "Problem", "Rejection",
+    "VerifyReport",
+]
 
 
 class AppendStatus(StrEnum):
@@ -63,6 +66,20 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.breaks and not self.problems
+
+
+@dataclass
+class CheckpointReport:
+    """The result of ``verify_checkpoint``: ``ok`` when the ledger extends the checkpoint."""
+
+    size: int  # envelopes the checkpoint commits to
+    signed_by: str | None = None  # the key whose signature was checked (None: not checked)
+    envelopes: int = 0  # envelopes the ledger holds now
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
 
 @dataclass

@@ -55,6 +55,11 @@ class LedgerClient:
             problems=[Problem(p.file, p.reason) for p in answer.problems],
         )
 
+    def checkpoint(self, timeout: float = 30.0) -> str | None:
+        """The newest checkpoint the receiver's ledger wrote (None: none yet)."""
+        answer = self._stub.Checkpoint(pb.CheckpointRequest(), metadata=self._metadata, timeout=timeout)
+        return answer.note or None
+
     def close(self) -> None:
         self._channel.close()
 

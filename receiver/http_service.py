@@ -107,10 +107,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/readyz":
             ok = self.ready()
             self._plain(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, "ready\n" if ok else "not ready\n")
+        elif path == "/checkpoint":
+            note = self.ingest.ledger.latest_checkpoint()
+            if note is None:
+                self._plain(HTTPStatus.NOT_FOUND, "no checkpoint yet: the ledger has not sealed anything\n")
+            else:
+                self._plain(HTTPStatus.OK, note)
         elif path == "/metrics":
             self._plain(HTTPStatus.OK, self.ingest.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         else:
-            self._plain(HTTPStatus.NOT_FOUND, f"no such path {path}; try /healthz, /readyz, /metrics\n")
+            self._plain(HTTPStatus.NOT_FOUND, f"no such path {path}; try /healthz, /readyz, /metrics, /checkpoint\n")
 
     # -- POST: OTLP export ---------------------------------------------------------
 

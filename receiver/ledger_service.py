@@ -69,6 +69,11 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         )
 
 
+    def Checkpoint(self, request: pb.CheckpointRequest, context: grpc.ServicerContext) -> pb.CheckpointResponse:
+        self._check(context)
+        return pb.CheckpointResponse(note=self._ledger.latest_checkpoint() or "")
+
+
 def add_ledger_service(server: grpc.Server, ledger: StoreReader, auth: Authenticator,
                        stopping: threading.Event) -> None:
     pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(ledger, auth, stopping), server)

@@ -13,12 +13,14 @@ import signal
 import ssl
 import threading
 from concurrent import futures
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health
 
 from chatsnapshot.ledger import Ledger, LedgerOptions
+from chatsnapshot.ledger.checkpoint import SigningKey
 from chatsnapshot.ledger.store import Store
 from chatsnapshot.receiver.auth import Authenticator
 from chatsnapshot.receiver.forwarding import Forwarder
@@ -53,7 +55,8 @@ class Receiver:
         elif settings.promote_spans:
             self.rules = DEFAULT_RULES
         self._tls_files = _read_tls(settings)  # fail on a bad path before opening the ledger
-        self.ledger: Store = ledger or Ledger.open(settings.ledger, options=SIDECAR_OPTIONS)
+        key = SigningKey.load(settings.signing_key) if settings.signing_key else None
+        self.ledger: Store = ledger or Ledger.open(settings.ledger, options=replace(SIDECAR_OPTIONS, signing_key=key))
         self.metrics = Metrics()
         self.forwarder = Forwarder(settings.forward_otlp, self.metrics) if settings.forward_otlp else None
         try:

@@ -17,6 +17,7 @@ setting                    environment variable            default
 ``--tls-client-ca FILE``   CHATSNAPSHOT_TLS_CLIENT_CA      none (require client certificates: mTLS)
 ``--shutdown-grace S``     CHATSNAPSHOT_SHUTDOWN_GRACE     10 seconds for in-flight requests
 ``--forward-otlp H:P``     CHATSNAPSHOT_FORWARD_OTLP       none (re-export requests upstream, OTLP/gRPC)
+``--signing-key FILE``     CHATSNAPSHOT_SIGNING_KEY        none (sign the checkpoint written after each seal)
 ``--workers N``            CHATSNAPSHOT_WORKERS            1 on a machine with 2+ cores, else 0: processes
                                                            that decode and promote requests (0: in the
                                                            receiver's own process)
@@ -55,6 +56,7 @@ class Settings:
     tls_client_ca: str | None = None
     shutdown_grace: float = 10.0
     forward_otlp: str | None = None
+    signing_key: str | None = None  # the key file that signs checkpoints
     workers: int = 0  # resolve() picks 1 on a machine with 2+ cores
 
     @classmethod
@@ -173,4 +175,5 @@ _PARSERS: tuple[tuple[str, str, Callable[[object, str], object]], ...] = (
     ("tls_cert", V.CHATSNAPSHOT_TLS_CERT, _text),
     ("tls_key", V.CHATSNAPSHOT_TLS_KEY, _text),
     ("tls_client_ca", V.CHATSNAPSHOT_TLS_CLIENT_CA, _text),
+    ("signing_key", V.CHATSNAPSHOT_SIGNING_KEY, _text),
 )

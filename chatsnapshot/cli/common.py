@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatsnapshot import environment_variables
-from chatsnapshot.environment_variables import CHATSNAPSHOT_TOKEN
+from chatsnapshot.environment_variables import CHATSNAPSHOT_SIGNING_KEY, CHATSNAPSHOT_TOKEN
 from chatsnapshot.errors import PermanentError
 from chatsnapshot.ledger import Envelope, Ledger, LedgerReader
 
@@ -45,6 +45,11 @@ def open_reader(args: argparse.Namespace) -> LedgerReader:
     for line in ledger.recovery.lines():  # damage is news to whoever reads: always said, on stderr
         print(f"chatsnapshot: warning: {line}", file=sys.stderr)
     return ledger
+
+
+def signing_key_path(args: argparse.Namespace) -> str | None:
+    """--signing-key, else $CHATSNAPSHOT_SIGNING_KEY, else None (unsigned)."""
+    return getattr(args, "signing_key", None) or os.environ.get(CHATSNAPSHOT_SIGNING_KEY) or None
 
 
 def open_writer(args: argparse.Namespace) -> Ledger:

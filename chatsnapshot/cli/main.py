@@ -16,9 +16,12 @@ import sys
 from chatsnapshot import __version__
 from chatsnapshot.cli import (
     append,
+    checkpoint,
     compact,
     context,
     dag,
+    keygen,
+    prove,
     repair,
     replay,
     runs,
@@ -37,8 +40,8 @@ from chatsnapshot.ledger import EnvelopeError, LedgerError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stats, view, sql, verify, compact, repair,
-             append)
+_COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stats, view, sql, verify, checkpoint, prove,
+             keygen, compact, repair, append)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("--workers", metavar="N",
                    help="processes that decode and promote requests beside the writer (default: 1 on a "
                         "machine with 2+ cores, else 0: in the receiver's own process)")
+    p.add_argument("--signing-key", metavar="FILE",
+                   help="sign the checkpoint written after every seal with this key (chatsnapshot keygen); keep "
+                        "it outside the ledger directory")
     p.add_argument("--shutdown-grace", metavar="SECONDS", help="time for requests in flight at shutdown (default 10)")
     p.set_defaults(func=run)
 
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     flags = {name: getattr(args, name, None) for name in (
         "grpc", "http", "max_request_bytes", "max_pending", "promote_spans", "rules_file", "token_file",
-        "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace", "forward_otlp", "workers")}
+        "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace", "forward_otlp", "workers", "signing_key")}
     flags["ledger"] = getattr(args, "ledger", None)  # Settings.resolve applies the environment and default
     try:
         settings = Settings.resolve(flags)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from chatsnapshot.cli import common
+from chatsnapshot.errors import CheckpointError
+from chatsnapshot.ledger import CheckpointReport, LedgerReader
+from chatsnapshot.ledger.checkpoint import VerifierKey
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -17,17 +21,26 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     "a run the ledger does not hold.",
     )
     p.add_argument("correlation_id", nargs="?", metavar="CORRELATION_ID", help="check only this correlation")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="also prove that the ledger extends this checkpoint (chatsnapshot checkpoint): catches "
+                        "any change before it, even one with every hash recomputed")
+    p.add_argument("--key", metavar="PUB", help="the checkpoint's verifier key (keygen's FILE.pub, or its text)")
     common.add_server_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    extends: CheckpointReport | None = None
+    if args.checkpoint and (args.server or args.correlation_id):
+        raise common.UserError("--checkpoint covers the whole ledger: give no CORRELATION_ID, and no --server")
     if args.server:
         with common.connect(args) as client:
             report = common.remote(lambda: client.verify(args.correlation_id), args.server)
     else:
         with common.open_reader(args) as ledger:
             report = ledger.verify(args.correlation_id)
+            if args.checkpoint:
+                extends = _extends(ledger, args)
     if args.correlation_id and report.correlations == 0 and not report.breaks:
         raise common.UserError(f"there is no run {args.correlation_id!r} in the ledger; "
                                "`chatsnapshot runs` lists them")
@@ -35,15 +48,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"BROKEN correlation {b.correlation_id} seq {b.seq}: {b.reason}")
     for p in report.problems:
         print(f"BROKEN file {p.file}: {p.reason}")
-    if report.ok:
+    if extends is not None:
+        for problem in extends.problems:
+            print(f"BROKEN checkpoint {args.checkpoint}: {problem}")
+    if report.ok and (extends is None or extends.ok):
         print(f"ok: {_count(report.envelopes, 'envelope')} in {_count(report.correlations, 'correlation')}, "
               "every chain holds")
-        print("not seen by this check: a run or the whole ledger rewritten consistently (every hash, the index "
-              "and the MANIFEST recomputed); only a checkpoint kept elsewhere shows that")
+        if extends is None:
+            print("not seen by this check: a run or the whole ledger rewritten consistently (every hash, the "
+                  "index and the MANIFEST recomputed); only a checkpoint kept elsewhere shows that (--checkpoint)")
+        else:
+            signed = f"signed by {extends.signed_by}" if extends.signed_by else "its signature NOT checked (no --key)"
+            print(f"ok: the ledger extends the checkpoint of {_count(extends.size, 'envelope')} ({signed})")
         return 0
     print(f"{len(report.breaks)} broken chain(s), {len(report.problems)} file problem(s) "
           f"in {report.envelopes} envelopes checked")
     return common.EXIT_NO
+
+
+def _extends(ledger: LedgerReader, args: argparse.Namespace) -> CheckpointReport:
+    try:
+        note = Path(args.checkpoint).read_text()
+    except OSError as e:
+        raise common.UserError(f"cannot read the checkpoint {args.checkpoint}: {e.strerror}") from None
+    key = VerifierKey.load(args.key) if args.key else None
+    try:
+        return ledger.verify_checkpoint(note, key)
+    except CheckpointError as e:  # a forged or altered checkpoint: the answer is no
+        return CheckpointReport(0, problems=[str(e)])
 
 
 def _count(n: int, noun: str) -> str:

@@ -86,6 +86,8 @@ class Manifest:
     segments: tuple[SegmentEntry, ...] = field(default_factory=tuple)
     retired: tuple[str, ...] = ()
     lost: tuple[LostRecord, ...] = ()  # committed records lost to damage: permanent gaps
+    ledger_id: str = ""  # this ledger's identity: the origin line of its checkpoints
+    tree: dict[str, Any] | None = None  # ledger.merkle.Frontier of every sealed envelope, in position order
 
     def with_segments(self, segments: list[SegmentEntry], **changes: Any) -> Manifest:
         """A new generation of the manifest with ``segments`` (kept in position order)."""
@@ -114,7 +116,8 @@ def load_manifest(path: Path) -> Manifest | None:
             )
         segments = tuple(SegmentEntry(**s) for s in doc["segments"])
         return Manifest(doc["generation"], doc["next_segment_id"], doc["sealed_through"], segments,
-                        tuple(doc.get("retired", ())), tuple(LostRecord(**x) for x in doc.get("lost", ())))
+                        tuple(doc.get("retired", ())), tuple(LostRecord(**x) for x in doc.get("lost", ())),
+                        doc.get("ledger_id", ""), doc.get("tree"))
     except LedgerFormatError:
         raise
     except (ValueError, KeyError, TypeError) as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,11 +11,13 @@ from typing import TYPE_CHECKING
 from chatsnapshot.errors import LedgerFormatError, LedgerNotFoundError
 from chatsnapshot.ledger._engine.buffer import Buffer
 from chatsnapshot.ledger._engine.catalog import Catalog
+from chatsnapshot.ledger._engine.checkpoints import sealed_frontier
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.lock import WriterLock, writer_alive
 from chatsnapshot.ledger._engine.manifest import Manifest, ManifestKeeper, SegmentEntry, load_manifest, save_manifest
 from chatsnapshot.ledger._engine.recovery import RecoveryReport, check_segment, describe_damaged, recover_wal, step_over
 from chatsnapshot.ledger._engine.repair import rebuild_manifest
+from chatsnapshot.ledger._engine.snapshot import Snapshot
 from chatsnapshot.ledger.options import LedgerOptions
 
 if TYPE_CHECKING:  # the writer's machinery is imported by open_writer: readers start faster
@@ -103,6 +106,11 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
     keeper = ManifestKeeper(layout.manifest, manifest)
     catalog = Catalog(layout, writer=True, open_row_groups=options.open_row_groups)
     catalog.load(entries)
+    if not manifest.ledger_id or manifest.tree is None:  # a new ledger, or one from before checkpoints
+        frontier = sealed_frontier(Snapshot(tuple(catalog.segments), (), manifest.sealed_through))
+        manifest = keeper.update(lambda m: replace(m, generation=m.generation + 1,
+                                                   ledger_id=m.ledger_id or uuid.uuid4().hex,
+                                                   tree=m.tree if m.tree is not None else frontier.to_json()))
     heads = initial_heads(catalog, layout)
     for lost in manifest.lost:  # lost earlier: their seqs stay used
         step_over(lost, heads)

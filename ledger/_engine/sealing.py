@@ -20,12 +20,15 @@ import pyarrow.parquet as pq
 from chatsnapshot.ledger._engine.allocator import release_memory
 from chatsnapshot.ledger._engine.buffer import Buffer
 from chatsnapshot.ledger._engine.catalog import Catalog, Segment
+from chatsnapshot.ledger._engine.checkpoints import write_checkpoint
 from chatsnapshot.ledger._engine.layout import Layout
-from chatsnapshot.ledger._engine.manifest import ManifestKeeper, SegmentEntry
+from chatsnapshot.ledger._engine.manifest import Manifest, ManifestKeeper, SegmentEntry
 from chatsnapshot.ledger._engine.segment import build_index, records_to_table, write_parquet
 from chatsnapshot.ledger._engine.writer import Writer
 from chatsnapshot.ledger.fsutil import fsync_dir
+from chatsnapshot.ledger.merkle import Frontier
 from chatsnapshot.ledger.options import LedgerOptions
+from chatsnapshot.ledger.records import HASH
 
 __all__ = ["Sealer", "write_segment"]
 
@@ -76,16 +79,25 @@ class Sealer:
         """Seal one frozen buffer (all its records are durable in the WAL)."""
         table = records_to_table(buf.records)
         entry, index = write_segment(self._layout, self._options, self._keeper, table)
-        self._keeper.update(lambda m: m.with_segments(
-            [*m.segments, entry], sealed_through=max(m.sealed_through, entry.last_position)))
+        hashes = [r[HASH] for r in buf.records]  # position order: the tree's next leaves
+        manifest = self._keeper.update(lambda m: m.with_segments(
+            [*m.segments, entry], sealed_through=max(m.sealed_through, entry.last_position),
+            tree=Frontier.from_json(m.tree or Frontier().to_json()).extend(hashes).to_json()))
         segment = self._catalog.open_segment(entry, table, index)
         self._writer.sealed(buf, segment)
         for path in buf.wal_paths:
             path.unlink(missing_ok=True)
         fsync_dir(self._layout.wal)
+        self._checkpoint(manifest)
         del table, buf
         release_memory()
         return segment
+
+    def _checkpoint(self, manifest: Manifest) -> None:
+        try:
+            write_checkpoint(self._layout, manifest, self._options.signing_key, self._options.checkpoints_kept)
+        except OSError as e:  # the MANIFEST has the tree: the next seal (or `chatsnapshot checkpoint`) writes it
+            log.warning("could not write the checkpoint after sealing (%s); the next seal tries again", e)
 
     def seal_all(self) -> int:
         """Rotate the WAL and seal every frozen buffer. Returns envelopes sealed."""

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2 as chatsnapshot_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chatsnapshot/v1/ledger_service.proto\x12\x0f\x63hatsnapshot.v1\x1a\x1e\x63hatsnapshot/v1/envelope.proto\":\n\rReplayRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\"7\n\x0bTailRequest\x12\x16\n\x0e\x61\x66ter_position\x18\x01 \x01(\x04\x12\x10\n\x08\x66rom_end\x18\x02 \x01(\x08\"\'\n\rVerifyRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\"A\n\nChainBreak\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"+\n\x0b\x46ileProblem\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa2\x01\n\x0eVerifyResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x14\n\x0c\x63orrelations\x18\x02 \x01(\x04\x12\x11\n\tenvelopes\x18\x03 \x01(\x04\x12+\n\x06\x62reaks\x18\x04 \x03(\x0b\x32\x1b.chatsnapshot.v1.ChainBreak\x12.\n\x08problems\x18\x05 \x03(\x0b\x32\x1c.chatsnapshot.v1.FileProblem2\xee\x01\n\rLedgerService\x12J\n\x06Replay\x12\x1e.chatsnapshot.v1.ReplayRequest\x1a\x1e.chatsnapshot.v1.EnvelopeBatch0\x01\x12\x46\n\x04Tail\x12\x1c.chatsnapshot.v1.TailRequest\x1a\x1e.chatsnapshot.v1.EnvelopeBatch0\x01\x12I\n\x06Verify\x12\x1e.chatsnapshot.v1.VerifyRequest\x1a\x1f.chatsnapshot.v1.VerifyResponseBb\n\x12io.chatsnapshot.v1P\x01ZJgithub.com/chatsnapshot/chatsnapshot/gen/go/chatsnapshot/v1;chatsnapshotv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chatsnapshot/v1/ledger_service.proto\x12\x0f\x63hatsnapshot.v1\x1a\x1e\x63hatsnapshot/v1/envelope.proto\":\n\rReplayRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\"7\n\x0bTailRequest\x12\x16\n\x0e\x61\x66ter_position\x18\x01 \x01(\x04\x12\x10\n\x08\x66rom_end\x18\x02 \x01(\x08\"\'\n\rVerifyRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\"A\n\nChainBreak\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"+\n\x0b\x46ileProblem\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa2\x01\n\x0eVerifyResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x14\n\x0c\x63orrelations\x18\x02 \x01(\x04\x12\x11\n\tenvelopes\x18\x03 \x01(\x04\x12+\n\x06\x62reaks\x18\x04 \x03(\x0b\x32\x1b.chatsnapshot.v1.ChainBreak\x12.\n\x08problems\x18\x05 \x03(\x0b\x32\x1c.chatsnapshot.v1.FileProblem\"\x13\n\x11\x43heckpointRequest\"\"\n\x12\x43heckpointResponse\x12\x0c\n\x04note\x18\x01 \x01(\t2\xc5\x02\n\rLedgerService\x12J\n\x06Replay\x12\x1e.chatsnapshot.v1.ReplayRequest\x1a\x1e.chatsnapshot.v1.EnvelopeBatch0\x01\x12\x46\n\x04Tail\x12\x1c.chatsnapshot.v1.TailRequest\x1a\x1e.chatsnapshot.v1.EnvelopeBatch0\x01\x12I\n\x06Verify\x12\x1e.chatsnapshot.v1.VerifyRequest\x1a\x1f.chatsnapshot.v1.VerifyResponse\x12U\n\nCheckpoint\x12\".chatsnapshot.v1.CheckpointRequest\x1a#.chatsnapshot.v1.CheckpointResponseBb\n\x12io.chatsnapshot.v1P\x01ZJgithub.com/chatsnapshot/chatsnapshot/gen/go/chatsnapshot/v1;chatsnapshotv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,6 +45,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILEPROBLEM']._serialized_end=357
   _globals['_VERIFYRESPONSE']._serialized_start=360
   _globals['_VERIFYRESPONSE']._serialized_end=522
-  _globals['_LEDGERSERVICE']._serialized_start=525
-  _globals['_LEDGERSERVICE']._serialized_end=763
+  _globals['_CHECKPOINTREQUEST']._serialized_start=524
+  _globals['_CHECKPOINTREQUEST']._serialized_end=543
+  _globals['_CHECKPOINTRESPONSE']._serialized_start=545
+  _globals['_CHECKPOINTRESPONSE']._serialized_end=579
+  _globals['_LEDGERSERVICE']._serialized_start=582
+  _globals['_LEDGERSERVICE']._serialized_end=907
 # @@protoc_insertion_point(module_scope)

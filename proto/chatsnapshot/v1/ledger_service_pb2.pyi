@@ -60,3 +60,13 @@ class VerifyResponse(_message.Message):
     breaks: _containers.RepeatedCompositeFieldContainer[ChainBreak]
     problems: _containers.RepeatedCompositeFieldContainer[FileProblem]
     def __init__(self, ok: _Optional[bool] = ..., correlations: _Optional[int] = ..., envelopes: _Optional[int] = ..., breaks: _Optional[_Iterable[_Union[ChainBreak, _Mapping]]] = ..., problems: _Optional[_Iterable[_Union[FileProblem, _Mapping]]] = ...) -> None: ...
+
+class CheckpointRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CheckpointResponse(_message.Message):
+    __slots__ = ("note",)
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    note: str
+    def __init__(self, note: _Optional[str] = ...) -> None: ...

@@ -50,6 +50,11 @@ class LedgerServiceStub:
                 request_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.VerifyRequest.SerializeToString,
                 response_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.VerifyResponse.FromString,
                 _registered_method=True)
+        self.Checkpoint = channel.unary_unary(
+                '/chatsnapshot.v1.LedgerService/Checkpoint',
+                request_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointRequest.SerializeToString,
+                response_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServiceServicer:
@@ -79,6 +84,14 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Checkpoint(self, request, context):
+        """The newest checkpoint the ledger wrote after a seal: a C2SP signed note
+        committing to every sealed envelope (see docs/integrity.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LedgerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +109,11 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.Verify,
                     request_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.VerifyRequest.FromString,
                     response_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.VerifyResponse.SerializeToString,
+            ),
+            'Checkpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.Checkpoint,
+                    request_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointRequest.FromString,
+                    response_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +197,33 @@ class LedgerService:
             '/chatsnapshot.v1.LedgerService/Verify',
             chatsnapshot_dot_v1_dot_ledger__service__pb2.VerifyRequest.SerializeToString,
             chatsnapshot_dot_v1_dot_ledger__service__pb2.VerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Checkpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chatsnapshot.v1.LedgerService/Checkpoint',
+            chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointRequest.SerializeToString,
+            chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointResponse.FromString,
             options,
             channel_credentials,
             insecure,
