@@ -65,6 +65,7 @@ bench: $(STAMP) $(STAMP0)
 	$(PY) bench/ag2.py
 	$(ERA0)/bin/python bench/ag2.py
 	$(PY) bench/projections.py
+	$(PY) bench/checkpoints.py
 
 proto: $(STAMP)
 	$(PY) -m chatsnapshot.proto.generate

@@ -4,7 +4,8 @@
 
     LEDGER_DIR/
     ├── LOCK                       flock'd by the one writer; says who holds it (pid, host, command)
-    ├── MANIFEST                   JSON, replaced atomically: the sealed segments, sealed_through
+    ├── MANIFEST                   JSON, replaced atomically: the sealed segments, sealed_through,
+    │                              losses (lost), the ledger's id and its Merkle tree's frontier
     ├── dead-letters.jsonl         facts promotion rejected, with the reason (append + fsync)
     ├── wal/
     │   └── <first position>.wal   write-ahead log; appends are acknowledged once fsync'd here
@@ -15,6 +16,8 @@
     ├── quarantine/
     │   ├── <name>                 a damaged or leftover file, moved aside, never deleted
     │   └── <name>.report.json     what it held, why it was moved, what was lost
+    ├── checkpoints/
+    │   └── <tree size>.note       a signed checkpoint after each seal (the newest 64): copy them out
     └── projections/
         └── <name>.json            projection checkpoints: a cache (deleting one costs a rebuild)
 

@@ -88,8 +88,14 @@ def rebuild_manifest(layout: Layout, *, write_indexes: bool, compression_level: 
         expected = max(expected, entry.last_position + 1)
     out.unrecovered.append("losses the old MANIFEST recorded (WAL damage), if any, are not in the files: "
                            "run `chatsnapshot verify` for what is missing now")
+    ledger_id = _ledger_id_of_checkpoints(layout)
+    if ledger_id:
+        out.notes.append(f"the ledger's id {ledger_id} is taken from its newest checkpoint")
+    else:
+        out.unrecovered.append("the ledger's id (no checkpoint in checkpoints/): a new one is made at the next "
+                               "writer open, and earlier checkpoints then name another origin")
     out.manifest = Manifest(generation=1, next_segment_id=max((e.id for e in found), default=0) + 1,
-                            sealed_through=sealed_through, segments=tuple(kept))
+                            sealed_through=sealed_through, segments=tuple(kept), ledger_id=ledger_id)
     out.notes.append(f"{len(kept)} segment(s), positions 1..{sealed_through}")
     return out
 
@@ -128,3 +134,13 @@ def repair_directory(layout: Layout, *, force: bool = False) -> RebuiltManifest:
         return rebuilt
     finally:
         lock.release()
+
+
+def _ledger_id_of_checkpoints(layout: Layout) -> str:
+    """The id in the origin line of the newest checkpoint kept in the directory ("" when none)."""
+    notes = sorted((layout.root / "checkpoints").glob("*.note"))
+    if not notes:
+        return ""
+    origin = notes[-1].read_text().split("\n", 1)[0]
+    prefix = "chatsnapshot.ledger/"
+    return origin[len(prefix):] if origin.startswith(prefix) else ""
