@@ -2,10 +2,13 @@
 
 ``record(event_type, ...)`` validates its arguments (a bad one raises
 ``ValueError`` saying what to change), then emits one fact through the OTel
-providers: those ``chatsnapshot.configure()`` set up, else the global ones (the
-global logger provider when ``CHATSNAPSHOT_TRANSPORT=logs``). It
-returns the fact's ``event_id`` (a UUIDv7). Export trouble never reaches the
-caller: it is the exporters' business, logged once.
+providers: those ``chatsnapshot.configure()`` set up, else the global ones the
+program set up (the global logger provider when ``CHATSNAPSHOT_TRANSPORT=logs``).
+With neither, it configures itself from ``CHATSNAPSHOT_LEDGER`` or
+``CHATSNAPSHOT_ENDPOINT`` when one is set, and otherwise says once (a warning
+naming ``configure()`` and ``OTEL_TRACES_EXPORTER=chatsnapshot``) that facts go
+nowhere: never silently. It returns the fact's ``event_id`` (a UUIDv7). Export
+trouble never reaches the caller: it is the exporters' business, logged once.
 
 Transport ``spans`` (default): the fact is an event on a span of its own, a
 child of the active span, ended at once, so it never waits for a long-lived
@@ -31,13 +34,14 @@ import contextlib
 import contextvars
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from opentelemetry import trace
 
-from chatsnapshot.environment_variables import CHATSNAPSHOT_TRANSPORT
+from chatsnapshot.environment_variables import CHATSNAPSHOT_ENDPOINT, CHATSNAPSHOT_LEDGER, CHATSNAPSHOT_TRANSPORT
 from chatsnapshot.errors import EnvelopeError
 from chatsnapshot.ledger.envelope import MAX_PAYLOAD_BYTES, ORIGINS, canonical_json, check_event_type
 from chatsnapshot.ledger.ids import uuid7
@@ -52,6 +56,7 @@ _last_fact: contextvars.ContextVar[tuple[str, str] | None] = contextvars.Context
                                                                                     default=None)
 _SCOPE = "chatsnapshot"
 _warned: set[str] = set()
+_configuring = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -152,6 +157,14 @@ def _emit(event_type: str, attributes: dict[str, Any], now: int) -> None:
     from chatsnapshot.instrumentation.configuration import current_pipeline
 
     pipeline = current_pipeline()
+    if pipeline is None and not _global_providers_set():
+        pipeline = _configure_from_environment()
+        if pipeline is None:
+            _warn_once("unconfigured", "chatsnapshot.record(): no pipeline is configured, so facts go nowhere. Call "
+                       "chatsnapshot.configure(ledger=...) or configure(endpoint=...) first, set %s or %s, or run "
+                       "under opentelemetry-instrument with OTEL_TRACES_EXPORTER=chatsnapshot",
+                       CHATSNAPSHOT_LEDGER, CHATSNAPSHOT_ENDPOINT)
+            return
     if pipeline is not None and pipeline.transport == "logs":
         pipeline.logger.emit(timestamp=now, observed_timestamp=now, event_name=event_type, attributes=attributes)
         return
@@ -164,6 +177,30 @@ def _emit(event_type: str, attributes: dict[str, Any], now: int) -> None:
     span = tracer.start_span(event_type, start_time=now)
     span.add_event(event_type, attributes, timestamp=now)
     span.end(end_time=now)
+
+
+def _global_providers_set() -> bool:
+    """Whether the program set up OTel itself (an SDK provider, e.g. under opentelemetry-instrument)."""
+    if os.environ.get(CHATSNAPSHOT_TRANSPORT) == "logs":
+        from opentelemetry._logs import NoOpLoggerProvider, get_logger_provider
+        from opentelemetry._logs._internal import ProxyLoggerProvider  # not re-exported; what "unset" looks like
+
+        return not isinstance(get_logger_provider(), NoOpLoggerProvider | ProxyLoggerProvider)
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
+def _configure_from_environment() -> Any:
+    """``configure()`` from ``CHATSNAPSHOT_LEDGER`` / ``CHATSNAPSHOT_ENDPOINT`` when either is set, once."""
+    if not (os.environ.get(CHATSNAPSHOT_LEDGER) or os.environ.get(CHATSNAPSHOT_ENDPOINT)):
+        return None
+    from chatsnapshot.instrumentation.configuration import configure, current_pipeline
+
+    with _configuring:
+        pipeline = current_pipeline()
+        if pipeline is None:
+            pipeline = configure()
+            log.info("chatsnapshot.record(): configured from the environment: facts go to %s", pipeline.destination)
+        return pipeline
 
 
 def _warn_once(key: str, message: str, *args: object) -> None:

@@ -31,9 +31,9 @@ def make_facts(n: int, correlations: int = 3, *, prefix: str = "run", words: int
     return out
 
 
-def python(*args: str, **kw) -> subprocess.Popen:
-    """Start ``python args...`` with the project importable, stdout piped."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+def python(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
+    """Start ``python args...`` with the project importable, stdout piped; ``env`` adds variables."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, **kw)
 
