@@ -1,0 +1,81 @@
+"""OTLP/HTTP bodies as clients send them: chunked (the OTel JS SDK streams its bodies), gzip, keep-alive."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import socket
+
+import pytest
+from google.rpc import status_pb2
+
+from tests.receiver.conftest import start_receiver
+from tests.receiver.test_bad_input import one_fact_request
+
+LIMIT = 64 << 10
+
+
+@pytest.fixture
+def small(tmp_path):
+    r = start_receiver(tmp_path / "ledger", memory=True, max_request_bytes=LIMIT)
+    yield r
+    r.stop(grace=2)
+
+
+def chunked_post(receiver, body: bytes, *, chunk: int = 1000, gzipped: bool = False,
+                 conn: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
+    host, port = receiver.http_address
+    conn = conn or http.client.HTTPConnection(host, port, timeout=10)
+    payload = gzip.compress(body) if gzipped else body
+    headers = {"Content-Type": "application/x-protobuf", **({"Content-Encoding": "gzip"} if gzipped else {})}
+    conn.request("POST", "/v1/traces", body=(payload[i:i + chunk] for i in range(0, len(payload), chunk)),
+                 headers=headers, encode_chunked=True)
+    answer = conn.getresponse()
+    return answer.status, answer.read()
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_chunked_body_is_committed(small, gzipped):
+    status, _ = chunked_post(small, one_fact_request(), gzipped=gzipped)
+    assert status == 200
+    assert len(small.ledger.sql("SELECT * FROM envelopes")) == 1
+
+
+def raw_chunked(receiver, payload: bytes, chunk: int = 4096) -> bytes:
+    """The whole request written before the answer is read (the server stops reading at the limit)."""
+    host, port = receiver.http_address
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(payload[i:i + chunk]), payload[i:i + chunk])
+                      for i in range(0, len(payload), chunk))
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+        return s.recv(65536)
+
+
+def test_chunked_bodies_over_the_limit_are_413_as_sent_and_after_gzip(small):
+    answer = raw_chunked(small, one_fact_request(padding="x" * (LIMIT + 1000)))
+    assert answer.startswith(b"HTTP/1.1 413") and b"over the limit" in answer
+    bomb = one_fact_request(padding="\0" * (8 << 20))  # compresses to ~8 KiB: under the limit as sent
+    status, body = chunked_post(small, bomb, gzipped=True)
+    assert status == 413 and "decompresses to more than the limit" in status_pb2.Status.FromString(body).message
+    assert chunked_post(small, one_fact_request())[0] == 200  # and it goes on
+    assert len(small.ledger.sql("SELECT * FROM envelopes")) == 1
+
+
+def test_a_malformed_chunk_is_400(small):
+    host, port = small.http_address
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400") and b"malformed chunk size" in answer
+
+
+def test_many_requests_on_one_kept_alive_connection(small):
+    host, port = small.http_address
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    for _ in range(20):
+        status, _ = chunked_post(small, one_fact_request(), conn=conn)
+        assert status == 200
+    conn.close()
+    assert len(small.ledger.sql("SELECT * FROM envelopes")) == 20
