@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -65,8 +65,8 @@ def decode(signal: Signal, body: bytes, content_type: str = "application/x-proto
 
 # -- OTLP/JSON --------------------------------------------------------------------
 
-# OTLP/JSON writes these ids as hex, where protobuf's JSON mapping expects base64.
-_HEX_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+# OTLP/JSON writes these ids as hex, where protobuf's JSON mapping expects base64; their length in bytes.
+_HEX_IDS = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 
 
 def _from_json(cls: type[Message], text: str) -> tuple[Message, bool]:
@@ -77,7 +77,7 @@ def _from_json(cls: type[Message], text: str) -> tuple[Message, bool]:
         raise BadRequest(f"request body is not JSON: {e}") from None
     if not isinstance(document, dict):
         raise BadRequest("an OTLP/JSON request must be a JSON object")
-    _hex_ids_to_base64(document)
+    _check(document, cls.DESCRIPTOR, "")  # type: ignore[arg-type]  # upb: the same Descriptor
     replaced = "\\u" in text and _replace_surrogates(document)
     try:
         return json_format.ParseDict(document, cls(), ignore_unknown_fields=True), replaced
@@ -101,20 +101,56 @@ def _replace_surrogates(node: Any) -> bool:
     return found
 
 
-def _hex_ids_to_base64(node: Any) -> None:
-    """Rewrite OTLP/JSON's hex trace and span ids, anywhere in the document, in place."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in _HEX_ID_FIELDS and isinstance(value, str):
-                try:
-                    node[key] = base64.b64encode(bytes.fromhex(value)).decode()
-                except ValueError:
-                    raise BadRequest(f"{key} must be hex in OTLP/JSON, got {value[:40]!r}") from None
+def _check(node: dict[str, Any], descriptor: Descriptor, path: str) -> None:
+    """Walk an OTLP/JSON object against its message type, in place, as the OTLP specification
+    says: keys are lowerCamelCase (a snake_case field name is refused, naming the field to use),
+    unknown keys are ignored (dropped), trace and span ids are hex of their exact length (turned
+    into the base64 protobuf's JSON mapping reads), and a value that should be an object or a
+    list must be one. Raises ``BadRequest`` naming the field by its path."""
+    fields = {f.json_name: f for f in descriptor.fields}
+    snake = {f.name: f.json_name for f in descriptor.fields if f.name != f.json_name}
+    for key in list(node):
+        where = f"{path}.{key}" if path else key
+        field = fields.get(key)
+        if field is None:
+            if key in snake:
+                raise BadRequest(f"{where}: OTLP/JSON field names are lowerCamelCase: use {snake[key]!r}")
+            del node[key]  # unknown: ignored, as the specification requires
+            continue
+        value = node[key]
+        if value is None:
+            continue
+        if key in _HEX_IDS and field.type == FieldDescriptor.TYPE_BYTES:
+            node[key] = _hex_id(value, _HEX_IDS[key], where)
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None:
+            kind = field.message_type
+            if field.is_repeated:
+                if not isinstance(value, list):
+                    raise BadRequest(f"{where}: expected a list, got {_kind(value)}")
+                for n, item in enumerate(value):
+                    if not isinstance(item, dict):
+                        raise BadRequest(f"{where}[{n}]: expected an object ({kind.name}), got {_kind(item)}")
+                    _check(item, kind, f"{where}[{n}]")
             else:
-                _hex_ids_to_base64(value)
-    elif isinstance(node, list):
-        for item in node:
-            _hex_ids_to_base64(item)
+                if not isinstance(value, dict):
+                    raise BadRequest(f"{where}: expected an object ({kind.name}), got {_kind(value)}")
+                _check(value, kind, where)
+
+
+def _hex_id(value: object, size: int, where: str) -> str:
+    if value == "":
+        return ""
+    if not isinstance(value, str) or len(value) != 2 * size:
+        raise BadRequest(f"{where}: expected {2 * size} hex digits ({size} bytes), got {str(value)[:40]!r}")
+    try:
+        return base64.b64encode(bytes.fromhex(value)).decode()
+    except ValueError:
+        raise BadRequest(f"{where}: expected {2 * size} hex digits ({size} bytes), got {value[:40]!r}") from None
+
+
+def _kind(value: object) -> str:
+    return {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)
 
 
 # -- lenient protobuf ---------------------------------------------------------------

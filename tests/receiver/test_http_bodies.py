@@ -79,3 +79,47 @@ def test_many_requests_on_one_kept_alive_connection(small):
         assert status == 200
     conn.close()
     assert len(small.ledger.sql("SELECT * FROM envelopes")) == 20
+
+
+# -- strict OTLP/JSON ------------------------------------------------------------------------
+
+
+def json_request(**span_changes) -> dict:
+    span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "s",
+            "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001000000000",
+            "events": [{"timeUnixNano": "1700000000500000000", "name": "system.task_scheduled", "attributes": [
+                {"key": "chatsnapshot.event_type", "value": {"stringValue": "system.task_scheduled"}},
+                {"key": "chatsnapshot.payload", "value": {"stringValue": "{\"task\": \"t1\"}"}}]}]}
+    span.update(span_changes)
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+
+def post_json(receiver, document: dict) -> tuple[int, str]:
+    import json
+
+    host, port = receiver.http_address
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.request("POST", "/v1/traces", body=json.dumps(document), headers={"Content-Type": "application/json"})
+    answer = conn.getresponse()
+    text = answer.read().decode()
+    return answer.status, (json.loads(text).get("message", "") if text else "")
+
+
+@pytest.mark.parametrize(("change", "field", "says"), [
+    ({"traceId": "5b8efff798038103d269b633813fc6"}, "resourceSpans[0].scopeSpans[0].spans[0].traceId", "32 hex"),
+    ({"spanId": "ee e1 9b 7e c3 c1 b1 74"}, "resourceSpans[0].scopeSpans[0].spans[0].spanId", "16 hex"),
+    ({"trace_id": "5b8efff798038103d269b633813fc60c"}, "spans[0].trace_id", "use 'traceId'"),
+    ({"events": [{"name": "e", "attributes": [{"key": "k", "value": "bare"}]}]},
+     "spans[0].events[0].attributes[0].value", "expected an object (AnyValue), got a string"),
+    ({"events": {"name": "e"}}, "spans[0].events", "expected a list"),
+])
+def test_malformed_otlp_json_is_400_naming_the_field(small, change, field, says):
+    status, message = post_json(small, json_request(**change))
+    assert status == 400 and field in message and says in message, message
+
+
+def test_unknown_otlp_json_keys_are_ignored_as_the_specification_says(small):
+    status, _ = post_json(small, json_request(someFutureField={"x": 1}, droppedAttributesCount=0))
+    assert status == 200
+    [env] = small.ledger.replay("5b8efff798038103d269b633813fc60c")
+    assert env.payload == {"task": "t1"}
