@@ -18,8 +18,10 @@ Keys follow the C2SP signed-note form for Ed25519: the verifier key is the text
 ``SHA-256(NAME || 0x0A || 0x01 || public key)`` (also the signature's key id);
 the signing key file is ``PRIVATE+KEY+NAME+HASH+BASE64(0x01 || seed)``, the form
 Go's ``golang.org/x/mod/sumdb/note`` reads. A checkpoint written without a key
-has no signature line and says so: anyone who can write the directory can
-forge an unsigned checkpoint; it still detects accidents and careless edits.
+is the checkpoint text alone, with no signature line: not a signed note (tools
+that need one reject it), kept as ``*.unsigned`` rather than ``*.note``. Anyone
+who can write the directory can forge it; it still detects accidents and
+careless edits.
 """
 
 from __future__ import annotations
@@ -183,6 +185,8 @@ def parse_note(text: str) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]]:
         tree_size = int(size)
     except ValueError as e:
         raise CheckpointError(f"not a checkpoint: {e}") from None
+    if base64.b64encode(root).decode() != root_b64:  # one text for one root: spare bits must be zero
+        raise CheckpointError("not a checkpoint: the root hash is not canonical base64")
     if len(root) != 32 or tree_size < 0 or str(tree_size) != size:
         raise CheckpointError("not a checkpoint: the size must be a whole number and the root 32 bytes")
     signatures = []
@@ -205,8 +209,9 @@ def verify_note(text: str, key: VerifierKey) -> Checkpoint:
     if not mine:
         named = ", ".join(name for name, _, _ in signatures) or "none: it is unsigned"
         raise CheckpointError(f"the checkpoint carries no signature by {key.name} (signed by {named})")
+    signed_text = text[:text.index("\n\n") + 1]  # the note's own bytes, never a re-rendering of them
     try:
-        Ed25519PublicKey.from_public_bytes(key.public).verify(mine[0], checkpoint.body().encode())
+        Ed25519PublicKey.from_public_bytes(key.public).verify(mine[0], signed_text.encode())
     except InvalidSignature:
         raise CheckpointError(f"the signature by {key.name} does not verify: the checkpoint was altered "
                               "or forged") from None

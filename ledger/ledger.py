@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Self, overload
 
@@ -65,7 +64,7 @@ from chatsnapshot.ledger.ids import uuid_bytes, uuid_text
 from chatsnapshot.ledger.merkle import Frontier, inclusion_proof, leaf_hash
 from chatsnapshot.ledger.merkle import root as merkle_root
 from chatsnapshot.ledger.options import LedgerOptions
-from chatsnapshot.ledger.records import HASH, POSITION, record_to_envelope
+from chatsnapshot.ledger.records import record_to_envelope
 from chatsnapshot.ledger.results import AppendResult, CheckpointReport, CompactionReport, Rejection, VerifyReport
 
 __all__ = ["Ledger", "LedgerReader", "RepairReport", "RunSummary", "repair"]
@@ -196,13 +195,13 @@ class LedgerReader:
     # -- checkpoints -----------------------------------------------------------------
 
     def checkpoint(self, key: SigningKey | None = None) -> str:
-        """A checkpoint of every envelope this handle sees now (sealed or not), as a note
-        signed by ``key`` (unsigned when None). See ``ledger.checkpoint``."""
+        """A checkpoint of every sealed envelope (what any reader of the directory can check it
+        against; a writer seals first with ``seal()`` to include the rest), as a note signed by
+        ``key`` (unsigned when None). See ``ledger.checkpoint``."""
         self._check_open()
         manifest, snap = self._consistent()
         frontier = Frontier.from_json(manifest.tree) if manifest.tree is not None else sealed_frontier(snap)
-        tail = sorted((r for r in snap.unsealed() if r[POSITION] > manifest.sealed_through), key=itemgetter(POSITION))
-        return sign(checkpoint_of(manifest, frontier.extend(r[HASH] for r in tail)), key)
+        return sign(checkpoint_of(manifest, frontier), key)
 
     def latest_checkpoint(self) -> str | None:
         """The newest checkpoint the writer wrote after a seal (None: none yet)."""
@@ -247,7 +246,7 @@ class LedgerReader:
         if report.envelopes < checkpoint.size:
             report.problems.append(f"the ledger holds {report.envelopes} envelopes; the checkpoint committed to "
                                    f"{checkpoint.size}: envelopes were removed")
-        if frontier.root() != checkpoint.root:
+        if frontier.size == checkpoint.size and frontier.root() != checkpoint.root:
             report.problems.append(f"the first {frontier.size} envelopes are not the ones the checkpoint committed "
                                    "to: something before it was edited, removed, inserted, moved or re-chained")
         return report

@@ -2,7 +2,7 @@
 
 The writer keeps the tree's ``Frontier`` in the MANIFEST (``tree``), extended by
 every seal, and after each seal writes a checkpoint of the sealed ledger to
-``checkpoints/<tree size>.note`` (signed when a signing key is configured),
+``checkpoints/<tree size>.note`` (signed; ``.unsigned`` when no key is configured),
 keeping the newest ``checkpoints_kept``. Copy them anywhere; ``verify
 --checkpoint`` proves that the ledger still extends one.
 
@@ -32,7 +32,7 @@ __all__ = [
     "write_checkpoint",
 ]
 
-_SUFFIX = ".note"
+_SIGNED, _UNSIGNED = ".note", ".unsigned"  # a signed note; the checkpoint text alone
 
 
 def origin_of(manifest: Manifest) -> str:
@@ -94,14 +94,21 @@ def write_checkpoint(layout: Layout, manifest: Manifest, key: SigningKey | None,
     frontier = Frontier.from_json(manifest.tree)
     directory = layout.root / "checkpoints"
     directory.mkdir(exist_ok=True)
-    path = directory / f"{frontier.size:020d}{_SUFFIX}"
+    path = directory / f"{frontier.size:020d}{_SIGNED if key is not None else _UNSIGNED}"
     write_atomic(path, sign(checkpoint_of(manifest, frontier), key).encode())
-    for old in sorted(directory.glob(f"*{_SUFFIX}"))[:-kept]:
+    for old in _kept(layout)[:-kept]:
         old.unlink(missing_ok=True)
     return path
 
 
+def _kept(layout: Layout) -> list[Path]:
+    """Checkpoint files, oldest first (by tree size, then signed after unsigned)."""
+    directory = layout.root / "checkpoints"
+    files = [*directory.glob(f"*{_SIGNED}"), *directory.glob(f"*{_UNSIGNED}")]
+    return sorted(files, key=lambda p: (p.stem, p.suffix == _SIGNED))
+
+
 def latest_checkpoint(layout: Layout) -> str | None:
     """The newest checkpoint the writer kept, as note text (None: none yet)."""
-    notes = sorted((layout.root / "checkpoints").glob(f"*{_SUFFIX}"))
+    notes = _kept(layout)
     return notes[-1].read_text() if notes else None

@@ -17,7 +17,7 @@
     │   ├── <name>                 a damaged or leftover file, moved aside, never deleted
     │   └── <name>.report.json     what it held, why it was moved, what was lost
     ├── checkpoints/
-    │   └── <tree size>.note       a signed checkpoint after each seal (the newest 64): copy them out
+    │   └── <tree size>.note       a checkpoint after each seal (.unsigned without a key; newest 64)
     └── projections/
         └── <name>.json            projection checkpoints: a cache (deleting one costs a rebuild)
 

@@ -15,7 +15,14 @@ from chatsnapshot.ledger._engine.checkpoints import sealed_frontier
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.lock import WriterLock, writer_alive
 from chatsnapshot.ledger._engine.manifest import Manifest, ManifestKeeper, SegmentEntry, load_manifest, save_manifest
-from chatsnapshot.ledger._engine.recovery import RecoveryReport, check_segment, describe_damaged, recover_wal, step_over
+from chatsnapshot.ledger._engine.recovery import (
+    RecoveryReport,
+    check_segment,
+    describe_damaged,
+    index_ok,
+    recover_wal,
+    step_over,
+)
 from chatsnapshot.ledger._engine.repair import rebuild_manifest
 from chatsnapshot.ledger._engine.snapshot import Snapshot
 from chatsnapshot.ledger.options import LedgerOptions
@@ -147,7 +154,9 @@ def _refuse_missing_segments(layout: Layout, manifest: Manifest) -> None:
     """A position up to ``sealed_through`` in no listed segment (and not a recorded loss) means a
     segment was removed: the runs it held are unknown, so appending could reuse their seqs."""
     lost = {x.position for x in manifest.lost}
-    covered = sorted((e.first_position, e.last_position) for e in manifest.segments)
+    # A quarantined segment whose index is gone too is a hole: nothing says which runs it held.
+    covered = sorted((e.first_position, e.last_position) for e in manifest.segments
+                     if e.healthy or index_ok(layout, e))
     expected, holes = 1, []
     for first, last in [*covered, (manifest.sealed_through + 1, manifest.sealed_through + 1)]:
         missing = [p for p in range(expected, min(first, manifest.sealed_through + 1)) if p not in lost]

@@ -240,7 +240,7 @@ def recover_wal(layout: Layout, sealed_through: int, heads: Heads, report: Recov
                 last = _take(item, heads, gaps, out)
                 continue
             assert isinstance(item, Damage)
-            if item.torn_tail:
+            if item.torn_tail or item.recovered:
                 continue
             following = next((e[2] for e in events[i + 1:] if e[1] == 0), None)
             before = following.position if isinstance(following, Record) else next_first
@@ -253,21 +253,27 @@ def recover_wal(layout: Layout, sealed_through: int, heads: Heads, report: Recov
         keep_records = [r for _, r in keep]
         data = path.read_bytes() if result.damage and quarantine else b""
         for d in result.damage:
-            reason = (f"torn tail of {d.length} bytes at offset {d.offset}: an incomplete write that was never "
-                      "acknowledged" if d.torn_tail else
-                      f"{d.length} damaged bytes at offset {d.offset} ({len(d.frames)} complete frame(s) whose "
-                      "digest no longer matches)")
+            if d.torn_tail:
+                reason = (f"torn tail of {d.length} bytes at offset {d.offset}: an incomplete write that was never "
+                          "acknowledged")
+            elif d.recovered:
+                reason = (f"a damaged length prefix at offset {d.offset}; the record it framed is intact and was "
+                          "recovered")
+            else:
+                reason = (f"{d.length} damaged bytes at offset {d.offset} ({len(d.frames)} complete frame(s) whose "
+                          "digest no longer matches)")
             affected = [] if d.torn_tail else gaps + [
                 (x.correlation_id, x.seq, x.seq) for x in out.lost
                 if x.correlation_id is not None and x.seq is not None and str(path.name) in x.reason]
-            item = Quarantined(layout.relative(path), None, reason, lost=not d.torn_tail, affected=affected)
+            item = Quarantined(layout.relative(path), None, reason, lost=not (d.torn_tail or d.recovered),
+                               affected=[] if d.recovered else affected)
             if quarantine:
                 item = _quarantine(layout, path.with_name(f"{path.stem}-{d.offset}.wal"), item,
                                    data[d.offset:d.offset + d.length])
                 report.quarantined.append(item)
             else:
                 report.warnings.append(f"WAL {item.describe()}")
-        if keep_records or any(not d.torn_tail for d in result.damage):
+        if keep_records or any(not (d.torn_tail or d.recovered) for d in result.damage):
             out.sources.append(path)
         elif quarantine:
             path.unlink()  # nothing above sealed_through, nothing damaged: already sealed or empty

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -117,14 +117,19 @@ def repair_directory(layout: Layout, *, force: bool = False) -> RebuiltManifest:
     lock.acquire()
     try:
         try:
-            readable = load_manifest(layout.manifest) is not None
-            problem = "readable" if readable else "missing"
+            old = load_manifest(layout.manifest)
+            problem = "readable" if old is not None else "missing"
         except LedgerFormatError as e:
-            readable, problem = False, str(e)
-        if readable and not force:
+            old, problem = None, str(e)
+        if old is not None and not force:
             return RebuiltManifest(Manifest(), notes=["the MANIFEST is readable: nothing to repair "
                                                       "(--force rebuilds it from the files anyway)"])
         rebuilt = rebuild_manifest(layout, write_indexes=True)
+        if old is not None:  # what only the MANIFEST knows: its recorded losses and its identity
+            rebuilt.manifest = replace(rebuilt.manifest, lost=old.lost, ledger_id=old.ledger_id or
+                                       rebuilt.manifest.ledger_id)
+            rebuilt.unrecovered = [u for u in rebuilt.unrecovered if not u.startswith("losses the old MANIFEST")]
+            rebuilt.notes.append(f"kept the {len(old.lost)} loss(es) the old MANIFEST recorded")
         if layout.manifest.exists():
             layout.quarantine.mkdir(exist_ok=True)
             kept = layout.quarantine / f"MANIFEST.{time.strftime('%Y%m%dT%H%M%S')}"
@@ -138,7 +143,8 @@ def repair_directory(layout: Layout, *, force: bool = False) -> RebuiltManifest:
 
 def _ledger_id_of_checkpoints(layout: Layout) -> str:
     """The id in the origin line of the newest checkpoint kept in the directory ("" when none)."""
-    notes = sorted((layout.root / "checkpoints").glob("*.note"))
+    folder = layout.root / "checkpoints"
+    notes = sorted([*folder.glob("*.note"), *folder.glob("*.unsigned")])
     if not notes:
         return ""
     origin = notes[-1].read_text().split("\n", 1)[0]

@@ -69,7 +69,9 @@ class _Chains:
         seq, prev = self.heads.get(corr, (0, GENESIS))
         expected_prev: bytes | None = prev
         if r.seq > seq + 1 and all((corr, s) in self.lost for s in range(seq + 1, r.seq)):
-            expected_prev = self.lost[(corr, r.seq - 1)]  # past a recorded loss (reported on its own)
+            # Past a recorded loss (reported on its own): what the lost record's hash was cannot be
+            # trusted (its frame was damaged), so the link is not checked; the envelope's own hash is.
+            expected_prev = None
         elif r.seq != seq + 1:
             self.fail(corr, seq + 1, f"missing: the next stored envelope is seq {r.seq}")
             return

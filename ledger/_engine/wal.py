@@ -106,6 +106,7 @@ class Damage:
     length: int
     torn_tail: bool  # an incomplete frame at the end of the file: never acknowledged, nothing lost
     frames: tuple[LostFrame, ...] = ()  # the complete (damaged) frames in the range
+    recovered: bool = False  # only the length prefix was damaged: the record was read back whole
 
 
 @dataclass
@@ -152,12 +153,35 @@ def scan(path: Path) -> WalScan:
             continue
         resume = _resync(data, at)
         end = len(data) if resume is None else resume
-        frames = _frames(data, at, end)
-        result.damage.append(Damage(at, end - at, torn_tail=resume is None and not frames, frames=frames))
+        whole = _whole_frame(data, at, end)
+        if whole is not None and whole.record is not None and hashlib.sha256(
+                data[at + _LEN.size:end - _DIGEST]).digest() == whole.digest:
+            # Only the length prefix is wrong: the body and its digest hold; the record is intact.
+            result.offsets.append(at)
+            result.records.append(whole.record)
+            result.valid_end = end
+            result.damage.append(Damage(at, end - at, torn_tail=False, recovered=True))
+        else:
+            frames = _frames(data, at, end)
+            if not frames and resume is not None and whole is not None:
+                frames = (whole,)  # a damaged length prefix mid-file: the range is one damaged frame
+            result.damage.append(Damage(at, end - at, torn_tail=resume is None and not frames, frames=frames))
         if resume is None:
             break
         at = resume
     return result
+
+
+def _whole_frame(data: bytes, at: int, end: int) -> LostFrame | None:
+    """The range ``[at, end)`` read as one frame whatever its length prefix says (None: too short)."""
+    if end - at < _LEN.size + _MIN_BODY + _DIGEST:
+        return None
+    body, digest = data[at + _LEN.size:end - _DIGEST], data[end - _DIGEST:end]
+    try:
+        record: Record | None = decode(body, digest) if body[:4] == MAGIC else None
+    except (ValueError, UnicodeDecodeError, struct.error):
+        record = None
+    return LostFrame(at, record, digest)
 
 
 def _frames(data: bytes, at: int, end: int) -> tuple[LostFrame, ...]:

@@ -288,3 +288,28 @@ def test_the_receiver_serves_the_latest_checkpoint(tmp_path):
     finally:
         r.stop(grace=2)
     assert over_http == over_grpc and verify_note(over_http, key.verifier).size == 10
+
+
+def test_a_note_is_verified_as_written_not_as_re_rendered(audited):
+    note = (audited / "checkpoint.note").read_text()
+    origin, size, root_line, rest = note.split("\n", 3)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    # The 43rd character of a 32-byte root carries 4 bits of it and 2 spare bits: flip a spare one.
+    spare = root_line[:-2] + alphabet[alphabet.index(root_line[-2]) ^ 1] + root_line[-1]
+    with pytest.raises(CheckpointError):
+        verify_note("\n".join([origin, size, spare, rest]), _verifier(audited))
+
+
+def _verifier(audited):
+    from chatsnapshot.ledger.checkpoint import VerifierKey
+
+    return VerifierKey.load(audited / "key.pub")
+
+
+def test_unsigned_checkpoints_are_kept_apart_from_signed_notes(tmp_path):
+    with Ledger.open(tmp_path, options=OPTIONS) as ledger:
+        ledger.append(make_facts(5, correlations=1))
+        ledger.seal()
+        note = ledger.latest_checkpoint()
+    (kept,) = (tmp_path / "checkpoints").iterdir()
+    assert kept.suffix == ".unsigned" and note == kept.read_text() and "\n\n" not in note

@@ -230,3 +230,38 @@ def test_repair_of_a_readable_manifest_changes_nothing(ledger_copy):
     done = cli(ledger_copy, "repair")
     assert done.returncode == 0 and "nothing to repair" in done.stdout
     assert (ledger_copy / "MANIFEST").read_bytes() == before
+
+
+@pytest.mark.parametrize("frame", ["last", "first"])
+def test_a_damaged_length_prefix_loses_nothing_and_reuses_no_seq(tmp_path, frame):
+    acks = crash_with_wal(tmp_path)
+    wal = wal_file(tmp_path)
+    data = bytearray(wal.read_bytes())
+    at = _frames(bytes(data))[-1 if frame == "last" else 0][0]
+    data[at] ^= 0x80  # the length prefix claims 2 GiB more: the frame looks torn, but it is whole
+    wal.write_bytes(bytes(data))
+    with Ledger.open(tmp_path, options=OPTIONS) as ledger:
+        (item,) = ledger.recovery.quarantined
+        assert not item.lost and "recovered" in item.reason
+        assert sum(r.envelopes for r in ledger.runs()) == len(acks)  # every acknowledged record is there
+        victim = acks[-1 if frame == "last" else 0]
+        last_seq = max(a["seq"] for a in acks if a["corr"] == victim["corr"])
+        (result,) = ledger.append([Envelope.create("system.task_completed", correlation_id=victim["corr"])])
+        assert result.seq == last_seq + 1
+        assert ledger.verify().ok
+
+
+def test_repair_force_keeps_the_recorded_losses(tmp_path):
+    acks = crash_with_wal(tmp_path)
+    wal = wal_file(tmp_path)
+    _damage_frame(wal, len(acks) - 1)
+    Ledger.open(tmp_path, options=OPTIONS).close()  # records the loss
+    before = json.loads((tmp_path / "MANIFEST").read_text())["lost"]
+    assert len(before) == 1
+    done = cli(tmp_path, "repair", "--force")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((tmp_path / "MANIFEST").read_text())["lost"] == before
+    lost = before[0]
+    with Ledger.open(tmp_path, options=OPTIONS) as ledger:
+        (result,) = ledger.append([Envelope.create("system.task_completed", correlation_id=lost["correlation_id"])])
+        assert result.seq == lost["seq"] + 1
