@@ -324,8 +324,9 @@ class Ledger(LedgerReader):
 
     @property
     def writable(self) -> bool:
-        """Whether appends can go through now: open, and the directory accepts writes."""
-        return not self._closed and os.access(self.path, os.W_OK)
+        """Whether appends can go through now: open, the directory writable, no store fault (a
+        faulted WAL or failing seals: a full disk); recovers by itself when the disk does."""
+        return not self._closed and os.access(self.path, os.W_OK) and self._engine.healthy()
 
     def append(self, envelopes: Iterable[Envelope]) -> list[AppendResult]:
         """Store envelopes; one result per envelope, in order. Durable on return.

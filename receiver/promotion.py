@@ -203,12 +203,15 @@ def _add(out: Promotion, attrs: dict[str, Any], span_attrs: dict[str, Any], even
     if explicit_cause == "":  # explicitly no cause: a root (record() says so when it knows of none)
         cause, explicit_cause = None, None
     try:
+        if attrs.get(A.CORRELATION_ID) == "" or span_attrs.get(A.CORRELATION_ID) == "":
+            raise EnvelopeError(f"{A.CORRELATION_ID} is empty: give the run's id, or leave the attribute out "
+                                "(the trace id is the run then)", field="correlation_id")
+        agent = attrs.get(A.SOURCE_AGENT) or attrs.get(A.GEN_AI_AGENT_NAME) or span_attrs.get(A.GEN_AI_AGENT_NAME)
         payload = _payload(attrs.get(A.PAYLOAD))
-        if replaced and _shows_replacement(event_type, correlation, payload, attrs):
+        if replaced and _shows_replacement(event_type, correlation, payload, service, agent, attrs):
             payload = _flag_replaced(payload)
         source = source_of(
-            attrs.get(A.SOURCE_ORIGIN, _DEFAULT_ORIGIN), attrs.get(A.SOURCE_RUNTIME, _DEFAULT_RUNTIME), service,
-            attrs.get(A.SOURCE_AGENT) or attrs.get(A.GEN_AI_AGENT_NAME) or span_attrs.get(A.GEN_AI_AGENT_NAME),
+            attrs.get(A.SOURCE_ORIGIN, _DEFAULT_ORIGIN), attrs.get(A.SOURCE_RUNTIME, _DEFAULT_RUNTIME), service, agent,
         )
         envelope = Envelope._promoted(
             event_id, event_type, correlation, when, source, payload,
@@ -255,8 +258,9 @@ def _flag_replaced(payload: str) -> str:
 
 
 def _shows_replacement(*values: Any) -> bool:
-    return any("\ufffd" in v for v in values[:3] if isinstance(v, str)) or any(
-        isinstance(v, str) and "\ufffd" in v for v in values[3].values())
+    """Whether U+FFFD landed in any of the fact's fields (the last value: its attributes)."""
+    *fields, attrs = values
+    return any(isinstance(v, str) and "\ufffd" in v for v in (*fields, *attrs.values()))
 
 
 def _rejection(reason: str, field_name: str | None, event_type: Any, correlation: Any, trace: bytes, span: bytes,

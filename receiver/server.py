@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health
+from grpc_health.v1 import health, health_pb2
 
 from chatsnapshot.ledger import Ledger, LedgerOptions
 from chatsnapshot.ledger.checkpoint import SigningKey
@@ -29,6 +29,7 @@ from chatsnapshot.receiver.http_service import HttpReceiver
 from chatsnapshot.receiver.ingest import Ingest
 from chatsnapshot.receiver.ledger_service import add_ledger_service
 from chatsnapshot.receiver.metrics import Metrics
+from chatsnapshot.receiver.otlp import EXPORT_SERVICES
 from chatsnapshot.receiver.settings import Settings
 from chatsnapshot.receiver.span_rules import DEFAULT_RULES, Rules, load_rules
 from chatsnapshot.receiver.workers import PromotionPool
@@ -38,6 +39,7 @@ __all__ = ["Receiver", "run"]
 log = logging.getLogger("chatsnapshot.receiver")
 
 _GRPC_WORKERS = 16
+HEALTH_INTERVAL = 1.0  # seconds between readiness checks for gRPC health
 
 # A sidecar keeps its memory small: seal every 4 MiB rather than 16 (unsealed
 # records live as Python objects, several times their encoded size). Measured
@@ -116,11 +118,25 @@ class Receiver:
                                       ready=self.ready, tls=self._http_tls())
             self._http.start()
             self.http_address = self._http.address
+        threading.Thread(target=self._watch_health, name="chatsnapshot-health", daemon=True).start()
         log.info("receiving OTLP on gRPC %s, HTTP %s into %s", self.grpc_port, self.http_address, self.ledger.path)
         return self
 
+    def _watch_health(self) -> None:
+        """gRPC health follows readiness: NOT_SERVING while the store refuses writes, SERVING again after."""
+        serving = True
+        while not self._stopping.wait(HEALTH_INTERVAL):
+            ready = self.ready()
+            if ready != serving:
+                serving = ready
+                status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+                for service in ("", *EXPORT_SERVICES.values()):
+                    self._health.set(service, status)
+                log.warning("store %s: health %s", "takes writes again" if ready else "refuses writes",
+                            "SERVING" if ready else "NOT_SERVING")
+
     def ready(self) -> bool:
-        """The ledger is open and its directory writable."""
+        """The ledger is open and takes writes (``Store.writable``)."""
         return not self._stopped and self.ledger.writable
 
     def stop(self, grace: float | None = None) -> None:

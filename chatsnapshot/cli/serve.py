@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                    help="a TOML file of span promotion rules (implies --promote-spans)")
     p.add_argument("--token-file", metavar="FILE",
                    help="require 'Authorization: Bearer TOKEN' with one of the tokens in FILE (one per line)")
+    # Not an option: without it, argparse would take --token for an abbreviation of --token-file.
+    p.add_argument("--token", dest="token_on_command_line", nargs="?", const="", help=argparse.SUPPRESS)
     p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate chain")
     p.add_argument("--tls-key", metavar="PEM", help="... and this private key")
     p.add_argument("--tls-client-ca", metavar="PEM", help="require client certificates signed by this CA (mTLS)")
@@ -50,6 +52,10 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 def run(args: argparse.Namespace) -> int:
     from chatsnapshot.receiver.server import run as serve
+
+    if args.token_on_command_line is not None:  # never echo what follows: it is a secret
+        raise common.UserError("tokens are never given on the command line (ps and shell history show them): "
+                               "put them in a file for --token-file, or in $CHATSNAPSHOT_TOKENS")
     from chatsnapshot.receiver.settings import Settings
 
     flags = {name: getattr(args, name, None) for name in (

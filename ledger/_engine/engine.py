@@ -77,6 +77,10 @@ class WritingEngine:
         """Segments the MANIFEST lists now."""
         return len(self._parts.keeper.current.segments)
 
+    def healthy(self) -> bool:
+        """The store takes writes now: no WAL fault, and sealing is not failing."""
+        return self._parts.writer.healthy() and not self._parts.sealer.failing
+
     def snapshot(self, *, force: bool = False) -> Snapshot:
         """Everything durable, sealed or not (``force`` changes nothing for a writer)."""
         return self._parts.writer.snapshot()

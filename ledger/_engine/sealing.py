@@ -73,6 +73,7 @@ class Sealer:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.after_seal: list[Callable[[], None]] = []  # run in the sealer thread after a background seal
+        self.failing = False  # the last background seal failed (a full disk): not healthy until one succeeds
         writer.add_growth_listener(self._grew)
 
     def seal_buffer(self, buf: Buffer) -> Segment:
@@ -153,7 +154,8 @@ class Sealer:
                 if self._due()[0] and self.seal_all():
                     for callback in self.after_seal:
                         callback()
-                backoff = 0.0
+                backoff, self.failing = 0.0, False
             except Exception:  # a full disk must not kill the thread; the WAL keeps the data
+                self.failing = True
                 backoff = min(max(backoff * 2, 0.5), 30.0)
                 log.exception("sealing failed; the records stay in the WAL; retrying in %.1fs", backoff)

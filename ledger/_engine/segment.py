@@ -231,15 +231,19 @@ def write_parquet(tables: pa.Table | Iterable[pa.Table], path: Path, *, row_grou
         chunks = aligned_row_groups(chunks, row_group_rows)
     stream = iter(chunks)
     first = next(stream)
-    with pq.ParquetWriter(tmp, first.schema, **options) as writer:
-        for group in itertools.chain([first], stream):
-            writer.write_table(group, row_group_size=group.num_rows if segment else row_group_rows)
-    fd = os.open(tmp, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    size, digest = tmp.stat().st_size, file_sha256(tmp)
+        with pq.ParquetWriter(tmp, first.schema, **options) as writer:
+            for group in itertools.chain([first], stream):
+                writer.write_table(group, row_group_size=group.num_rows if segment else row_group_rows)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        size, digest = tmp.stat().st_size, file_sha256(tmp)
+    except BaseException:  # a full disk, say: leave no half-written file to fill it further
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     fsync_dir(path.parent)
     return size, digest

@@ -129,6 +129,18 @@ class Writer:
         """Call ``callback(live bytes)`` after every append that stored something."""
         self._on_grow.append(callback)
 
+    def healthy(self) -> bool:
+        """No store fault now. A faulted WAL is repaired here as the next append would repair it
+        (rolled back to what is durable), so health comes back by itself once the disk takes writes."""
+        if self._fault is None:
+            return True
+        with self._lock:
+            try:
+                self._ready()
+            except (StoreUnavailableError, LedgerClosedError):
+                return False
+        return self._fault is None
+
     @property
     def last_append(self) -> float:
         """Monotonic time of the last append that stored something (0: none yet)."""

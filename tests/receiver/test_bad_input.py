@@ -224,3 +224,34 @@ def test_a_dead_promotion_worker_is_unavailable_then_replaced(tmp_path):
         assert len(r.ledger.sql("SELECT * FROM envelopes")) == 2
     finally:
         r.stop(grace=1)
+
+
+def test_an_empty_correlation_id_is_a_rejection_not_the_trace_id(receiver):
+    raw_export(receiver.grpc_port, one_fact_request(**{A.CORRELATION_ID: ""}))
+    assert len(receiver.ledger.sql("SELECT * FROM envelopes")) == 0
+    [row] = receiver.ledger.sql("SELECT reason, field FROM dead_letters").to_pylist()
+    assert row["field"] == "correlation_id" and "is empty" in row["reason"]
+
+
+def test_a_replacement_in_the_agent_name_from_the_span_is_flagged_too(receiver):
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("s", attributes={A.GEN_AI_AGENT_NAME: "plannerXYZ"}) as span:
+        span.add_event("e", {**fact_attributes("system.task_scheduled"), A.CORRELATION_ID: "utf8-agent"})
+    body = request_of(rec.spans()).SerializeToString()
+    raw_export(receiver.grpc_port, body.replace(b"XYZ", b"X\xffZ"))  # only the span's attribute holds it
+    [env] = receiver.ledger.replay("utf8-agent")
+    assert env.source.agent == "plannerX\ufffdZ" and env.payload.get(A.INVALID_UTF8_FLAG) is True
+
+
+def test_a_token_on_the_command_line_is_refused_without_echoing_it(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    secret = "s3cr3t-do-not-print"
+    done = subprocess.run([sys.executable, "-m", "chatsnapshot.cli.main", "--ledger", str(tmp_path / "l"), "serve",
+                           "--token", secret], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 2 and "--token-file" in done.stderr
+    assert secret not in done.stdout + done.stderr
+    assert not (tmp_path / "l").exists()  # nothing was created
