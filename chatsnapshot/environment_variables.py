@@ -33,6 +33,7 @@ variable                           meaning                                      
 ``CHATSNAPSHOT_HTTP``              OTLP/HTTP listen address ``HOST:PORT``, or ``off``           ``127.0.0.1:4318``
 ``CHATSNAPSHOT_MAX_REQUEST_BYTES`` largest request, after decompression                         64 MiB
 ``CHATSNAPSHOT_MAX_PENDING``       envelopes admitted and not yet committed                     65536
+``CHATSNAPSHOT_MAX_PENDING_BYTES`` bytes of requests in flight, admitted before decoding        64 MiB
 ``CHATSNAPSHOT_PROMOTE_SPANS``     promote GenAI spans by the default rules (``1``/``on``)      off
 ``CHATSNAPSHOT_RULES``             a TOML span rules file (implies promotion)                   none
 ``CHATSNAPSHOT_TOKENS``            accepted bearer tokens, comma- or line-separated             none: no auth
@@ -57,6 +58,7 @@ __all__ = [
     "CHATSNAPSHOT_HTTP",
     "CHATSNAPSHOT_LEDGER",
     "CHATSNAPSHOT_MAX_PENDING",
+    "CHATSNAPSHOT_MAX_PENDING_BYTES",
     "CHATSNAPSHOT_MAX_REQUEST_BYTES",
     "CHATSNAPSHOT_PROMOTE_SPANS",
     "CHATSNAPSHOT_PROTOCOL",
@@ -93,6 +95,7 @@ CHATSNAPSHOT_GRPC = "CHATSNAPSHOT_GRPC"
 CHATSNAPSHOT_HTTP = "CHATSNAPSHOT_HTTP"
 CHATSNAPSHOT_MAX_REQUEST_BYTES = "CHATSNAPSHOT_MAX_REQUEST_BYTES"
 CHATSNAPSHOT_MAX_PENDING = "CHATSNAPSHOT_MAX_PENDING"
+CHATSNAPSHOT_MAX_PENDING_BYTES = "CHATSNAPSHOT_MAX_PENDING_BYTES"
 CHATSNAPSHOT_PROMOTE_SPANS = "CHATSNAPSHOT_PROMOTE_SPANS"
 CHATSNAPSHOT_RULES = "CHATSNAPSHOT_RULES"
 CHATSNAPSHOT_TOKENS = "CHATSNAPSHOT_TOKENS"

@@ -25,6 +25,7 @@ from (the store), so ``except LedgerError`` still catches every store error::
         ├── StoreUnavailableError    (also LedgerError)  the disk refused; nothing acknowledged
         ├── LedgerClosedError        (also LedgerError)  the handle was closed (shutting down)
         ├── Overloaded                                   the ingest queue is full
+        ├── DeadlineExpired                              the client's deadline passed: not started, or not committed
         ├── WorkerLost                                   a promotion worker died mid-request
         └── DeliveryFailed                               a spooled request could not be delivered yet
 
@@ -39,6 +40,7 @@ __all__ = [
     "ChatSnapshotError",
     "CheckpointError",
     "CorruptSegmentError",
+    "DeadlineExpired",
     "DeliveryFailed",
     "DeliveryRefused",
     "EnvelopeError",
@@ -150,6 +152,11 @@ class Unauthenticated(PermanentError):
 
 class Overloaded(RetryableError):
     """The ingest queue is full: back off as ``retry_after`` says."""
+
+
+class DeadlineExpired(RetryableError):
+    """The request's deadline passed (or would have, before its turn): it was not started, or
+    nothing of it was committed. The client has given up on it; a retry is a new request."""
 
 
 class WorkerLost(RetryableError):

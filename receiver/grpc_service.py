@@ -10,6 +10,7 @@ failure is answered through ``receiver.status`` (retryable ones with RetryInfo).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +49,8 @@ def _export(signal: Signal, ingest: Ingest, auth: Authenticator) -> Callable[[by
         try:
             if not auth.allows(dict(context.invocation_metadata()).get("authorization")):
                 raise Unauthenticated("missing or wrong bearer token")
-            outcome = ingest.export(signal, body)
+            remaining = context.time_remaining()
+            outcome = ingest.export(signal, body, deadline=None if remaining is None else time.monotonic() + remaining)
         except Exception as e:
             status = wire_status(e, ingest.retry_after)
             metrics.add("requests", signal=signal, transport="grpc", outcome=status.outcome)

@@ -10,6 +10,13 @@ retryable errors (``StoreUnavailableError``; ``LedgerClosedError`` while
 shutting down). On a retryable error nothing of the request was acknowledged;
 the client re-sends it and idempotency makes that safe.
 
+Admission comes first: the bytes of requests in flight are bounded
+(``max_pending_bytes``) before any decoding or promotion, and a request that
+cannot be admitted in time gets ``Overloaded`` with a retry delay that grows
+with the backlog. A request whose deadline (gRPC) has passed is not started,
+and one whose deadline passes before its commit is not committed
+(``DeadlineExpired``).
+
 Backpressure: the queue is a budget of envelopes admitted and not yet
 committed (``max_pending``). A request that does not fit waits up to
 ``admit_timeout`` seconds, then is refused with ``Overloaded``: the client backs
@@ -25,7 +32,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from chatsnapshot.errors import Overloaded, RetryableError
+from chatsnapshot.errors import DeadlineExpired, Overloaded, RetryableError
 from chatsnapshot.ledger.store import Store
 from chatsnapshot.receiver.committing import commit
 from chatsnapshot.receiver.decoding import decode
@@ -41,6 +48,11 @@ __all__ = ["Ingest", "Outcome"]
 log = logging.getLogger("chatsnapshot.receiver")
 
 
+def _check_deadline(deadline: float | None, when: str) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise DeadlineExpired(f"the request's deadline passed {when}; nothing of it was committed")
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a successful export answers: ``rejected`` facts (OTLP partial_success)."""
@@ -52,14 +64,20 @@ class Outcome:
 
 
 class _Budget:
-    """Envelopes admitted and not yet committed, bounded."""
+    """Work admitted and not yet done (envelopes, or request bytes), bounded."""
 
-    def __init__(self, capacity: int, metrics: Metrics) -> None:
+    def __init__(self, capacity: int, metrics: Metrics | None = None) -> None:
         self.capacity = capacity
         self._used = 0
         self._cond = threading.Condition()
         self._metrics = metrics
-        metrics.queue_capacity = capacity
+        if metrics is not None:
+            metrics.queue_capacity = capacity
+
+    @property
+    def backlog(self) -> float:
+        """How full it is, 0..1."""
+        return min(1.0, self._used / self.capacity)
 
     def acquire(self, n: int, timeout: float) -> bool:
         n = min(n, self.capacity)  # a request larger than the whole queue goes alone
@@ -67,13 +85,15 @@ class _Budget:
             if not self._cond.wait_for(lambda: self._used + n <= self.capacity, timeout):
                 return False
             self._used += n
-            self._metrics.queue_depth = self._used
+            if self._metrics is not None:
+                self._metrics.queue_depth = self._used
             return True
 
     def release(self, n: int) -> None:
         with self._cond:
             self._used -= min(n, self.capacity)
-            self._metrics.queue_depth = self._used
+            if self._metrics is not None:
+                self._metrics.queue_depth = self._used
             self._cond.notify_all()
 
 
@@ -81,8 +101,9 @@ class Ingest:
     """Turns OTLP export requests into committed envelopes. Thread-safe."""
 
     def __init__(self, ledger: Store, *, metrics: Metrics | None = None, rules: Rules | None = None,
-                 max_pending: int = 65_536, admit_timeout: float = 0.5, retry_after: float = 1.0,
-                 forwarder: Forwarder | None = None, pool: PromotionPool | None = None) -> None:
+                 max_pending: int = 65_536, max_pending_bytes: int = 64 << 20, admit_timeout: float = 0.5,
+                 retry_after: float = 1.0, forwarder: Forwarder | None = None,
+                 pool: PromotionPool | None = None) -> None:
         self.ledger = ledger
         self.forwarder = forwarder
         self.pool = pool
@@ -91,14 +112,27 @@ class Ingest:
         self.retry_after = retry_after
         self._admit_timeout = admit_timeout
         self._budget = _Budget(max_pending, self.metrics)
+        self._bytes = _Budget(max_pending_bytes)  # taken before any decoding: what requests in flight hold
 
-    def export(self, signal: Signal, body: bytes, content_type: str = "application/x-protobuf") -> Outcome:
-        """Commit the facts of one request; see the module docstring for the errors."""
-        if self.pool is not None and signal != "metrics":
-            promotion = self.pool.promote(signal, body, content_type)  # WorkerLost: retryable, answered as such
-        else:
-            promotion = promote_request(signal, body, content_type, self.rules)
-        outcome = self.commit(promotion)
+    def export(self, signal: Signal, body: bytes, content_type: str = "application/x-protobuf", *,
+               deadline: float | None = None) -> Outcome:
+        """Commit the facts of one request; see the module docstring for the errors. ``deadline``
+        (``time.monotonic()`` seconds): past it, the request is not started, and not committed."""
+        _check_deadline(deadline, "before it started")
+        wait = self._admit_timeout if deadline is None else min(self._admit_timeout, deadline - time.monotonic())
+        if not self._bytes.acquire(len(body), max(wait, 0.0)):
+            _check_deadline(deadline, "waiting for admission")
+            delay = min(self.retry_after * (1 + 4 * self._bytes.backlog), 9.0)  # grows with the backlog, < 10 s
+            raise Overloaded(f"{self._bytes.capacity >> 20} MiB of requests in flight; retry later", delay)
+        try:
+            if self.pool is not None and signal != "metrics":
+                promotion = self.pool.promote(signal, body, content_type)  # WorkerLost: retryable, answered as such
+            else:
+                promotion = promote_request(signal, body, content_type, self.rules)
+            _check_deadline(deadline, "before it was committed")
+            outcome = self.commit(promotion)
+        finally:
+            self._bytes.release(len(body))
         if self.forwarder is not None:
             protobuf = content_type.split(";")[0].strip().lower() == "application/x-protobuf"
             self.forwarder.submit(signal, body if protobuf else decode(signal, body, content_type).request

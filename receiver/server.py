@@ -69,6 +69,7 @@ class Receiver:
                 self.forwarder.close()
             raise
         self.ingest = Ingest(self.ledger, metrics=self.metrics, rules=self.rules, max_pending=settings.max_pending,
+                             max_pending_bytes=settings.max_pending_bytes,
                              forwarder=self.forwarder, pool=self.pool)
         self.auth = Authenticator(settings.tokens)
         self._grpc: grpc.Server | None = None

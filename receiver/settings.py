@@ -10,6 +10,8 @@ setting                    environment variable            default
 ``--http HOST:PORT``       CHATSNAPSHOT_HTTP               127.0.0.1:4318 (``off``: none)
 ``--max-request-bytes N``  CHATSNAPSHOT_MAX_REQUEST_BYTES  67108864 (64 MiB, after decompression)
 ``--max-pending N``        CHATSNAPSHOT_MAX_PENDING        65536 envelopes admitted, not yet committed
+``--max-pending-bytes N``  CHATSNAPSHOT_MAX_PENDING_BYTES  67108864 bytes of requests in flight (admission,
+                                                           before any decoding)
 ``--promote-spans``        CHATSNAPSHOT_PROMOTE_SPANS      off (1/true/on: GenAI span rules)
 ``--rules FILE``           CHATSNAPSHOT_RULES              none (a TOML rules file; implies promote)
 ``--token-file FILE``      CHATSNAPSHOT_TOKENS             none (tokens, one per line / comma-separated)
@@ -48,6 +50,7 @@ class Settings:
     http: tuple[str, int] | None = ("127.0.0.1", 4318)
     max_request_bytes: int = 64 << 20
     max_pending: int = 65_536
+    max_pending_bytes: int = 64 << 20
     promote_spans: bool = False
     rules_file: str | None = None
     tokens: tuple[str, ...] = field(default=(), repr=False)
@@ -83,7 +86,7 @@ class Settings:
     def validate(self) -> Settings:
         """Return ``self`` if the settings make sense together, else raise ``ValueError``
         naming the value to change."""
-        for name, minimum in (("max_request_bytes", 1), ("max_pending", 1), ("workers", 0)):
+        for name, minimum in (("max_request_bytes", 1), ("max_pending", 1), ("max_pending_bytes", 1), ("workers", 0)):
             value = getattr(self, name)
             if value < minimum:
                 raise ValueError(f"--{name.replace('_', '-')}: must be at least {minimum}, got {value}")
@@ -167,6 +170,7 @@ _PARSERS: tuple[tuple[str, str, Callable[[object, str], object]], ...] = (
     ("http", V.CHATSNAPSHOT_HTTP, lambda raw, where: parse_endpoint(str(raw), where)),
     ("max_request_bytes", V.CHATSNAPSHOT_MAX_REQUEST_BYTES, lambda raw, where: _int(raw, where)),
     ("max_pending", V.CHATSNAPSHOT_MAX_PENDING, lambda raw, where: _int(raw, where)),
+    ("max_pending_bytes", V.CHATSNAPSHOT_MAX_PENDING_BYTES, lambda raw, where: _int(raw, where)),
     ("workers", V.CHATSNAPSHOT_WORKERS, lambda raw, where: _int(raw, where, minimum=0)),
     ("shutdown_grace", V.CHATSNAPSHOT_SHUTDOWN_GRACE, _positive_float),
     ("promote_spans", V.CHATSNAPSHOT_PROMOTE_SPANS, _flag),

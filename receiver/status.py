@@ -10,6 +10,7 @@ error                       gRPC                                 HTTP
 ``UnsupportedContentType``  INVALID_ARGUMENT                     415
 ``BadRequest``              INVALID_ARGUMENT                     400
 ``RequestTooLarge``         RESOURCE_EXHAUSTED (no RetryInfo)    413
+``DeadlineExpired``         DEADLINE_EXCEEDED                    504
 ``RetryableError``          UNAVAILABLE + RetryInfo              503 + ``Retry-After``
 anything else (a bug)       INTERNAL                             500
 ==========================  ===================================  =====================================
@@ -34,7 +35,14 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from chatsnapshot.errors import BadRequest, RequestTooLarge, RetryableError, Unauthenticated, UnsupportedContentType
+from chatsnapshot.errors import (
+    BadRequest,
+    DeadlineExpired,
+    RequestTooLarge,
+    RetryableError,
+    Unauthenticated,
+    UnsupportedContentType,
+)
 
 __all__ = [
     "RETRYABLE_GRPC",
@@ -68,6 +76,8 @@ _TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, HTTPStatus, int, str],
     (BadRequest, grpc.StatusCode.INVALID_ARGUMENT, HTTPStatus.BAD_REQUEST, code_pb2.INVALID_ARGUMENT, "invalid"),
     (RequestTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED, HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
      code_pb2.RESOURCE_EXHAUSTED, "too_large"),
+    (DeadlineExpired, grpc.StatusCode.DEADLINE_EXCEEDED, HTTPStatus.GATEWAY_TIMEOUT, code_pb2.DEADLINE_EXCEEDED,
+     "expired"),
     (RetryableError, grpc.StatusCode.UNAVAILABLE, HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE,
      "unavailable"),
 )

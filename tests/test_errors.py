@@ -51,6 +51,7 @@ def test_errors_are_defined_in_one_module() -> None:
     (errors.StoreUnavailableError("x"), grpc.StatusCode.UNAVAILABLE, HTTPStatus.SERVICE_UNAVAILABLE, 1.0),
     (errors.LedgerClosedError("x"), grpc.StatusCode.UNAVAILABLE, HTTPStatus.SERVICE_UNAVAILABLE, 1.0),
     (errors.WorkerLost("x"), grpc.StatusCode.UNAVAILABLE, HTTPStatus.SERVICE_UNAVAILABLE, 1.0),
+    (errors.DeadlineExpired("x"), grpc.StatusCode.DEADLINE_EXCEEDED, HTTPStatus.GATEWAY_TIMEOUT, 1.0),
     (KeyError("a bug"), grpc.StatusCode.INTERNAL, HTTPStatus.INTERNAL_SERVER_ERROR, None),
 ])
 def test_one_table_maps_errors_for_both_transports(error: BaseException, grpc_code: grpc.StatusCode,

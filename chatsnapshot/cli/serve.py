@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("--http", metavar="HOST:PORT", help="OTLP/HTTP address, or 'off' (default 127.0.0.1:4318)")
     p.add_argument("--max-request-bytes", metavar="N",
                    help="largest request accepted, after decompression (default 67108864)")
+    p.add_argument("--max-pending-bytes", metavar="N",
+                   help="bytes of requests in flight, admitted before any decoding (default 67108864); beyond "
+                        "it clients get UNAVAILABLE / 503 with a retry delay that grows with the backlog")
     p.add_argument("--max-pending", metavar="N",
                    help="envelopes admitted and not yet committed before clients are told to retry (default 65536)")
     p.add_argument("--promote-spans", action="store_const", const=True,
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from chatsnapshot.receiver.settings import Settings
 
     flags = {name: getattr(args, name, None) for name in (
-        "grpc", "http", "max_request_bytes", "max_pending", "promote_spans", "rules_file", "token_file",
+        "grpc", "http", "max_request_bytes", "max_pending", "max_pending_bytes", "promote_spans", "rules_file",
+        "token_file",
         "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace", "forward_otlp", "workers", "signing_key")}
     flags["ledger"] = getattr(args, "ledger", None)  # Settings.resolve applies the environment and default
     try:

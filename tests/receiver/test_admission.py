@@ -1,0 +1,69 @@
+"""Admission first: bounded bytes in flight before any decoding; expired requests never committed."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from chatsnapshot.errors import DeadlineExpired, Overloaded
+from chatsnapshot.ledger.memory import MemoryLedger
+from chatsnapshot.receiver import ingest as ingest_module
+from chatsnapshot.receiver.ingest import Ingest
+from tests.receiver.test_bad_input import one_fact_request
+
+
+@pytest.fixture
+def store(tmp_path):
+    with MemoryLedger.open(tmp_path / "memory") as store:
+        yield store
+
+
+def stored(store) -> int:
+    return len(store.sql("SELECT * FROM envelopes"))
+
+
+def test_a_request_past_its_deadline_is_not_started(store):
+    ingest = Ingest(store)
+    with pytest.raises(DeadlineExpired, match="before it started"):
+        ingest.export("traces", one_fact_request(), deadline=time.monotonic() - 0.001)
+    assert stored(store) == 0
+
+
+def test_a_deadline_that_passes_before_the_commit_commits_nothing(store, monkeypatch):
+    promote = ingest_module.promote_request
+
+    def slow(*args, **kwargs):  # promotion that takes longer than the client will wait
+        time.sleep(0.3)
+        return promote(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "promote_request", slow)
+    ingest = Ingest(store)
+    with pytest.raises(DeadlineExpired, match="before it was committed"):
+        ingest.export("traces", one_fact_request(), deadline=time.monotonic() + 0.1)
+    assert stored(store) == 0
+    ingest.export("traces", one_fact_request(), deadline=time.monotonic() + 5)  # in time: committed
+    assert stored(store) == 1
+
+
+def test_bytes_in_flight_are_bounded_before_decoding_and_the_delay_grows(store, monkeypatch):
+    gate = threading.Event()
+    promote = ingest_module.promote_request
+
+    def held(*args, **kwargs):  # the first request holds its admission until the gate opens
+        gate.wait(10)
+        return promote(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "promote_request", held)
+    body = one_fact_request()
+    ingest = Ingest(store, max_pending_bytes=len(body), admit_timeout=0.2, retry_after=1.0)
+    first = threading.Thread(target=ingest.export, args=("traces", body))
+    first.start()
+    time.sleep(0.1)
+    with pytest.raises(Overloaded) as refused:
+        ingest.export("traces", b"\xff not even decoded")  # refused by admission, before any decoding
+    assert refused.value.retry_after is not None and refused.value.retry_after > 1.0
+    gate.set()
+    first.join(10)
+    assert stored(store) == 1
