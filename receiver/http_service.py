@@ -150,12 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(HTTPStatus.NOT_FOUND, code_pb2.NOT_FOUND, f"no OTLP endpoint at {path}; "
                                "use /v1/traces, /v1/logs or /v1/metrics", encoding, drain=True)
         try:
-            if not self.auth.allows(self.headers.get("Authorization")):
-                self._discard_body()
-                raise Unauthenticated("missing or wrong bearer token")
-            if content_type not in (_PROTOBUF, _JSON):
-                self._discard_body()
-                raise UnsupportedContentType(f"Content-Type must be {_PROTOBUF} or {_JSON}, got {content_type}")
+            self._check_headers(content_type)
             outcome = self.ingest.export(signal, self._body(), content_type)
         except Exception as e:
             return self._failed(e, signal, encoding)
@@ -165,6 +160,35 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, json_format.MessageToJson(response).encode(), _JSON)
         else:
             self._send(HTTPStatus.OK, response.SerializeToString(), _PROTOBUF)
+
+    def _check_headers(self, content_type: str) -> None:
+        """What can be refused from the headers alone is refused before a byte of the body is read
+        (the body is left unread and the connection closed): a wrong token, another content type,
+        a declared size over the limit."""
+        problem: Exception | None = None
+        if not self.auth.allows(self.headers.get("Authorization")):
+            problem = Unauthenticated("missing or wrong bearer token")
+        elif content_type not in (_PROTOBUF, _JSON):
+            problem = UnsupportedContentType(f"Content-Type must be {_PROTOBUF} or {_JSON}, got {content_type}")
+        else:
+            length = self.headers.get("Content-Length")
+            if length is not None and length.isdigit() and int(length) > self.limit:
+                problem = RequestTooLarge(f"request body is {length} bytes; the limit is {self.limit}")
+        if problem is not None:
+            self.close_connection = True
+            raise problem
+
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue``: say continue only to a request its headers do not already refuse."""
+        content_type = (self.headers.get("Content-Type") or _PROTOBUF).split(";")[0].strip().lower()
+        signal = _PATHS.get(self.path.split("?", 1)[0])
+        if signal is not None and not self.receiver.stopping:
+            try:
+                self._check_headers(content_type)
+            except Exception as e:
+                self._failed(e, signal, _JSON if content_type == _JSON else _PROTOBUF)
+                return False
+        return super().handle_expect_100()
 
     def _body(self) -> bytes:
         """The request body as sent (``Content-Length`` or ``Transfer-Encoding: chunked``, the

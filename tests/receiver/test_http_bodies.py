@@ -123,3 +123,26 @@ def test_unknown_otlp_json_keys_are_ignored_as_the_specification_says(small):
     assert status == 200
     [env] = small.ledger.replay("5b8efff798038103d269b633813fc60c")
     assert env.payload == {"task": "t1"}
+
+
+# -- refused from the headers, before the body -------------------------------------------------
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({"Authorization": "Bearer wrong", "Content-Length": "1000"}, b"401"),  # under the limit: never read
+    ({"Authorization": "Bearer right", "Content-Length": str(48 << 20)}, b"413"),
+    ({"Authorization": "Bearer wrong", "Content-Length": "10", "Expect": "100-continue"}, b"401"),
+])
+def test_refused_from_the_headers_without_reading_the_body(tmp_path, headers, status):
+    r = start_receiver(tmp_path / "ledger", memory=True, max_request_bytes=LIMIT, tokens=("right",))
+    try:
+        host, port = r.http_address
+        with socket.create_connection((host, port), timeout=5) as s:  # the body is never sent
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            s.sendall(f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n{head}\r\n"
+                      .encode())
+            answer = s.recv(65536)  # a server that waited for the body would time out here
+        assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
+        assert b"100 Continue" not in answer
+    finally:
+        r.stop(grace=2)
