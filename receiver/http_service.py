@@ -37,6 +37,8 @@ __all__ = ["HttpReceiver"]
 
 log = logging.getLogger("chatsnapshot.receiver")
 
+TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds a client may take to finish its TLS handshake
+
 _PATHS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
 _PROTOBUF, _JSON = "application/x-protobuf", "application/json"
 
@@ -53,7 +55,11 @@ class HttpReceiver:
         self._server = ThreadingHTTPServer(address, handler)
         self._server.daemon_threads = True
         if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            # The handshake happens in the connection's own thread (_Handler.setup), with a timeout: in
+            # accept() it would run on the one serving thread, and one stalled client would stop all.
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
+        self._server.handle_error = _quiet_error  # type: ignore[method-assign]
         self._thread: threading.Thread | None = None
         self._inflight = 0
         self._idle = threading.Condition()
@@ -101,6 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
     receiver: HttpReceiver
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            self.request.do_handshake()  # a failure ends this connection only (see _quiet_error)
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -300,3 +309,8 @@ def _gunzip(data: bytes, limit: int) -> bytes:
         data = inflater.unused_data
         if not data:
             return bytes(out)
+
+
+def _quiet_error(request: object, client_address: object) -> None:
+    """A connection that failed (a handshake timed out, a client went away): logged, not printed."""
+    log.debug("http connection from %s failed", client_address, exc_info=True)

@@ -74,6 +74,22 @@ def test_tls_without_client_certificates(tmp_path, pki):
         r.stop(grace=1)
 
 
+def test_a_stalled_tls_client_does_not_hold_up_the_others(tmp_path, pki):
+    import socket
+
+    r = start_receiver(tmp_path / "ledger", memory=True, tls_cert=str(pki["server"]), tls_key=str(pki["server_key"]))
+    host, port = r.http_address
+    stalled = socket.create_connection((host, port), timeout=30)  # connects, never says hello
+    try:
+        context = ssl.create_default_context(cafile=str(pki["ca"]))
+        # Served while the stalled handshake is still pending (the server gives it 10 s; this client 5).
+        with urllib.request.urlopen(f"https://localhost:{port}/healthz", context=context, timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        stalled.close()
+        r.stop(grace=1)
+
+
 def _grpc_credentials(pki, *, client: bool) -> dict:
     import grpc
 
