@@ -1,4 +1,4 @@
-"""``chatsnapshot.v1.LedgerService`` on the receiver's gRPC port: Replay, Tail, Verify.
+"""``chatsnapshot.v1.LedgerService`` on the receiver's gRPC port: Replay, Tail, Verify, Checkpoint.
 
 Served by the process that writes the ledger, so it sees every durable envelope,
 not only what is sealed. Authentication is the same bearer token as OTLP.

@@ -1,4 +1,4 @@
-"""chatsnapshot sql: DuckDB SQL over the views envelopes and runs."""
+"""chatsnapshot sql: DuckDB SQL over the views envelopes, runs and dead_letters."""
 
 from __future__ import annotations
 
