@@ -37,6 +37,7 @@ __all__ = ["HttpReceiver"]
 
 log = logging.getLogger("chatsnapshot.receiver")
 
+_PIECE = 1 << 20  # gunzip output per step
 TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds a client may take to finish its TLS handshake
 
 _PATHS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
@@ -294,21 +295,31 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress every gzip member of ``data``, stopping at ``limit`` bytes of output."""
-    out = bytearray()
+    """Decompress every gzip member of ``data``, stopping at ``limit`` bytes of output. It inflates
+    1 MiB at a time and joins the pieces only once they are known to fit, so a bomb never costs
+    more than the limit and a piece."""
+    pieces: list[bytes] = []
+    size = 0
     while True:
         inflater = zlib.decompressobj(wbits=31)
+        pending = data
         try:
-            out += inflater.decompress(data, limit + 1 - len(out))
+            while pending or not inflater.eof:
+                piece = inflater.decompress(pending, _PIECE)
+                if not piece and not inflater.unconsumed_tail:
+                    break  # everything given was consumed: the member is complete or truncated
+                pieces.append(piece)
+                size += len(piece)
+                if size > limit:
+                    raise RequestTooLarge(f"request decompresses to more than the limit of {limit} bytes")
+                pending = inflater.unconsumed_tail
         except zlib.error as e:
             raise BadRequest(f"body is not valid gzip: {e}") from None
-        if len(out) > limit:
-            raise RequestTooLarge(f"request decompresses to more than the limit of {limit} bytes")
         if not inflater.eof:
             raise BadRequest("gzip body is truncated")
         data = inflater.unused_data
         if not data:
-            return bytes(out)
+            return b"".join(pieces)
 
 
 def _quiet_error(request: object, client_address: object) -> None:

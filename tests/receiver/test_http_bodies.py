@@ -146,3 +146,23 @@ def test_refused_from_the_headers_without_reading_the_body(tmp_path, headers, st
         assert b"100 Continue" not in answer
     finally:
         r.stop(grace=2)
+
+
+def test_gunzip_holds_no_more_than_the_limit_and_a_piece():
+    import tracemalloc
+
+    from chatsnapshot.errors import RequestTooLarge
+    from chatsnapshot.receiver.http_service import _gunzip
+
+    limit = 8 << 20
+    bomb = gzip.compress(b"\0" * (64 << 20))  # one member, 64 MiB inside ~64 KiB
+    tracemalloc.start()
+    try:
+        with pytest.raises(RequestTooLarge):
+            _gunzip(bomb, limit)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < limit + (3 << 20), f"peak {peak >> 20} MiB for a limit of {limit >> 20} MiB"
+    two_members = gzip.compress(b"abc" * 1000) + gzip.compress(b"xyz")
+    assert bytes(_gunzip(two_members, limit)) == b"abc" * 1000 + b"xyz"
