@@ -112,10 +112,30 @@ def _remote_error(e: Any, server: str) -> UserError:
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """The run to read: CORRELATION_ID (or a unique prefix of it), from --ledger or --server."""
-    p.add_argument("correlation_id", metavar="ID",
-                   help="the run's correlation id, or enough of its start to be unique ('chatsnapshot runs')")
+    """The run to read: CORRELATION_ID (or a unique prefix or suffix of it), from --ledger or --server."""
+    p.add_argument("correlation_id", metavar="ID", help=RUN_HELP)
     add_server_argument(p)
+
+
+RUN_HELP = ("the run's correlation id, or enough of its start or end to be unique (UUIDv7 ids of one minute "
+            "share their start: their end tells them apart); 'chatsnapshot runs' lists them")
+
+
+def resolve_run(ledger: LedgerReader, wanted: str) -> str:
+    """The correlation id ``wanted`` names: itself, else the one run it is a unique prefix or
+    suffix of. A UserError (exit 2) for no run, or for several."""
+    if next(ledger.replay(wanted), None) is not None:
+        return wanted
+    matches = [r.correlation_id for r in ledger.runs()
+               if r.correlation_id.startswith(wanted) or r.correlation_id.endswith(wanted)]
+    if len(matches) > 1:
+        part = ("the start" if all(m.startswith(wanted) for m in matches) else
+                "the end" if all(m.endswith(wanted) for m in matches) else "the start or end")
+        raise UserError(f"{wanted!r} is {part} of {len(matches)} runs ({', '.join(matches[:3])}"
+                        f"{', ...' if len(matches) > 3 else ''}): give more of the id")
+    if not matches:
+        raise UserError(f"no run {wanted!r} in {ledger.path} ('chatsnapshot runs' lists them)")
+    return matches[0]
 
 
 def run_envelopes(args: argparse.Namespace) -> list[Envelope]:
@@ -128,14 +148,7 @@ def run_envelopes(args: argparse.Namespace) -> list[Envelope]:
         where = args.server
     else:
         with open_reader(args) as ledger:
-            envelopes = list(ledger.replay(wanted))
-            if not envelopes:
-                matches = [r.correlation_id for r in ledger.runs() if r.correlation_id.startswith(wanted)]
-                if len(matches) > 1:
-                    raise UserError(f"{wanted!r} is the start of {len(matches)} runs ({', '.join(matches[:3])}"
-                                    f"{', ...' if len(matches) > 3 else ''}): give more of the id")
-                if matches:
-                    envelopes = list(ledger.replay(matches[0]))
+            envelopes = list(ledger.replay(resolve_run(ledger, wanted)))
         where = str(ledger.path)
     if not envelopes:
         hint = "give the whole correlation id with --server" if args.server else "'chatsnapshot runs' lists them"

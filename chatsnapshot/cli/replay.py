@@ -19,8 +19,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         description="Print the envelopes of one correlation (run, workflow, session) in seq order. "
                     "Reads what is sealed; a running writer seals at least every few seconds.",
     )
-    p.add_argument("correlation_id", metavar="CORRELATION_ID",
-                   help="the run to replay ('chatsnapshot runs' lists them)")
+    p.add_argument("correlation_id", metavar="CORRELATION_ID", help=common.RUN_HELP)
     p.add_argument("--format", choices=("table", "jsonl", "json"), default="table",
                    help="table for people (default); jsonl or json: the full envelopes")
     p.add_argument("--after-seq", type=common.non_negative, default=0, metavar="N",
@@ -37,7 +36,13 @@ def run(args: argparse.Namespace) -> int:
         where = args.server
     else:
         with common.open_reader(args) as ledger:
-            envelopes = list(ledger.replay(args.correlation_id, after_seq=args.after_seq))
+            try:
+                run_id = common.resolve_run(ledger, args.correlation_id)
+            except common.UserError as e:
+                if not str(e).startswith("no run"):
+                    raise
+                run_id = args.correlation_id  # answered below, as "no envelopes"
+            envelopes = list(ledger.replay(run_id, after_seq=args.after_seq))
         where = str(ledger.path)
     if not envelopes and args.after_seq == 0:
         raise common.UserError(

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     "break (naming the correlation and the first broken seq, or the file) otherwise; exit 2 for "
                     "a run the ledger does not hold.",
     )
-    p.add_argument("correlation_id", nargs="?", metavar="CORRELATION_ID", help="check only this correlation")
+    p.add_argument("correlation_id", nargs="?", metavar="CORRELATION_ID",
+                   help="check only this run: " + common.RUN_HELP)
     p.add_argument("--checkpoint", metavar="FILE",
                    help="also prove that the ledger extends this checkpoint (chatsnapshot checkpoint): catches "
                         "any change before it, even one with every hash recomputed")
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
             report = common.remote(lambda: client.verify(args.correlation_id), args.server)
     else:
         with common.open_reader(args) as ledger:
-            report = ledger.verify(args.correlation_id)
+            run_id = common.resolve_run(ledger, args.correlation_id) if args.correlation_id else None
+            report = ledger.verify(run_id)
             if args.checkpoint:
                 extends = _extends(ledger, args)
     if args.correlation_id and report.correlations == 0 and not report.breaks:
