@@ -1,5 +1,6 @@
 # Two commands on a fresh machine with Python 3.11+:
 #   make demo   create .venv, install, run the main job end to end, print what happened
+#               (each run adds a run to ./demo-ledger; make demo DEMO_ARGS=--fresh starts it over)
 #   make test   create .venv if needed, install, run the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -40,7 +41,7 @@ $(CHROMIUM):
 	  || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 demo: $(STAMP)
-	$(PY) demo/main.py
+	$(PY) demo/main.py $(DEMO_ARGS)
 
 test: lint $(STAMP0) $(CHROMIUM)
 	CHATSNAPSHOT_CHROMIUM=$(CHROMIUM) CHATSNAPSHOT_REQUIRE_BROWSER=1 $(PY) -m pytest -q

@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HERE = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else ROOT  # where the demo writes (tests pass a temp dir)
+FRESH = "--fresh" in sys.argv[1:]  # start the demo ledger over (else each demo adds a run to it)
+_PLACES = [a for a in sys.argv[1:] if a != "--fresh"]
+HERE = Path(_PLACES[0]).resolve() if _PLACES else ROOT  # where the demo writes (tests pass a temp dir)
 LEDGER = HERE / "demo-ledger"
 SPOOL = HERE / "demo-spool"
 CLI = [sys.executable, "-m", "chatsnapshot.cli.main", "--ledger", str(LEDGER)]
@@ -115,10 +117,14 @@ def show(title: str, *args: str) -> None:
 
 
 def main() -> int:
-    shutil.rmtree(LEDGER, ignore_errors=True)
-    shutil.rmtree(SPOOL, ignore_errors=True)
+    if FRESH:
+        shutil.rmtree(LEDGER, ignore_errors=True)
+    shutil.rmtree(SPOOL, ignore_errors=True)  # a spool left by an interrupted demo: its receiver is gone
     port = free_port()
     print("ChatSnapshot demo: an instrumented workflow -> OTLP -> chatsnapshot serve -> ledger\n")
+    if LEDGER.exists():
+        print(f"(adding a run to the existing {LEDGER.name}/, earlier demo runs stay; "
+              "`make demo DEMO_ARGS=--fresh` starts it over)\n")
     receiver = start_receiver(port)
     try:
         run_id, plan = workflow(port)
@@ -126,6 +132,7 @@ def main() -> int:
     finally:
         receiver.send_signal(signal.SIGTERM)
         out, err = receiver.communicate(timeout=60)
+    shutil.rmtree(SPOOL, ignore_errors=True)  # every fact was acknowledged: the spool is empty, and goes
     print(f"$ kill -TERM <receiver>\n  {out.strip().splitlines()[-1] if out.strip() else err.strip()}")
     if receiver.returncode != 0:
         raise SystemExit(f"the receiver exited with {receiver.returncode}: {err}")

@@ -25,3 +25,20 @@ def test_the_demo_runs_end_to_end(tmp_path):
     assert "human → planner\n      Relaxed, please." in text  # the transcript
     assert (tmp_path / "demo-run.html").read_text().count('<g class="node') == int(
         re.search(r"ok: (\d+) envelopes", text).group(1))
+
+
+def test_the_demo_keeps_earlier_runs_unless_asked_and_cleans_its_spool(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def demo(*extra):
+        done = subprocess.run([sys.executable, str(ROOT / "demo" / "main.py"), str(tmp_path), *extra], env=env,
+                              capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert not (tmp_path / "demo-spool").exists()  # everything was delivered: nothing left behind
+        return done.stdout
+
+    demo()
+    second = demo()
+    assert "adding a run to the existing demo-ledger/" in second
+    assert re.search(r"ok: \d+ envelopes in 2 correlations, every chain holds", second)
+    assert re.search(r"ok: \d+ envelopes in 1 correlation, every chain holds", demo("--fresh"))
