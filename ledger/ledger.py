@@ -216,10 +216,11 @@ class LedgerReader:
         note = checkpoint if checkpoint is not None else self.checkpoint()
         target, _ = parse_note(note)
         positions, hashes = leaves(self._snapshot())
-        found = self.sql(f"SELECT position FROM envelopes WHERE event_id = '{uuid_text(uuid_bytes(event_id))}'")
-        if not found.num_rows:
+        found = self.sql("SELECT position, correlation_id, seq FROM envelopes "
+                         f"WHERE event_id = '{uuid_text(uuid_bytes(event_id))}'").to_pylist()
+        if not found:
             raise LookupError(f"no envelope {event_id} in {self.path}")
-        position = found.column(0)[0].as_py()
+        position, correlation_id, seq = found[0]["position"], found[0]["correlation_id"], found[0]["seq"]
         index = int(np.searchsorted(positions, position))
         if index >= target.size:
             raise CheckpointError(f"envelope {event_id} (position {position}) came after the checkpoint "
@@ -227,7 +228,7 @@ class LedgerReader:
         tree = [leaf_hash(h) for h in hashes[:target.size]]
         if merkle_root(tree) != target.root:
             raise CheckpointError("this ledger does not extend the checkpoint: run verify --checkpoint")
-        envelope = next(e for e in self.replay(self._correlation_of(position)) if e.position == position)
+        envelope = next(self.replay(correlation_id, after_seq=seq - 1))
         return InclusionProof(note, index, target.size, tuple(inclusion_proof(tree, index)),
                               envelope_to_json(envelope))
 
@@ -259,10 +260,6 @@ class LedgerReader:
             if self._engine.manifest() is manifest:
                 break
         return manifest, snap
-
-    def _correlation_of(self, position: int) -> str:
-        table = self.sql(f"SELECT correlation_id FROM envelopes WHERE position = {int(position)}")
-        return str(table.column(0)[0].as_py())
 
     def close(self) -> None:
         """Release what this handle holds (a writer seals first and unlocks). Idempotent."""

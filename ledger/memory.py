@@ -22,6 +22,7 @@ and ``dead_letters`` views as the disk store, so a query means the same on both.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -85,7 +86,7 @@ class MemoryLedger:
             if not readonly:
                 if state.writer_open:
                     raise LedgerLockedError(
-                        f"the memory ledger {name!r} is open for writing in this process (pid {_pid()}); close it "
+                        f"the memory ledger {name!r} is open for writing in this process (pid {os.getpid()}); close it "
                         "first, or open it read-only")
                 state.writer_open = True
         return cls(name, state, readonly=readonly)
@@ -276,9 +277,3 @@ def _dead_letters_table(rejections: list[Rejection]) -> pa.Table:
         "service": [r.service for r in rejections], "attributes": [r.attributes_json for r in rejections],
     }
     return pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()

@@ -148,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _export(self) -> None:
         path = self.path.split("?", 1)[0]
-        content_type = (self.headers.get("Content-Type") or _PROTOBUF).split(";")[0].strip().lower()
+        content_type = self._content_type()
         encoding = _JSON if content_type == _JSON else _PROTOBUF
         signal = _PATHS.get(path)
         metrics = self.ingest.metrics
@@ -171,6 +171,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(HTTPStatus.OK, response.SerializeToString(), _PROTOBUF)
 
+    def _content_type(self) -> str:
+        """The request's media type, lower case, parameters dropped (protobuf when not given)."""
+        return (self.headers.get("Content-Type") or _PROTOBUF).split(";")[0].strip().lower()
+
     def _check_headers(self, content_type: str) -> None:
         """What can be refused from the headers alone is refused before a byte of the body is read
         (the body is left unread and the connection closed): a wrong token, another content type,
@@ -190,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_expect_100(self) -> bool:
         """``Expect: 100-continue``: say continue only to a request its headers do not already refuse."""
-        content_type = (self.headers.get("Content-Type") or _PROTOBUF).split(";")[0].strip().lower()
+        content_type = self._content_type()
         signal = _PATHS.get(self.path.split("?", 1)[0])
         if signal is not None and not self.receiver.stopping:
             try:

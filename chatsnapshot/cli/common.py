@@ -121,9 +121,10 @@ RUN_HELP = ("the run's correlation id, or enough of its start or end to be uniqu
             "share their start: their end tells them apart); 'chatsnapshot runs' lists them")
 
 
-def resolve_run(ledger: LedgerReader, wanted: str) -> str:
+def resolve_run(ledger: LedgerReader, wanted: str, *, missing_ok: bool = False) -> str:
     """The correlation id ``wanted`` names: itself, else the one run it is a unique prefix or
-    suffix of. A UserError (exit 2) for no run, or for several."""
+    suffix of. A UserError (exit 2) for several, and for none unless ``missing_ok`` (then
+    ``wanted`` itself: the caller says what no envelopes means)."""
     if next(ledger.replay(wanted), None) is not None:
         return wanted
     matches = [r.correlation_id for r in ledger.runs()
@@ -134,6 +135,8 @@ def resolve_run(ledger: LedgerReader, wanted: str) -> str:
         raise UserError(f"{wanted!r} is {part} of {len(matches)} runs ({', '.join(matches[:3])}"
                         f"{', ...' if len(matches) > 3 else ''}): give more of the id")
     if not matches:
+        if missing_ok:
+            return wanted
         raise UserError(f"no run {wanted!r} in {ledger.path} ('chatsnapshot runs' lists them)")
     return matches[0]
 

@@ -36,12 +36,7 @@ def run(args: argparse.Namespace) -> int:
         where = args.server
     else:
         with common.open_reader(args) as ledger:
-            try:
-                run_id = common.resolve_run(ledger, args.correlation_id)
-            except common.UserError as e:
-                if not str(e).startswith("no run"):
-                    raise
-                run_id = args.correlation_id  # answered below, as "no envelopes"
+            run_id = common.resolve_run(ledger, args.correlation_id, missing_ok=True)  # none: answered below
             envelopes = list(ledger.replay(run_id, after_seq=args.after_seq))
         where = str(ledger.path)
     if not envelopes and args.after_seq == 0:

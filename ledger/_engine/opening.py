@@ -72,7 +72,6 @@ def open_writer(layout: Layout, options: LedgerOptions) -> WriterParts:
 def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> WriterParts:
     from chatsnapshot.ledger._engine.compaction import Compactor
     from chatsnapshot.ledger._engine.recovery import (
-        check_segment,
         index_ok,
         initial_heads,
         quarantine_segment,
@@ -230,17 +229,13 @@ def _unusable(layout: Layout, entry: SegmentEntry) -> str | None:
         return "segment file is missing"
     if size == entry.bytes:
         return None
-    return check_segment(layout, entry) if _footer_broken(layout, entry) else None
-
-
-def _footer_broken(layout: Layout, entry: SegmentEntry) -> bool:
     import pyarrow.parquet as pq
 
     try:
         pq.ParquetFile(layout.root / entry.file).metadata  # noqa: B018 (reading it is the check)
-        return False
-    except Exception:
-        return True
+        return None
+    except Exception as e:
+        return f"segment is {size} bytes, the manifest recorded {entry.bytes}, and its footer is unreadable: {e}"
 
 
 def manifest_stamp(layout: Layout) -> tuple[int, int, int] | None:

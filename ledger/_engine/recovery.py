@@ -231,6 +231,7 @@ def recover_wal(layout: Layout, sealed_through: int, heads: Heads, report: Recov
         next_first = _first_position(files[n + 1]) if n + 1 < len(files) else None
         keep = [(at, r) for at, r in zip(result.offsets, result.records, strict=True) if r.position > last]
         gaps: list[tuple[str, int, int]] = []
+        destroyed_at: dict[int, list[LostRecord]] = {}  # damage offset -> the records it destroyed
         # Valid records and damaged ranges in file order: a loss sits between its neighbours.
         events = sorted([*((at, 0, r) for at, r in keep), *((d.offset, 1, d) for d in result.damage)],
                         key=lambda e: (e[0], e[1]))
@@ -249,6 +250,7 @@ def recover_wal(layout: Layout, sealed_through: int, heads: Heads, report: Recov
             for x in destroyed:
                 step_over(x, heads)
             out.lost.extend(destroyed)
+            destroyed_at[item.offset] = destroyed
             last = max([last, *(x.position for x in destroyed if x.position is not None)])
         keep_records = [r for _, r in keep]
         data = path.read_bytes() if result.damage and quarantine else b""
@@ -262,11 +264,11 @@ def recover_wal(layout: Layout, sealed_through: int, heads: Heads, report: Recov
             else:
                 reason = (f"{d.length} damaged bytes at offset {d.offset} ({len(d.frames)} complete frame(s) whose "
                           "digest no longer matches)")
-            affected = [] if d.torn_tail else gaps + [
-                (x.correlation_id, x.seq, x.seq) for x in out.lost
-                if x.correlation_id is not None and x.seq is not None and str(path.name) in x.reason]
+            affected = [] if d.torn_tail or d.recovered else gaps + [
+                (x.correlation_id, x.seq, x.seq) for x in destroyed_at.get(d.offset, ())
+                if x.correlation_id is not None and x.seq is not None]
             item = Quarantined(layout.relative(path), None, reason, lost=not (d.torn_tail or d.recovered),
-                               affected=[] if d.recovered else affected)
+                               affected=affected)
             if quarantine:
                 item = _quarantine(layout, path.with_name(f"{path.stem}-{d.offset}.wal"), item,
                                    data[d.offset:d.offset + d.length])

@@ -54,9 +54,7 @@ class _Chains:
         self.only = only
         self.heads: dict[str, tuple[int, bytes]] = {}
         self.broken: set[str] = set()
-        self.lost: dict[tuple[str, int], bytes | None] = {
-            (x.correlation_id, x.seq): bytes.fromhex(x.hash) if x.hash else None
-            for x in lost if x.correlation_id is not None and x.seq is not None}
+        self.lost = {(x.correlation_id, x.seq) for x in lost if x.correlation_id is not None and x.seq is not None}
 
     def wanted(self, corr: str) -> bool:
         return corr not in self.broken and (self.only is None or corr == self.only)
