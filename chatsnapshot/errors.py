@@ -16,6 +16,7 @@ from (the store), so ``except LedgerError`` still catches every store error::
     │   ├── LedgerLockedError        (also LedgerError)  another process writes the directory
     │   ├── CorruptSegmentError      (also LedgerError)  a sealed segment cannot be read back
     │   ├── CheckpointError          (also LedgerError)  a checkpoint, key or proof is unreadable or does not verify
+    │   ├── ErasureError             (also LedgerError)  an erasure that cannot be done as asked
     │   ├── BadRequest               (also ValueError)   not a valid OTLP request
     │   │   └── UnsupportedContentType                   neither protobuf nor OTLP/JSON
     │   ├── RequestTooLarge                              over the size limit (also after gzip)
@@ -44,6 +45,7 @@ __all__ = [
     "DeliveryFailed",
     "DeliveryRefused",
     "EnvelopeError",
+    "ErasureError",
     "LedgerClosedError",
     "LedgerError",
     "LedgerFormatError",
@@ -117,6 +119,11 @@ class CorruptSegmentError(LedgerError, PermanentError):
 class CheckpointError(LedgerError, PermanentError):
     """A checkpoint, a key or an inclusion proof is unreadable, or does not verify: the
     message says which and why."""
+
+
+class ErasureError(LedgerError, PermanentError):
+    """An erasure that cannot be done as asked (a predicate that is not SQL, payloads
+    written before ledger format 2): the message says why; nothing was erased."""
 
 
 class StoreUnavailableError(LedgerError, RetryableError):

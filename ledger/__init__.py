@@ -9,7 +9,8 @@ The public surface (everything in ``__all__``):
 codecs                         ``envelope_to_json`` / ``_from_json`` / ``_to_proto`` /
                                ``_from_proto``, ``fact_from_json`` (``ledger.codec``)
 results                        ``AppendResult`` and ``AppendStatus``, ``VerifyReport`` with its
-                               ``ChainBreak`` and ``Problem``, ``CompactionReport``, ``Rejection``
+                               ``ChainBreak`` and ``Problem``, ``CompactionReport``, ``ErasureReport``,
+                               ``Rejection``
 ``LedgerOptions``              sealing, compaction and backpressure knobs
 errors                         the ledger's part of ``chatsnapshot.errors``
 =============================  ================================================================
@@ -27,6 +28,7 @@ from chatsnapshot.errors import (
     CheckpointError,
     CorruptSegmentError,
     EnvelopeError,
+    ErasureError,
     LedgerClosedError,
     LedgerError,
     LedgerFormatError,
@@ -52,6 +54,7 @@ from chatsnapshot.ledger.results import (
     ChainBreak,
     CheckpointReport,
     CompactionReport,
+    ErasureReport,
     Problem,
     VerifyReport,
 )
@@ -66,6 +69,8 @@ __all__ = [
     "CorruptSegmentError",
     "Envelope",
     "EnvelopeError",
+    "ErasureError",
+    "ErasureReport",
     "Ledger",
     "LedgerClosedError",
     "LedgerError",

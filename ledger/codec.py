@@ -4,8 +4,8 @@ JSON form (docs/format.md): one object with exactly the keys ``event_id``,
 ``event_type``, ``schema_version``, ``occurred_at``, ``recorded_at`` (RFC 3339,
 nanoseconds, ``Z``), ``source`` (``origin``, ``runtime``, ``service``,
 ``agent``), ``correlation_id``, ``causation_id``, ``trace_id``, ``span_id``,
-``parent_span_id``, ``seq``, ``position``, ``payload`` (an object), ``prev_hash``
-and ``hash``.
+``parent_span_id``, ``seq``, ``position``, ``payload`` (an object), ``prev_hash``,
+``hash``, ``payload_salt`` and ``payload_digest`` (hex or null; ``ledger.records``).
 
 On input, the fields the ledger assigns are ignored (``keep_assigned=True``
 keeps them, for a lossless round trip of stored envelopes); ``schema_version``
@@ -39,7 +39,7 @@ __all__ = [
     "fact_from_json",
 ]
 
-_ASSIGNED = ("recorded_at", "seq", "position", "prev_hash", "hash")
+_ASSIGNED = ("recorded_at", "seq", "position", "prev_hash", "hash", "payload_salt", "payload_digest")
 _KEYS = frozenset((
     "event_id", "event_type", "schema_version", "occurred_at", "source", "correlation_id", "causation_id",
     "trace_id", "span_id", "parent_span_id", "payload", *_ASSIGNED,
@@ -67,6 +67,8 @@ def envelope_to_json(e: Envelope) -> dict[str, Any]:
         "payload": json.loads(e.payload_json),
         "prev_hash": e.prev_hash,
         "hash": e.hash,
+        "payload_salt": e.payload_salt,
+        "payload_digest": e.payload_digest,
     }
 
 
@@ -107,6 +109,7 @@ def _from_json(obj: object, *, bare: bool, keep_assigned: bool) -> Envelope:
             "recorded_at": None if recorded is None else _time("recorded_at", recorded),
             "seq": obj.get("seq"), "position": obj.get("position"),
             "prev_hash": obj.get("prev_hash"), "hash": obj.get("hash"),
+            "payload_salt": obj.get("payload_salt"), "payload_digest": obj.get("payload_digest"),
         }
     return Envelope(
         event_id=obj.get("event_id") or uuid7(),
@@ -171,6 +174,8 @@ def envelope_to_proto(e: Envelope) -> envelope_pb2.Envelope:
         payload_json=e.payload_json,
         prev_hash=bytes.fromhex(e.prev_hash or ""),
         hash=bytes.fromhex(e.hash or ""),
+        payload_salt=bytes.fromhex(e.payload_salt or ""),
+        payload_digest=bytes.fromhex(e.payload_digest or ""),
     )
     return msg
 
@@ -203,4 +208,6 @@ def envelope_from_proto(msg: envelope_pb2.Envelope) -> Envelope:
         position=msg.position or None,
         prev_hash=msg.prev_hash.hex() or None,
         hash=msg.hash.hex() or None,
+        payload_salt=msg.payload_salt.hex() or None,
+        payload_digest=msg.payload_digest.hex() or None,
     )

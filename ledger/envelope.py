@@ -6,8 +6,9 @@ same thing compare equal and hash the same. ``Envelope.create`` is the
 convenient way to make a new fact (fresh UUIDv7, current time).
 
 The fields the ledger assigns at commit (``recorded_at``, ``seq``, ``position``,
-``prev_hash``, ``hash``) are ``None`` on a fact that has not been stored; the
-ledger ignores them on input.
+``prev_hash``, ``hash``, ``payload_salt``) are ``None`` on a fact that has not been
+stored; the ledger ignores them on input. ``payload_digest`` is set only on an
+envelope whose payload was erased (``erased``).
 
 Limits (each error names the field and the limit): event_type 128 characters,
 correlation_id 256, source strings 256, payload 1 MiB of canonical JSON.
@@ -147,8 +148,10 @@ class Envelope:
     ``occurred_at`` and ``recorded_at`` are UTC nanoseconds since the epoch.
     ``payload_json`` is the canonical JSON text of a JSON object; ``payload``
     parses it (a fresh dict on every access, so the envelope cannot be changed
-    through it). Ids are text: UUIDs in canonical lowercase form, OTel ids and
-    hashes as lowercase hex.
+    through it). Ids are text: UUIDs in canonical lowercase form, OTel ids,
+    hashes and ``payload_salt`` as lowercase hex. ``payload_salt`` is the random
+    salt the ledger's hash commits the payload with (``ledger.records``, format 2;
+    None on a format-1 record and once the payload was erased).
     """
 
     event_id: str
@@ -167,6 +170,8 @@ class Envelope:
     position: int | None = None
     prev_hash: str | None = None
     hash: str | None = None
+    payload_salt: str | None = None
+    payload_digest: str | None = None
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
@@ -183,10 +188,10 @@ class Envelope:
         _require_int("recorded_at", self.recorded_at, low=0, high=MAX_NS, optional=True)
         _require_int("seq", self.seq, low=1, high=MAX_NS, optional=True)
         _require_int("position", self.position, low=1, high=MAX_NS, optional=True)
-        for name in ("prev_hash", "hash"):
+        for name, digits in (("prev_hash", 64), ("hash", 64), ("payload_salt", 32), ("payload_digest", 64)):
             value = getattr(self, name)
-            if value is not None and not is_lower_hex(value, 64):
-                raise EnvelopeError(f"{name} must be 64 lowercase hex digits, got {value!r}", field=name)
+            if value is not None and not is_lower_hex(value, digits):
+                raise EnvelopeError(f"{name} must be {digits} lowercase hex digits, got {value!r}", field=name)
 
     @classmethod
     def create(
@@ -243,7 +248,7 @@ class Envelope:
         _check_schema_version(schema_version)
         return cls._trusted(event_id, event_type, correlation_id, occurred_at, source,
                             _canonical_payload(payload_json), causation_id, trace_id, span_id, parent_span_id,
-                            SCHEMA_VERSION, None, None, None, None, None)
+                            SCHEMA_VERSION, None, None, None, None, None, None, None)
 
     @classmethod
     def _trusted(cls, *values: Any) -> Envelope:
@@ -259,6 +264,12 @@ class Envelope:
     def payload(self) -> dict[str, Any]:
         """The payload as a new dict (parsed from ``payload_json``)."""
         return json.loads(self.payload_json)
+
+    @property
+    def erased(self) -> bool:
+        """True when the payload was erased (``chatsnapshot erase``): ``payload`` is the
+        erasure marker, and ``payload_digest`` what the hash still commits to."""
+        return self.payload_digest is not None and self.payload_salt is None
 
     @property
     def stored(self) -> bool:

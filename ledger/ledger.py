@@ -19,7 +19,9 @@ Contracts (docs/contracts.md), each with its test in the conformance suite:
 * ``seq`` is gapless per correlation, ``position`` strictly increasing;
   ``replay`` yields a correlation in seq order, the same every time.
 * Every envelope is chained per correlation by SHA-256; nothing updates or
-  deletes an envelope; ``verify`` names the first broken ``(correlation, seq)``.
+  deletes an envelope, except ``erase``, which replaces payloads with a marker
+  and keeps every hash (they commit to salted payload digests); ``verify`` names
+  the first broken ``(correlation, seq)``.
 * One writer per directory (a second gets ``LedgerLockedError`` naming the
   holder); any number of read-only opens in other processes see what is sealed.
 
@@ -39,7 +41,7 @@ from typing import Any, Literal, NamedTuple, Self, overload
 import numpy as np
 import pyarrow as pa
 
-from chatsnapshot.errors import CheckpointError, CorruptSegmentError, LedgerClosedError
+from chatsnapshot.errors import CheckpointError, CorruptSegmentError, ErasureError, LedgerClosedError
 from chatsnapshot.ledger._engine.checkpoints import (
     checkpoint_of,
     latest_checkpoint,
@@ -65,7 +67,14 @@ from chatsnapshot.ledger.merkle import Frontier, inclusion_proof, leaf_hash
 from chatsnapshot.ledger.merkle import root as merkle_root
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.records import record_to_envelope
-from chatsnapshot.ledger.results import AppendResult, CheckpointReport, CompactionReport, Rejection, VerifyReport
+from chatsnapshot.ledger.results import (
+    AppendResult,
+    CheckpointReport,
+    CompactionReport,
+    ErasureReport,
+    Rejection,
+    VerifyReport,
+)
 
 __all__ = ["Ledger", "LedgerReader", "RepairReport", "RunSummary", "repair"]
 
@@ -350,6 +359,19 @@ class Ledger(LedgerReader):
         """Merge adjacent small segments (see ``ledger._engine.compaction``). Envelopes never change."""
         self._check_open()
         return self._engine.compact()
+
+    def erase(self, where: str, *, by: str, reason: str, dry_run: bool = False) -> ErasureReport:
+        """Erase the payloads of the envelopes that ``where`` selects (a SQL condition over the
+        ``envelopes`` view, e.g. ``correlation_id = 'run-7'``): each becomes an erasure marker
+        saying ``by`` whom, when and why, while every hash chain and checkpoint still verifies
+        (``ledger._engine.erasure``). The erasure itself is recorded as ``system.erasure`` facts
+        in run ``chatsnapshot.erasures``. ``dry_run`` only counts. Raises ``ErasureError``
+        (nothing erased) for an invalid condition or envelopes written in ledger format 1."""
+        self._check_open()
+        for name, value in (("by", by), ("reason", reason)):
+            if not value or not value.strip():
+                raise ErasureError(f"say {name} the erasure is made: it is kept with every erased envelope")
+        return self._engine.erase(self.sql, where=where, by=by, reason=reason, dry_run=dry_run)
 
     def __enter__(self) -> Self:
         return self

@@ -21,7 +21,6 @@ and ``dead_letters`` views as the disk store, so a query means the same on both.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -38,7 +37,15 @@ from chatsnapshot.ledger._engine.sqlviews import ENVELOPES_VIEW, RUNS_VIEW
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.ids import uuid_bytes
 from chatsnapshot.ledger.ledger import RunSummary
-from chatsnapshot.ledger.records import GENESIS, Record, draft, duplicate_or_conflict, encode, record_to_envelope
+from chatsnapshot.ledger.records import (
+    GENESIS,
+    SALT_BYTES,
+    Record,
+    digest,
+    draft,
+    duplicate_or_conflict,
+    record_to_envelope,
+)
 from chatsnapshot.ledger.results import (
     AppendResult,
     AppendStatus,
@@ -160,8 +167,9 @@ class MemoryLedger:
                 chain = s.by_corr.setdefault(env.correlation_id, [])
                 seq, prev = (chain[-1].seq, chain[-1].hash) if chain else (0, GENESIS)
                 position = s.records[-1].position + 1 if s.records else 1
-                fields = draft(env)._replace(recorded_at=now, seq=seq + 1, position=position, prev_hash=prev)
-                record = fields._replace(hash=hashlib.sha256(encode(fields)).digest())
+                fields = draft(env)._replace(recorded_at=now, seq=seq + 1, position=position, prev_hash=prev,
+                                             payload_salt=os.urandom(SALT_BYTES))
+                record = fields._replace(hash=digest(fields))
                 s.records.append(record)
                 s.by_id[eid] = record
                 chain.append(record)
@@ -259,7 +267,7 @@ class MemoryLedger:
                     reason = f"seq {r.seq} where {expected_seq} was expected"
                 elif r.prev_hash != prev:
                     reason = "prev_hash does not name the previous envelope's hash"
-                elif hashlib.sha256(encode(r)).digest() != r.hash:
+                elif digest(r) != r.hash:
                     reason = "hash does not match the envelope's content"
                 if reason is not None:
                     report.breaks.append(ChainBreak(corr, r.seq, reason))

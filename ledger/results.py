@@ -7,7 +7,8 @@ from enum import StrEnum
 from typing import NamedTuple
 
 __all__ = [
-    "AppendResult", "AppendStatus", "ChainBreak", "CheckpointReport", "CompactionReport", "Problem", "Rejection",
+    "AppendResult", "AppendStatus", "ChainBreak", "CheckpointReport", "CompactionReport", "ErasureReport", "Problem",
+    "Rejection",
     "VerifyReport",
 ]
 
@@ -60,6 +61,7 @@ class VerifyReport:
 
     correlations: int = 0
     envelopes: int = 0
+    erased: int = 0  # envelopes whose payload was erased (their chain holds: not a break)
     breaks: list[ChainBreak] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -88,6 +90,20 @@ class CompactionReport:
     segments_after: int = 0
     merged: int = 0  # segments merged away
     rows_rewritten: int = 0
+
+
+@dataclass
+class ErasureReport:
+    """The result of ``Ledger.erase``: how many payloads were erased, per run."""
+
+    where: str  # the SQL condition the envelopes were selected by
+    dry_run: bool = False  # nothing was changed: this is what would be erased
+    erased: int = 0  # payloads erased now (or, in a dry run, that would be)
+    already_erased: int = 0  # selected, but erased before
+    runs: dict[str, int] = field(default_factory=dict)  # correlation_id -> payloads erased in it
+    segments_rewritten: int = 0
+    record: str | None = None  # event id of the system.erasure fact that records this erasure
+    unreadable_segments: list[str] = field(default_factory=list)  # quarantined: not searched, not rewritten
 
 
 @dataclass(frozen=True, slots=True)

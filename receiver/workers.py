@@ -58,7 +58,7 @@ def to_wire(e: Envelope) -> Wire:
 
 def from_wire(w: Wire) -> Envelope:
     return Envelope._trusted(w[0], w[1], w[2], w[3], source_of(*w[4:8]), w[8], w[9], w[10], w[11], w[12],
-                             SCHEMA_VERSION, None, None, None, None, None)
+                             SCHEMA_VERSION, None, None, None, None, None, None, None)
 
 
 def _init(rules: Rules | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from chatsnapshot.ledger.records import CORRELATION_ID, EVENT_ID, POSITION, Row, encode
+from chatsnapshot.ledger.records import CORRELATION_ID, EVENT_ID, POSITION, Row, wal_size
 
 __all__ = ["Buffer"]
 
@@ -26,7 +26,7 @@ class Buffer:
         self.records: list[Row] = []
         self.by_id: dict[bytes, Row] = {}
         self.by_corr: dict[str, list[Row]] = {}
-        self.nbytes = 0  # bytes of the canonical bodies, for the seal threshold
+        self.nbytes = 0  # bytes of the WAL bodies, for the seal threshold
         self.first_added: float | None = None  # monotonic time of the first record
         self.wal_paths = wal_paths
 
@@ -37,7 +37,7 @@ class Buffer:
         self.records.append(row)
         self.by_id[row[EVENT_ID]] = row
         self.by_corr.setdefault(row[CORRELATION_ID], []).append(row)
-        self.nbytes += len(encode(row))
+        self.nbytes += wal_size(row)
 
     def drop_after(self, position: int) -> list[Row]:
         """Remove the rows above ``position`` (a rollback); returns them."""
@@ -49,7 +49,7 @@ class Buffer:
             chain.pop()
             if not chain:
                 del self.by_corr[r[CORRELATION_ID]]
-            self.nbytes -= len(encode(r))
+            self.nbytes -= wal_size(r)
             dropped.append(r)
         if not self.records:
             self.first_added = None  # empty again: nothing waits to be sealed

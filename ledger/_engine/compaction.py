@@ -69,7 +69,7 @@ class Compactor:
                  keeper: ManifestKeeper) -> None:
         self._layout, self._options = layout, options
         self._writer, self._catalog, self._keeper = writer, catalog, keeper
-        self._lock = threading.Lock()
+        self.rewriting = threading.Lock()  # held by whoever replaces segments: compaction, erasure
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -142,7 +142,7 @@ class Compactor:
         return retry
 
     def compact(self) -> CompactionReport:
-        with self._lock:
+        with self.rewriting:
             before = len(self._keeper.current.segments)
             report = CompactionReport(segments_before=before)
             for group in plan(list(self._keeper.current.segments), self._options.compact_target_rows,

@@ -10,9 +10,12 @@ nothing outside ``_engine`` touches the parts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+
+import pyarrow as pa
 
 from chatsnapshot.ledger._engine.deadletters import DeadLetters
+from chatsnapshot.ledger._engine.erasure import erase
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.manifest import Manifest
 from chatsnapshot.ledger._engine.opening import ReaderParts, manifest_stamp, open_reader, open_writer
@@ -20,7 +23,7 @@ from chatsnapshot.ledger._engine.recovery import RecoveryReport
 from chatsnapshot.ledger._engine.snapshot import Snapshot
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.options import LedgerOptions
-from chatsnapshot.ledger.results import AppendResult, CompactionReport, Rejection
+from chatsnapshot.ledger.results import AppendResult, CompactionReport, ErasureReport, Rejection
 
 __all__ = ["ReadingEngine", "WritingEngine"]
 
@@ -60,12 +63,13 @@ class ReadingEngine:
 
 
 class WritingEngine:
-    """The one writer of a directory: append, seal, compact, dead letters, close."""
+    """The one writer of a directory: append, seal, compact, erase, dead letters, close."""
 
     writes = True
 
     def __init__(self, layout: Layout, options: LedgerOptions) -> None:
         self._parts = open_writer(layout, options)
+        self._layout, self._options = layout, options
         self._dead_letters = DeadLetters(layout.dead_letters)
 
     @property
@@ -101,6 +105,11 @@ class WritingEngine:
     def compact(self) -> CompactionReport:
         self._parts.sealer.seal_all()
         return self._parts.compactor.compact()
+
+    def erase(self, select: Callable[[str], pa.Table], *, where: str, by: str, reason: str,
+              dry_run: bool) -> ErasureReport:
+        return erase(self._parts, self._layout, self._options, select, where=where, by=by, reason=reason,
+                     dry_run=dry_run)
 
     def close(self) -> None:
         """Stop the background threads, seal what is unsealed, release the lock."""

@@ -23,10 +23,13 @@ from typing import Any
 from chatsnapshot.errors import LedgerFormatError
 from chatsnapshot.ledger.fsutil import write_atomic
 
-__all__ = ["FORMAT", "LostRecord", "Manifest", "ManifestKeeper", "SegmentEntry", "load_manifest", "save_manifest"]
+__all__ = [
+    "FORMAT", "VERSION", "LostRecord", "Manifest", "ManifestKeeper", "SegmentEntry", "load_manifest", "save_manifest",
+]
 
 FORMAT = "chatsnapshot-ledger"
-VERSION = 1
+VERSION = 2  # 2: records commit to salted payload digests (ledger.records); 1 is read and migrated
+_READABLE = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Manifest:
     lost: tuple[LostRecord, ...] = ()  # committed records lost to damage: permanent gaps
     ledger_id: str = ""  # this ledger's identity: the origin line of its checkpoints
     tree: dict[str, Any] | None = None  # ledger.merkle.Frontier of every sealed envelope, in position order
+    version: int = VERSION  # the format it was read in; it is always saved as VERSION
 
     def with_segments(self, segments: list[SegmentEntry], **changes: Any) -> Manifest:
         """A new generation of the manifest with ``segments`` (kept in position order)."""
@@ -95,7 +99,7 @@ class Manifest:
         return replace(self, generation=self.generation + 1, segments=ordered, **changes)
 
     def to_json(self) -> bytes:
-        doc = {"format": FORMAT, "version": VERSION, **asdict(self)}
+        doc = {"format": FORMAT, **asdict(self), "version": VERSION}
         return json.dumps(doc, indent=1).encode()
 
 
@@ -109,15 +113,15 @@ def load_manifest(path: Path) -> Manifest | None:
         doc = json.loads(raw)
         if doc.get("format") != FORMAT:
             raise LedgerFormatError(f"{path} is not a ChatSnapshot manifest (format {doc.get('format')!r})")
-        if doc.get("version") != VERSION:
+        if doc.get("version") not in _READABLE:
             raise LedgerFormatError(
-                f"{path} has manifest version {doc.get('version')!r}; this ChatSnapshot reads version {VERSION}: "
-                "upgrade chatsnapshot"
+                f"{path} has manifest version {doc.get('version')!r}; this ChatSnapshot reads versions "
+                f"{', '.join(map(str, _READABLE))}: upgrade chatsnapshot"
             )
         segments = tuple(SegmentEntry(**s) for s in doc["segments"])
         return Manifest(doc["generation"], doc["next_segment_id"], doc["sealed_through"], segments,
                         tuple(doc.get("retired", ())), tuple(LostRecord(**x) for x in doc.get("lost", ())),
-                        doc.get("ledger_id", ""), doc.get("tree"))
+                        doc.get("ledger_id", ""), doc.get("tree"), doc["version"])
     except LedgerFormatError:
         raise
     except (ValueError, KeyError, TypeError) as e:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chatsnapshot.ledger._engine.segment import SCHEMA, SegmentFile
+from chatsnapshot.ledger._engine.segment import SCHEMA, SegmentFile, conform
 
 __all__ = ["merged_chunks"]
 
@@ -38,7 +38,7 @@ class _Cursor:
         while first < end:
             group = self._group_of(first)
             if group != self.group:
-                self.table, self.group = self.file.read_row_group(group), group
+                self.table, self.group = conform(self.file.read_row_group(group)), group
             assert self.table is not None
             start = self.file.row_group_start(group)
             take = min(end, start + self.table.num_rows) - first

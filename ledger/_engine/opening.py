@@ -14,7 +14,14 @@ from chatsnapshot.ledger._engine.catalog import Catalog
 from chatsnapshot.ledger._engine.checkpoints import sealed_frontier
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.lock import WriterLock, writer_alive
-from chatsnapshot.ledger._engine.manifest import Manifest, ManifestKeeper, SegmentEntry, load_manifest, save_manifest
+from chatsnapshot.ledger._engine.manifest import (
+    VERSION,
+    Manifest,
+    ManifestKeeper,
+    SegmentEntry,
+    load_manifest,
+    save_manifest,
+)
 from chatsnapshot.ledger._engine.recovery import (
     RecoveryReport,
     check_segment,
@@ -91,6 +98,12 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
         manifest = Manifest()
         save_manifest(layout.manifest, manifest)
     report = RecoveryReport()
+    if manifest.version < VERSION:  # records stay as written; what is appended from now on is format 2
+        manifest = replace(manifest, generation=manifest.generation + 1, version=VERSION)
+        save_manifest(layout.manifest, manifest)
+        report.warnings.append(
+            f"migrated the ledger from format 1 to {VERSION}: envelopes stored before keep their format-1 hashes "
+            "(over the payload bytes) and their checkpoints still verify, but their payloads cannot be erased")
     sweep_leftovers(layout, manifest, report)
     changed = bool(manifest.retired)
     manifest = replace(manifest, retired=())  # sweep_leftovers deleted them

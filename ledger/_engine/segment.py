@@ -24,6 +24,11 @@ by ``correlation_id, seq``; zstd; page checksums; row groups of
     payload         BYTE_ARRAY JSON                      required, canonical JSON text
     prev_hash       FIXED_LEN_BYTE_ARRAY(32)             required, zeros for seq 1
     hash            FIXED_LEN_BYTE_ARRAY(32)             required, SHA-256 (records.py)
+    payload_salt    FIXED_LEN_BYTE_ARRAY(16)             optional: format 2, not erased
+    payload_digest  FIXED_LEN_BYTE_ARRAY(32)             optional: erased payloads only
+
+A segment written by ledger format 1 has no ``payload_salt`` or
+``payload_digest`` column; its rows read as format-1 records (both NULL).
 
 Index schema (``index/seg-<id>.parquet``; one row per correlation in the
 segment, sorted by ``correlation_id``): ``correlation_id``, ``first_row``,
@@ -42,6 +47,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -56,6 +62,7 @@ __all__ = [
     "OpenFiles",
     "SegmentFile",
     "build_index",
+    "conform",
     "file_sha256",
     "records_to_table",
     "table_to_records",
@@ -83,6 +90,8 @@ SCHEMA = pa.schema([
     pa.field("payload", pa.json_(), nullable=False),
     pa.field("prev_hash", pa.binary(32), nullable=False),
     pa.field("hash", pa.binary(32), nullable=False),
+    pa.field("payload_salt", pa.binary(16)),
+    pa.field("payload_digest", pa.binary(32)),
 ])
 INDEX_SCHEMA = pa.schema([
     pa.field("correlation_id", pa.string(), nullable=False),
@@ -133,10 +142,21 @@ def _column(values: list, target: pa.DataType) -> pa.Array:
     return pa.array(values, type=target)
 
 
+def conform(table: pa.Table) -> pa.Table:
+    """Segment rows in today's schema: a format-1 segment's rows get NULL payload salts and digests."""
+    for name in ("payload_salt", "payload_digest"):
+        if name not in table.column_names:
+            table = table.append_column(SCHEMA.field(name), pa.nulls(table.num_rows, SCHEMA.field(name).type))
+    return table
+
+
 def table_to_records(table: pa.Table) -> list[Record]:
     """Segment rows -> records, in table order."""
-    columns = []
+    columns: list[list[Any]] = []
     for name in SCHEMA.names:
+        if name not in table.column_names:  # a format-1 segment: no payload salt or digest
+            columns.append([None] * table.num_rows)
+            continue
         col = table.column(name)
         if isinstance(col.type, pa.BaseExtensionType):
             col = pa.chunked_array([c.storage for c in col.chunks], type=col.type.storage_type)

@@ -2,7 +2,9 @@
 
 ``envelopes`` has one row per envelope and every field of the envelope:
 UUIDs as DuckDB ``UUID``, times as ``TIMESTAMPTZ_NS``, OTel ids and hashes as
-lowercase hex text, the payload as ``JSON``. ``runs`` has one row per
+lowercase hex text, the payload as ``JSON``, and ``erased`` (the payload was
+replaced by an erasure marker; segments of ledger format 1 lack the two payload
+columns, which read as NULL). ``runs`` has one row per
 correlation: first and last ``occurred_at``, the count, counts per event type
 (a MAP), the last event type and seq. ``dead_letters`` has the facts the
 receiver rejected (``ledger._engine.deadletters``). Segments are read where they lie with
@@ -10,7 +12,7 @@ receiver rejected (``ledger._engine.deadletters``). Segments are read where they
 
 The same views over a copied directory with plain DuckDB (no ChatSnapshot)::
 
-    CREATE VIEW envelopes AS SELECT * FROM read_parquet('LEDGER/segments/*.parquet');
+    CREATE VIEW envelopes AS SELECT * FROM read_parquet('LEDGER/segments/*.parquet', union_by_name = true);
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ SELECT event_id, event_type, schema_version, occurred_at, recorded_at,
        correlation_id, causation_id,
        lower(hex(trace_id)) AS trace_id, lower(hex(span_id)) AS span_id,
        lower(hex(parent_span_id)) AS parent_span_id,
-       seq, position, payload, lower(hex(prev_hash)) AS prev_hash, lower(hex(hash)) AS hash
-FROM (SELECT * FROM _sealed UNION ALL SELECT * FROM _unsealed)
+       seq, position, payload, lower(hex(prev_hash)) AS prev_hash, lower(hex(hash)) AS hash,
+       lower(hex(payload_salt)) AS payload_salt, lower(hex(payload_digest)) AS payload_digest,
+       payload_salt IS NULL AND payload_digest IS NOT NULL AS erased
+FROM (SELECT * FROM _sealed UNION ALL BY NAME SELECT * FROM _unsealed)
 """
 RUNS_VIEW = """
 CREATE OR REPLACE VIEW runs AS
@@ -102,7 +106,7 @@ class SqlEngine:
             self._unsealed_key = unsealed_key
         if files != self._files:
             if files:
-                source = f"SELECT * FROM read_parquet([{', '.join(map(_quote, files))}])"
+                source = f"SELECT * FROM read_parquet([{', '.join(map(_quote, files))}], union_by_name = true)"
             else:
                 source = "SELECT * FROM _unsealed WHERE false"
             self._con.execute(f"CREATE OR REPLACE VIEW _sealed AS {source}")

@@ -22,6 +22,10 @@ at all, each correlation in that row group is reported at its first seq there.
 Rows of a quarantined segment are reported as missing, by the seqs its index
 recorded.
 
+Erasures. An erased envelope (payload replaced by a marker, only its salted
+digest kept: ``_engine/erasure.py``) verifies like any other and is counted in
+``erased``; it is a break when no ``system.erasure`` fact records it.
+
 What no check here can see: someone who rewrites a run (or the whole ledger)
 consistently, recomputing every hash, the index and the MANIFEST. A signed
 checkpoint kept elsewhere catches that.
@@ -29,17 +33,20 @@ checkpoint kept elsewhere catches that.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from chatsnapshot.ledger._engine.catalog import IndexEntry, Segment
+from chatsnapshot.ledger._engine.erasure import ERASURE_EVENT, ERASURES_RUN
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.manifest import LostRecord, Manifest
 from chatsnapshot.ledger._engine.recovery import index_ok
 from chatsnapshot.ledger._engine.segment import SegmentFile, file_sha256, table_to_records
-from chatsnapshot.ledger._engine.snapshot import Snapshot
+from chatsnapshot.ledger._engine.snapshot import Snapshot, replay_records
+from chatsnapshot.ledger.ids import uuid_bytes
 from chatsnapshot.ledger.records import GENESIS, Record, digest
 from chatsnapshot.ledger.results import ChainBreak, Problem, VerifyReport
 
@@ -55,6 +62,7 @@ class _Chains:
         self.heads: dict[str, tuple[int, bytes]] = {}
         self.broken: set[str] = set()
         self.lost = {(x.correlation_id, x.seq) for x in lost if x.correlation_id is not None and x.seq is not None}
+        self.erased: list[tuple[str, int, bytes]] = []  # (correlation_id, seq, event_id) of erased payloads
 
     def wanted(self, corr: str) -> bool:
         return corr not in self.broken and (self.only is None or corr == self.only)
@@ -79,6 +87,9 @@ class _Chains:
             self.fail(corr, r.seq, "hash does not match the envelope's content: it was altered")
         else:
             self.heads[corr] = (r.seq, r.hash)
+            if r.payload_salt is None and r.payload_digest is not None:
+                self.report.erased += 1
+                self.erased.append((corr, r.seq, r.event_id))
 
     def fail(self, corr: str, seq: int, reason: str) -> None:
         if self.wanted(corr):
@@ -109,11 +120,25 @@ def verify(snap: Snapshot, manifest: Manifest, layout: Layout, correlation_id: s
                 report.breaks.append(ChainBreak(x.correlation_id, x.seq, f"lost: {x.reason}"))
         elif correlation_id is None:
             report.problems.append(Problem("wal", f"position {x.position} lost ({x.reason}); its run is unknown"))
+    if chains.erased:
+        _erasures_recorded(snap, chains)
     if correlation_id is None:
         positions.append(np.array([r.position for r in unsealed], dtype=np.int64))
         _positions(np.concatenate(positions) if positions else np.array([], np.int64), snap, manifest, report)
     report.correlations = len(chains.heads.keys() | chains.broken)
     return report
+
+
+def _erasures_recorded(snap: Snapshot, chains: _Chains) -> None:
+    """Every erased payload is named by a ``system.erasure`` fact: an erasure no fact records was not
+    made by ``erase`` (someone replaced a payload by hand, keeping its digest)."""
+    named: set[bytes] = set()
+    for r in replay_records(snap, ERASURES_RUN):
+        if r.event_type == ERASURE_EVENT:
+            named.update(uuid_bytes(i) for i in json.loads(r.payload).get("event_ids", ()))
+    for corr, seq, eid in chains.erased:
+        if eid not in named:
+            chains.fail(corr, seq, f"erased, but no {ERASURE_EVENT} fact in run {ERASURES_RUN} records it")
 
 
 def _positions(found: np.ndarray, snap: Snapshot, manifest: Manifest, report: VerifyReport) -> None:

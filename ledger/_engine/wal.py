@@ -2,13 +2,16 @@
 
 A WAL file holds committed records in position order, each framed as::
 
-    ┌──────────────┬─────────────────────────────────────┬────────────────┐
-    │ u32 BE: n    │ body: n bytes, canonical encoding   │ SHA-256(body)  │
-    │              │ (records.py; starts with b"CSE1")   │ = record hash  │
-    └──────────────┴─────────────────────────────────────┴────────────────┘
+    ┌───────────┬────────────────────────────────────────────┬────────────────────┐
+    │ u32 BE: n │ body: n bytes (records.wal_body):          │ SHA-256(preimage)  │
+    │           │ preimage ("CSE2"), salt (16), payload_json │ = the record hash  │
+    └───────────┴────────────────────────────────────────────┴────────────────────┘
 
-The trailing digest is the envelope's chain hash, so it doubles as the record
-checksum: a record is valid exactly when its digest matches its body.
+(a format-1 record, recovered from an older ledger's WAL, is its "CSE1"
+preimage alone). The trailing digest is the envelope's chain hash, so it doubles
+as the record checksum: a record is valid exactly when its preimage hashes to
+the digest and its salt and payload to the payload digest inside the preimage
+(``records.intact``).
 
 ``scan`` reads a file back. Bytes that are not a valid record are one of two things:
 
@@ -26,22 +29,22 @@ checksum: a record is valid exactly when its digest matches its body.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatsnapshot.ledger.fsutil import fsync_dir
-from chatsnapshot.ledger.records import MAGIC, Record, decode
+from chatsnapshot.ledger.records import MAGIC, MAGIC_1, Record, decode, intact
 
 __all__ = ["LENGTH", "Damage", "LostFrame", "WalFile", "WalScan", "frame", "scan"]
 
 LENGTH = struct.Struct(">I")  # the frame's length prefix
 _LEN = LENGTH
 _DIGEST = 32
-_MIN_BODY = 151  # the fixed head of the canonical encoding
+_MIN_BODY = 151  # the fixed head of the canonical encoding (a format-2 body is longer)
 _MAX_BODY = 64 << 20
+_MAGICS = (MAGIC, MAGIC_1)
 
 
 def frame(body: bytes, digest: bytes) -> bytes:
@@ -130,7 +133,7 @@ def _record_at(data: bytes, at: int) -> tuple[Record, int] | None:
         return None
     body = data[at + _LEN.size:at + _LEN.size + n]
     digest = data[end - _DIGEST:end]
-    if body[:4] != MAGIC or hashlib.sha256(body).digest() != digest:
+    if not intact(body, digest):
         return None
     try:
         return decode(body, digest), end
@@ -154,8 +157,8 @@ def scan(path: Path) -> WalScan:
         resume = _resync(data, at)
         end = len(data) if resume is None else resume
         whole = _whole_frame(data, at, end)
-        if whole is not None and whole.record is not None and hashlib.sha256(
-                data[at + _LEN.size:end - _DIGEST]).digest() == whole.digest:
+        if whole is not None and whole.record is not None and intact(
+                data[at + _LEN.size:end - _DIGEST], whole.digest):
             # Only the length prefix is wrong: the body and its digest hold; the record is intact.
             result.offsets.append(at)
             result.records.append(whole.record)
@@ -178,7 +181,7 @@ def _whole_frame(data: bytes, at: int, end: int) -> LostFrame | None:
         return None
     body, digest = data[at + _LEN.size:end - _DIGEST], data[end - _DIGEST:end]
     try:
-        record: Record | None = decode(body, digest) if body[:4] == MAGIC else None
+        record: Record | None = decode(body, digest) if body[:4] in _MAGICS else None
     except (ValueError, UnicodeDecodeError, struct.error):
         record = None
     return LostFrame(at, record, digest)
@@ -194,7 +197,7 @@ def _frames(data: bytes, at: int, end: int) -> tuple[LostFrame, ...]:
             break
         body, digest = data[at + _LEN.size:stop - _DIGEST], data[stop - _DIGEST:stop]
         try:
-            record: Record | None = decode(body, digest) if body[:4] == MAGIC else None
+            record: Record | None = decode(body, digest) if body[:4] in _MAGICS else None
         except (ValueError, UnicodeDecodeError, struct.error):
             record = None
         frames.append(LostFrame(at, record, digest))
@@ -206,9 +209,10 @@ def _resync(data: bytes, bad: int) -> int | None:
     """The offset of the next valid record after ``bad``, or None."""
     probe = bad + 1
     while True:
-        hit = data.find(MAGIC, probe + _LEN.size)
-        if hit < 0:
+        hits = [h for h in (data.find(m, probe + _LEN.size) for m in _MAGICS) if h >= 0]
+        if not hits:
             return None
+        hit = min(hits)
         start = hit - _LEN.size
         if _record_at(data, start) is not None:
             return start

@@ -37,11 +37,13 @@ from chatsnapshot.ledger.ids import uuid_bytes
 from chatsnapshot.ledger.records import (
     CORRELATION_ID,
     GENESIS,
+    MAGIC,
     PREV_HASH,
+    SALT_BYTES,
     SEQ,
     Row,
     duplicate_or_conflict,
-    encode,
+    pack,
 )
 from chatsnapshot.ledger.results import AppendResult, AppendStatus
 
@@ -193,11 +195,12 @@ class Writer:
         heads, live = self._heads, self._live
         live_ids, live_records, live_corr = live.by_id, live.records, live.by_corr
         results: list[AppendResult] = []
-        parts: list[bytes] = []  # WAL frames: length, body, digest, ... joined once
+        parts: list[bytes] = []  # WAL frames: length, preimage, salt, payload, hash, ... joined once
         position, added = self._position, 0
         sha256, pack_len, fromhex = hashlib.sha256, _LEN.pack, bytes.fromhex
         was_empty = not live_records
-        for env, eid in zip(batch, ids, strict=True):
+        salts = os.urandom(SALT_BYTES * len(batch))  # one draw for the batch: a salt per envelope
+        for k, (env, eid) in enumerate(zip(batch, ids, strict=True)):
             stored = known.get(eid) or live_ids.get(eid)
             if stored is not None:
                 results.append(duplicate_or_conflict(env, stored))
@@ -213,11 +216,14 @@ class Writer:
                 fromhex(span) if span else None, fromhex(parent) if parent else None,
                 seq, position, env.payload_json, prev,
             )
-            body = encode(fields)
-            digest = sha256(body).digest()
-            parts += (pack_len(len(body)), body, digest)
-            added += len(body)
-            record = (*fields, digest)
+            salt = salts[k * SALT_BYTES:(k + 1) * SALT_BYTES]
+            payload = env.payload_json.encode()
+            head = pack(fields, MAGIC, sha256(salt + payload).digest())
+            digest = sha256(head).digest()
+            size = len(head) + SALT_BYTES + len(payload)
+            parts += (pack_len(size), head, salt, payload, digest)
+            added += size
+            record = (*fields, digest, salt, None)
             live_records.append(record)
             live_ids[eid] = record
             chain = live_corr.get(corr)

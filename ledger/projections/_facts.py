@@ -8,7 +8,7 @@ from typing import Any
 
 from chatsnapshot.ledger.envelope import Envelope
 
-__all__ = ["dumps", "lane_of", "repeats_another_fact", "short_type", "snippet"]
+__all__ = ["dumps", "erased_text", "lane_of", "repeats_another_fact", "short_type", "snippet"]
 
 
 def lane_of(envelope: Envelope, payload: dict[str, Any] | None = None) -> str:
@@ -20,6 +20,14 @@ def lane_of(envelope: Envelope, payload: dict[str, Any] | None = None) -> str:
     if envelope.event_type == "execution.message" and payload.get("role") == "user":
         return "user"
     return envelope.source.origin
+
+
+def erased_text(envelope: Envelope) -> str | None:
+    """What to show for a fact whose payload was erased (``chatsnapshot erase``), else None."""
+    if not envelope.erased:
+        return None
+    marker = envelope.payload.get("erasure") or {}
+    return f"[erased {marker.get('at', '')} by {marker.get('by', '?')}: {marker.get('reason', '')}]"
 
 
 def repeats_another_fact(payload: dict[str, Any]) -> bool:

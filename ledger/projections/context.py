@@ -18,7 +18,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.projections._facts import dumps, lane_of, repeats_another_fact, short_type, snippet
+from chatsnapshot.ledger.projections._facts import (
+    dumps,
+    erased_text,
+    lane_of,
+    repeats_another_fact,
+    short_type,
+    snippet,
+)
 
 __all__ = ["MIN_BUDGET", "SKIPPED", "PromptContext", "context"]
 
@@ -76,6 +83,9 @@ def _message(e: Envelope) -> dict[str, str] | None:
         return None
     payload = e.payload
     agent, kind = lane_of(e, payload), short_type(e.event_type)
+    erased = erased_text(e)
+    if erased is not None:
+        return {"role": "system", "content": f"[{kind} by {agent}] {erased}"}
     if kind == "message":
         if repeats_another_fact(payload):
             return None

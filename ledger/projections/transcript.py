@@ -12,7 +12,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.projections._facts import dumps, lane_of, repeats_another_fact, short_type, snippet
+from chatsnapshot.ledger.projections._facts import (
+    dumps,
+    erased_text,
+    lane_of,
+    repeats_another_fact,
+    short_type,
+    snippet,
+)
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
 __all__ = ["TranscriptEntry", "render_transcript", "transcript", "transcript_json"]
@@ -52,6 +59,13 @@ def _entry(envelope: Envelope) -> TranscriptEntry | None:
     def entry(text: str, **extra: Any) -> TranscriptEntry:
         return TranscriptEntry(seq=seq, at=at, agent=agent, kind=kind, text=text, **extra)
 
+    erased = erased_text(envelope)
+    if erased is not None:  # what it said is gone; that it happened, and the marker, stay
+        if kind not in _KINDS:
+            return None
+        return entry(erased, name="[erased]", status="erased") if kind in ("tool_call", "tool_result") else (
+            entry(erased, to="[erased]") if kind == "handoff" else entry(erased))
+
     if kind == "message":
         if repeats_another_fact(payload):
             return None
@@ -72,6 +86,9 @@ def _entry(envelope: Envelope) -> TranscriptEntry | None:
         what = payload.get("kind", "handoff")
         return entry(what, to=payload.get("to"))
     return None
+
+
+_KINDS = ("message", "tool_call", "tool_result", "human_input_requested", "human_input_received", "handoff")
 
 
 def render_transcript(entries: list[TranscriptEntry]) -> str:

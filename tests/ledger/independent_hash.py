@@ -20,14 +20,25 @@ def _u(value: int, size: int) -> bytes:
     return value.to_bytes(size, "big")
 
 
+def payload_field(e: Envelope) -> tuple[bytes, bytes]:
+    """(magic, the payload field) per the table: format 2 commits to SHA-256(salt || payload),
+    which an erased envelope carries as ``payload_digest``; format 1 to the payload itself."""
+    if e.payload_salt is not None:
+        return b"CSE2", hashlib.sha256(bytes.fromhex(e.payload_salt) + e.payload_json.encode("utf-8")).digest()
+    if e.payload_digest is not None:
+        return b"CSE2", bytes.fromhex(e.payload_digest)
+    return b"CSE1", e.payload_json.encode("utf-8")
+
+
 def envelope_hash(e: Envelope) -> str:
     s = e.source
-    texts = [e.event_type, s.origin, s.runtime, s.service or "", s.agent or "", e.correlation_id, e.payload_json]
-    raw = [t.encode("utf-8") for t in texts]
+    texts = [e.event_type, s.origin, s.runtime, s.service or "", s.agent or "", e.correlation_id]
+    magic, payload = payload_field(e)
+    raw = [t.encode("utf-8") for t in texts] + [payload]
     present = [s.service is not None, s.agent is not None, e.causation_id is not None,
                e.trace_id is not None, e.span_id is not None, e.parent_span_id is not None]
     out = io.BytesIO()
-    out.write(b"CSE1")
+    out.write(magic)
     out.write(_u(e.schema_version, 2))
     for value in (e.occurred_at, e.recorded_at, e.seq, e.position):
         out.write(_i(value, 8))

@@ -10,7 +10,7 @@ from chatsnapshot.ledger import Ledger, LedgerOptions
 ENVELOPE_COLUMNS = [
     "event_id", "event_type", "schema_version", "occurred_at", "recorded_at", "source_origin", "source_runtime",
     "source_service", "source_agent", "correlation_id", "causation_id", "trace_id", "span_id", "parent_span_id",
-    "seq", "position", "payload", "prev_hash", "hash",
+    "seq", "position", "payload", "prev_hash", "hash", "payload_salt", "payload_digest", "erased",
 ]
 
 

@@ -34,4 +34,5 @@ def test_the_envelope_message_carries_every_field_of_the_design():
         "event_id", "event_type", "schema_version", "occurred_at_unix_nano", "recorded_at_unix_nano", "source",
         "correlation_id", "causation_id", "trace_id", "span_id", "parent_span_id", "seq", "position",
         "payload_json", "prev_hash", "hash",
+        "payload_salt", "payload_digest",  # beyond the design: erasure that keeps the chain (docs/integrity.md)
     }
