@@ -129,7 +129,9 @@ def flow_scope(flow: Flow) -> Iterator[Flow]:
 
 def recorded_facts(source: Ledger | str | Path | Iterable[Envelope], correlation_id: str) -> list[Envelope]:
     """The facts of ``correlation_id`` in ledger order, from a ledger, a ledger directory
-    (opened read-only) or envelopes already replayed. Raises ``LookupError`` when there are none."""
+    (opened read-only) or envelopes already replayed. Raises ``LookupError`` when there are none,
+    and when payloads of the run were erased (what they said is gone: a restored conversation
+    would silently miss it)."""
     if isinstance(source, Ledger):
         facts = list(source.replay(correlation_id))
     elif isinstance(source, str | Path):
@@ -140,6 +142,11 @@ def recorded_facts(source: Ledger | str | Path | Iterable[Envelope], correlation
                        key=lambda e: (e.seq is None, e.seq or 0))
     if not facts:
         raise LookupError(f"no facts for correlation {correlation_id!r}: check the id (chatsnapshot runs lists them)")
+    erased = [f.seq for f in facts if f.erased]
+    if erased:
+        raise LookupError(f"{len(erased)} fact(s) of correlation {correlation_id!r} were erased (seq "
+                          f"{', '.join(map(str, erased[:5]))}{', ...' if len(erased) > 5 else ''}): the conversation "
+                          "cannot be restored as it was")
     return facts
 
 

@@ -52,8 +52,11 @@ def signing_key_path(args: argparse.Namespace) -> str | None:
     return getattr(args, "signing_key", None) or os.environ.get(CHATSNAPSHOT_SIGNING_KEY) or None
 
 
-def open_writer(args: argparse.Namespace) -> Ledger:
-    """The ledger as its one writer (created if missing)."""
+def open_writer(args: argparse.Namespace, *, existing: bool = False) -> Ledger:
+    """The ledger as its one writer: created if missing, unless ``existing`` (then a
+    missing ledger is the user's mistake, as for a reader)."""
+    if existing:
+        LedgerReader.open(ledger_path(args)).close()  # LedgerNotFoundError: nothing is created
     return Ledger.open(ledger_path(args))
 
 

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
-    with common.open_writer(args) as ledger:
+    with common.open_writer(args, existing=True) as ledger:
         report = ledger.compact()
     print(f"compacted: {report.segments_before} segments -> {report.segments_after} "
           f"({report.merged} merged, {report.rows_rewritten} envelopes rewritten)")

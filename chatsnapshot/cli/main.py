@@ -18,6 +18,7 @@ from chatsnapshot.cli import (
     append,
     checkpoint,
     compact,
+    erase,
     context,
     dag,
     keygen,
@@ -41,7 +42,7 @@ from chatsnapshot.ledger import EnvelopeError, LedgerError
 __all__ = ["build_parser", "main"]
 
 _COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stats, view, sql, verify, checkpoint, prove,
-             keygen, compact, repair, append)
+             keygen, compact, erase, repair, append)
 
 
 def build_parser() -> argparse.ArgumentParser:

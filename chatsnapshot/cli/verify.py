@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if report.ok and (extends is None or extends.ok):
         print(f"ok: {_count(report.envelopes, 'envelope')} in {_count(report.correlations, 'correlation')}, "
               "every chain holds")
+        if report.erased:
+            print(f"erased: {_count(report.erased, 'payload')} (chatsnapshot erase), each recorded by a "
+                  "system.erasure fact; their hashes still hold")
         if extends is None:
             print("not seen by this check: a run or the whole ledger rewritten consistently (every hash, the "
                   "index and the MANIFEST recomputed); only a checkpoint kept elsewhere shows that (--checkpoint)")

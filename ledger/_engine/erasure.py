@@ -118,6 +118,10 @@ def _select(select: Callable[[str], pa.Table], where: str) -> pa.Table:
     import duckdb
 
     try:
+        select(f"SELECT 1 FROM envelopes WHERE {where} LIMIT 0")  # an error about the condition as given
+    except duckdb.Error as e:
+        raise ErasureError(f"the condition is not valid SQL over the envelopes view: {e}") from e
+    try:
         return select(
             "SELECT CAST(event_id AS VARCHAR) AS event_id, correlation_id, erased, "
             "payload_salt IS NULL AND payload_digest IS NULL AS legacy "

@@ -141,7 +141,7 @@ def _recover(layout: Layout, options: LedgerOptions, lock: WriterLock) -> Writer
                     records[-1].position if records else 0,
                     *(x.position for x in manifest.lost if x.position is not None)])
     writer = Writer(layout, catalog, heads, position, max_unsealed_bytes=options.max_unsealed_bytes,
-                    backpressure_timeout=options.backpressure_timeout)
+                    backpressure_timeout=options.backpressure_timeout, erasable=options.erasable)
     sealer = Sealer(layout, options, writer, catalog, keeper)
     compactor = Compactor(layout, options, writer, catalog, keeper)
     if records:  # seal what the WAL held now, so that recovery never has to run twice

@@ -38,6 +38,7 @@ from chatsnapshot.ledger.records import (
     CORRELATION_ID,
     GENESIS,
     MAGIC,
+    MAGIC_1,
     PREV_HASH,
     SALT_BYTES,
     SEQ,
@@ -66,8 +67,10 @@ class Writer:
     """Owns the WAL, the unsealed buffers and the per-correlation heads."""
 
     def __init__(self, layout: Layout, catalog: Catalog, heads: Heads, position: int, *,
-                 max_unsealed_bytes: int = 64 << 20, backpressure_timeout: float = 30.0) -> None:
+                 max_unsealed_bytes: int = 64 << 20, backpressure_timeout: float = 30.0,
+                 erasable: bool = True) -> None:
         self._layout = layout
+        self._erasable = erasable  # format-2 records (salted payload digests), else format 1
         self._max_unsealed = max_unsealed_bytes
         self._backpressure_timeout = backpressure_timeout
         self._room = threading.Condition()  # notified when sealing frees room
@@ -199,7 +202,8 @@ class Writer:
         position, added = self._position, 0
         sha256, pack_len, fromhex = hashlib.sha256, _LEN.pack, bytes.fromhex
         was_empty = not live_records
-        salts = os.urandom(SALT_BYTES * len(batch))  # one draw for the batch: a salt per envelope
+        erasable = self._erasable
+        salts = os.urandom(SALT_BYTES * len(batch)) if erasable else b""  # one draw for the batch
         for k, (env, eid) in enumerate(zip(batch, ids, strict=True)):
             stored = known.get(eid) or live_ids.get(eid)
             if stored is not None:
@@ -216,12 +220,19 @@ class Writer:
                 fromhex(span) if span else None, fromhex(parent) if parent else None,
                 seq, position, env.payload_json, prev,
             )
-            salt = salts[k * SALT_BYTES:(k + 1) * SALT_BYTES]
             payload = env.payload_json.encode()
-            head = pack(fields, MAGIC, sha256(salt + payload).digest())
-            digest = sha256(head).digest()
-            size = len(head) + SALT_BYTES + len(payload)
-            parts += (pack_len(size), head, salt, payload, digest)
+            salt: bytes | None = None
+            if erasable:  # the frame: length, preimage, salt, payload, hash (records.wal_body)
+                salt = salted = salts[k * SALT_BYTES:(k + 1) * SALT_BYTES]
+                head = pack(fields, MAGIC, sha256(salted + payload).digest())
+                digest = sha256(head).digest()
+                size = len(head) + SALT_BYTES + len(payload)
+                parts += (pack_len(size), head, salted, payload, digest)
+            else:  # format 1: the preimage holds the payload; length, preimage, hash
+                head = pack(fields, MAGIC_1, payload)
+                digest = sha256(head).digest()
+                size = len(head)
+                parts += (pack_len(size), head, digest)
             added += size
             record = (*fields, digest, salt, None)
             live_records.append(record)

@@ -13,6 +13,7 @@ from chatsnapshot.errors import ErasureError
 from chatsnapshot.ledger import Envelope, Ledger, LedgerOptions, envelope_to_json
 from chatsnapshot.ledger.checkpoint import verify_proof
 from chatsnapshot.ledger.results import AppendStatus
+from tests.ledger.independent_hash import envelope_hash
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ledger-format-1"
 OPTIONS = LedgerOptions(seal_interval=3600, auto_compact=False)
@@ -191,3 +192,28 @@ def test_the_json_form_of_an_erased_envelope_carries_what_its_hash_needs(tmp_pat
         env = next(iter(ledger.replay("keep-b")))
     doc = envelope_to_json(env)
     assert doc["payload_salt"] is None and len(doc["payload_digest"]) == 64 and "erasure" in doc["payload"]
+
+
+def test_a_ledger_opened_not_erasable_writes_format_1_records_that_verify_and_refuse_erasure(tmp_path):
+    with Ledger.open(tmp_path, options=LedgerOptions(erasable=False)) as ledger:
+        ledger.append(_facts("run", 3, secret="x"))
+        ledger.seal()
+        ledger.append(_facts("run", 2, secret="y"))  # sealed on close
+    with Ledger.open(tmp_path) as ledger:
+        envelopes = list(ledger.replay("run"))
+        assert len(envelopes) == 5 and all(e.payload_salt is None and e.payload_digest is None for e in envelopes)
+        assert all(envelope_hash(e) == e.hash for e in envelopes)
+        assert ledger.verify().ok
+        with pytest.raises(ErasureError, match="format 1"):
+            ledger.erase("true", by="ops", reason="test")
+
+
+def test_restoring_a_run_whose_payloads_were_erased_is_refused_with_the_reason(tmp_path):
+    from chatsnapshot.instrumentation.flows import recorded_facts
+
+    ledger, _ = _ledger_with_three_runs(tmp_path)
+    with ledger:
+        ledger.erase("correlation_id = 'keep-a' AND seq = 2", by="ops", reason="test")
+        with pytest.raises(LookupError, match=r"1 fact\(s\) of correlation 'keep-a' were erased \(seq 2\)"):
+            recorded_facts(ledger, "keep-a")
+        assert len(recorded_facts(ledger, "keep-b")) == 12
