@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     "Exit 0 when done (or nothing matched), 2 for a mistake.",
         epilog="examples:\n"
                "  chatsnapshot erase 0190b6a2 --reason 'GDPR art. 17, ticket 4411' --dry-run\n"
-               "  chatsnapshot erase --where \"payload->>'$.content' LIKE '%@example.com%'\" --reason 'leaked emails' --yes",
+               "  chatsnapshot erase --where \"payload->>'$.content' LIKE '%@example.com%'\" \\\n"
+               "      --reason 'leaked emails' --yes",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("runs", nargs="*", metavar="RUN", help="erase every payload of these runs: " + common.RUN_HELP)
@@ -31,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("--reason", required=True, help="why (kept in every marker and in the erasure record)")
     p.add_argument("--by", default=None, help="who asks for the erasure (default: the user running the command)")
     p.add_argument("--dry-run", action="store_true", help="only say what would be erased")
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation (needed when stdin is not a terminal)")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask for confirmation (needed when stdin is not a terminal)")
     p.set_defaults(func=run)
 
 
