@@ -13,8 +13,10 @@ STAMP0 := $(ERA0)/.installed
 # The run page test drives a real headless browser: Debian's Chromium (installed here when missing).
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The JS interop tests run the OpenTelemetry JS SDK with Node: the packages pinned by tests/js/package-lock.json.
+JS     := tests/js/node_modules/.installed
 
-.PHONY: demo test lint typecheck bench proto clean
+.PHONY: demo test lint typecheck bench proto clean js
 
 # The role folders that pyproject's package-dir maps into the chatsnapshot package.
 ROLES     := proto ledger receiver exporter instrumentation
@@ -40,10 +42,17 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
 	  || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
+$(JS): tests/js/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: the JS SDK interop tests are skipped (install Node.js 18+ to run them)"; exit 0; }
+	npm ci --prefix tests/js --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $(JS)
+
+js: $(JS)
+
 demo: $(STAMP)
 	$(PY) demo/main.py $(DEMO_ARGS)
 
-test: lint $(STAMP0) $(CHROMIUM)
+test: lint $(STAMP0) $(CHROMIUM) $(JS)
 	CHATSNAPSHOT_CHROMIUM=$(CHROMIUM) CHATSNAPSHOT_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 	$(ERA0)/bin/python -m pytest -q tests/instrumentation/test_autogen.py tests/instrumentation/test_autogen_chats.py
 
@@ -72,4 +81,4 @@ proto: $(STAMP)
 	$(PY) -m chatsnapshot.proto.generate
 
 clean:
-	rm -rf $(VENV) $(ERA0) demo-ledger demo-run.html chatsnapshot-ledger build *.egg-info
+	rm -rf $(VENV) $(ERA0) demo-ledger demo-run.html chatsnapshot-ledger build *.egg-info tests/js/node_modules
