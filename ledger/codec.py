@@ -5,7 +5,8 @@ JSON form (docs/format.md): one object with exactly the keys ``event_id``,
 nanoseconds, ``Z``), ``source`` (``origin``, ``runtime``, ``service``,
 ``agent``), ``correlation_id``, ``causation_id``, ``trace_id``, ``span_id``,
 ``parent_span_id``, ``seq``, ``position``, ``payload`` (an object), ``prev_hash``,
-``hash``, ``payload_salt`` and ``payload_digest`` (hex or null; ``ledger.records``).
+``hash``, ``payload_salt`` and ``payload_digest`` (hex or null; ``ledger.records``) and
+``cause_id`` (the cause as the reader resolved it; ``ledger.causes``).
 
 On input, the fields the ledger assigns are ignored (``keep_assigned=True``
 keeps them, for a lossless round trip of stored envelopes); ``schema_version``
@@ -39,7 +40,7 @@ __all__ = [
     "fact_from_json",
 ]
 
-_ASSIGNED = ("recorded_at", "seq", "position", "prev_hash", "hash", "payload_salt", "payload_digest")
+_ASSIGNED = ("recorded_at", "seq", "position", "prev_hash", "hash", "payload_salt", "payload_digest", "cause_id")
 _KEYS = frozenset((
     "event_id", "event_type", "schema_version", "occurred_at", "source", "correlation_id", "causation_id",
     "trace_id", "span_id", "parent_span_id", "payload", *_ASSIGNED,
@@ -69,6 +70,7 @@ def envelope_to_json(e: Envelope) -> dict[str, Any]:
         "hash": e.hash,
         "payload_salt": e.payload_salt,
         "payload_digest": e.payload_digest,
+        "cause_id": e.cause_id,
     }
 
 
@@ -110,6 +112,7 @@ def _from_json(obj: object, *, bare: bool, keep_assigned: bool) -> Envelope:
             "seq": obj.get("seq"), "position": obj.get("position"),
             "prev_hash": obj.get("prev_hash"), "hash": obj.get("hash"),
             "payload_salt": obj.get("payload_salt"), "payload_digest": obj.get("payload_digest"),
+            "cause_id": obj.get("cause_id"),
         }
     return Envelope(
         event_id=obj.get("event_id") or uuid7(),
@@ -176,6 +179,7 @@ def envelope_to_proto(e: Envelope) -> envelope_pb2.Envelope:
         hash=bytes.fromhex(e.hash or ""),
         payload_salt=bytes.fromhex(e.payload_salt or ""),
         payload_digest=bytes.fromhex(e.payload_digest or ""),
+        cause_id=uuid_bytes(e.cause_id) if e.cause_id else b"",
     )
     return msg
 
@@ -210,4 +214,5 @@ def envelope_from_proto(msg: envelope_pb2.Envelope) -> Envelope:
         hash=msg.hash.hex() or None,
         payload_salt=msg.payload_salt.hex() or None,
         payload_digest=msg.payload_digest.hex() or None,
+        cause_id=uuid_text(msg.cause_id) if len(msg.cause_id) == 16 else None,
     )

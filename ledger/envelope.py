@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chatsnapshot.errors import EnvelopeError
@@ -152,6 +152,11 @@ class Envelope:
     hashes and ``payload_salt`` as lowercase hex. ``payload_salt`` is the random
     salt the ledger's hash commits the payload with (``ledger.records``, format 2;
     None on a format-1 record and once the payload was erased).
+
+    ``cause_id`` is not part of the fact: it is the event id of its cause as a
+    reader resolved it (``ledger.causes``), which differs from ``causation_id`` only
+    when that names a span whose first fact carries its producer's own id. None on
+    an envelope no reader returned.
     """
 
     event_id: str
@@ -172,6 +177,7 @@ class Envelope:
     hash: str | None = None
     payload_salt: str | None = None
     payload_digest: str | None = None
+    cause_id: str | None = field(default=None, compare=False)  # set by readers (ledger.causes)
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
@@ -181,6 +187,7 @@ class Envelope:
             raise EnvelopeError(f"source must be a Source, got {type(self.source).__name__}", field="source")
         setattr_(self, "payload_json", _canonical_payload(self.payload_json))
         setattr_(self, "causation_id", _require_uuid("causation_id", self.causation_id, optional=True))
+        setattr_(self, "cause_id", _require_uuid("cause_id", self.cause_id, optional=True))
         setattr_(self, "trace_id", _require_hex("trace_id", self.trace_id, 32))
         setattr_(self, "span_id", _require_hex("span_id", self.span_id, 16))
         setattr_(self, "parent_span_id", _require_hex("parent_span_id", self.parent_span_id, 16))
@@ -258,6 +265,7 @@ class Envelope:
         env = _new(cls)
         for set_field, value in zip(_SETTERS, values, strict=True):
             set_field(env, value)
+        _SET_CAUSE(env, None)
         return env
 
     @property
@@ -304,7 +312,8 @@ def source_of(origin: object, runtime: object, service: object, agent: object) -
 
 _new = object.__new__
 # The slot descriptors' own setters: they bypass the frozen __setattr__, cheaply.
-_SETTERS = tuple(getattr(Envelope, name).__set__ for name in Envelope.__slots__)
+_SETTERS = tuple(getattr(Envelope, name).__set__ for name in Envelope.__slots__ if name != "cause_id")
+_SET_CAUSE = vars(Envelope)["cause_id"].__set__
 
 
 def check_event_type(value: object) -> None:

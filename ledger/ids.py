@@ -7,16 +7,20 @@ and 8 bytes) are what the WAL, the hash chain and the Parquet segments hold.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
 
 __all__ = [
+    "FACT_ID_DOMAIN",
     "canonical_uuid",
+    "derived_id",
     "hex_id",
     "hex_to_bytes",
     "uuid7",
     "uuid7_unix_ms",
+    "uuid8_of",
     "uuid_bytes",
     "uuid_text",
 ]
@@ -101,3 +105,23 @@ def hex_id(raw: bytes | None) -> str | None:
 def is_lower_hex(text: str, length: int) -> bool:
     """True when ``text`` is exactly ``length`` lowercase hex digits."""
     return len(text) == length and _HEX.issuperset(text)
+
+
+FACT_ID_DOMAIN = b"chatsnapshot/v1/fact"  # what every id derived from a fact's place starts from
+
+
+def uuid8_of(data: bytes) -> str:
+    """A UUIDv8 (RFC 9562) made of the first 16 bytes of ``SHA-256(data)``."""
+    raw = bytearray(hashlib.sha256(data).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80  # version 8
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
+    return uuid_text(bytes(raw))
+
+
+def derived_id(trace_id: bytes, span_id: bytes, k: int) -> str:
+    """The id of the k-th fact (0-based) of a span that was given none:
+    ``uuid8_of(FACT_ID_DOMAIN || trace_id || span_id || u32 BE k)``. Promotion derives
+    fact ids and causes with it (``receiver.promotion``); readers resolve causes with it
+    (``ledger.causes``)."""
+    return uuid8_of(FACT_ID_DOMAIN + trace_id + span_id + k.to_bytes(4, "big"))
+

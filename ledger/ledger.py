@@ -59,6 +59,7 @@ from chatsnapshot.ledger._engine.repair import repair_directory
 from chatsnapshot.ledger._engine.snapshot import Snapshot, records_since, replay_records
 from chatsnapshot.ledger._engine.sqlviews import SqlEngine
 from chatsnapshot.ledger._engine.verify import verify
+from chatsnapshot.ledger.causes import resolve_causes
 from chatsnapshot.ledger.checkpoint import InclusionProof, SigningKey, VerifierKey, parse_note, sign, verify_note
 from chatsnapshot.ledger.codec import envelope_to_json
 from chatsnapshot.ledger.envelope import Envelope
@@ -89,6 +90,25 @@ class RunSummary(NamedTuple):
     event_types: dict[str, int]
     last_event_type: str
     last_seq: int
+    conversation_id: str | None = None  # the conversation this run belongs to, when a producer said
+
+
+class _StoredFacts:
+    """``ledger.causes.CauseLookup`` over a reader, by SQL: asked only for a cause that names a
+    span none of whose facts were read with it (a full scan of the id columns)."""
+
+    def __init__(self, reader: LedgerReader) -> None:
+        self._reader = reader
+
+    def stored(self, event_id: str) -> bool:
+        return self._reader.sql(f"SELECT 1 FROM envelopes WHERE event_id = '{event_id}' LIMIT 1").num_rows > 0
+
+    def first_of_span(self, trace_id: str, span_id: str, besides: str) -> str | None:
+        rows = self._reader.sql(
+            f"SELECT CAST(event_id AS VARCHAR) AS id FROM envelopes WHERE trace_id = '{trace_id}' "
+            f"AND span_id = '{span_id}' AND event_id <> '{besides}' ORDER BY occurred_at, event_id LIMIT 1"
+        ).column("id").to_pylist()
+        return rows[0] if rows else None
 
 
 class LedgerReader:
@@ -136,7 +156,7 @@ class LedgerReader:
         self._check_open()
         snap = self._snapshot()
 
-        def envelopes() -> Iterator[Envelope]:
+        def records() -> Iterator[Envelope]:
             nonlocal snap
             last = after_seq
             for attempt in range(3):
@@ -154,7 +174,18 @@ class LedgerReader:
                         f"a segment of {self.path} could not be read ({e}); run `chatsnapshot verify`"
                     ) from e
 
+        def envelopes() -> Iterator[Envelope]:  # a run's causes resolve against the whole run
+            yield from resolve_causes(list(records()), _StoredFacts(self))
+
         return envelopes()
+
+    def holds(self, correlation_id: str) -> bool:
+        """Whether this handle sees any envelope of ``correlation_id`` (reads one row at most)."""
+        self._check_open()
+        try:
+            return next(replay_records(self._snapshot(), correlation_id), None) is not None
+        except FileNotFoundError:  # compacted meanwhile
+            return next(replay_records(self._snapshot(force=True), correlation_id), None) is not None
 
     def since(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
         """Up to ``limit`` envelopes with ``position > after_position``, in position
@@ -165,8 +196,9 @@ class LedgerReader:
             raise ValueError(f"limit must be at least 1, got {limit}")
         for attempt in range(3):
             try:
-                return [record_to_envelope(r) for r in records_since(self._snapshot(force=attempt > 0),
-                                                                     after_position, limit)]
+                batch = [record_to_envelope(r) for r in records_since(self._snapshot(force=attempt > 0),
+                                                                      after_position, limit)]
+                return list(resolve_causes(batch, _StoredFacts(self)))
             except FileNotFoundError:  # compacted meanwhile: take a fresh snapshot
                 if self._engine.writes or attempt == 2:
                     raise
@@ -182,10 +214,10 @@ class LedgerReader:
         """One summary per correlation, ordered by first occurrence."""
         table = self.sql(
             "SELECT correlation_id, epoch_ns(first_occurred_at), epoch_ns(last_occurred_at), envelopes, "
-            "event_types, last_event_type, last_seq FROM runs ORDER BY 2, 1"
+            "event_types, last_event_type, last_seq, conversation_id FROM runs ORDER BY 2, 1"
         )
         rows = zip(*(c.to_pylist() for c in table.columns), strict=True)
-        return [RunSummary(c, f, la, n, dict(t), e, s) for c, f, la, n, t, e, s in rows]
+        return [RunSummary(c, f, la, n, dict(t), e, s, conv) for c, f, la, n, t, e, s, conv in rows]
 
     def sql(self, query: str) -> pa.Table:
         """Run a DuckDB query over the views ``envelopes``, ``runs`` and ``dead_letters``.

@@ -21,6 +21,7 @@ and ``dead_letters`` views as the disk store, so a query means the same on both.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -33,7 +34,8 @@ import pyarrow as pa
 
 from chatsnapshot.errors import LedgerClosedError, LedgerLockedError
 from chatsnapshot.ledger._engine.segment import records_to_table
-from chatsnapshot.ledger._engine.sqlviews import ENVELOPES_VIEW, RUNS_VIEW
+from chatsnapshot.ledger._engine.sqlviews import create_views
+from chatsnapshot.ledger.causes import first_fact, resolve_causes
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.ids import uuid_bytes
 from chatsnapshot.ledger.ledger import RunSummary
@@ -70,6 +72,23 @@ class _State:
     by_corr: dict[str, list[Record]] = field(default_factory=dict)
     dead_letters: list[Rejection] = field(default_factory=list)
     recorded_at: int = 0
+
+
+class _StoredFacts:
+    """``ledger.causes.CauseLookup`` over one name's records."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def stored(self, event_id: str) -> bool:
+        with self._state.lock:
+            return uuid_bytes(event_id) in self._state.by_id
+
+    def first_of_span(self, trace_id: str, span_id: str, besides: str) -> str | None:
+        trace, span = bytes.fromhex(trace_id), bytes.fromhex(span_id)
+        with self._state.lock:
+            found = [record_to_envelope(r) for r in self._state.records if r.trace_id == trace and r.span_id == span]
+        return first_fact(found, besides=besides)
 
 
 class MemoryLedger:
@@ -199,7 +218,7 @@ class MemoryLedger:
         self._check()
         with self._state.lock:
             chain = list(self._state.by_corr.get(correlation_id, ()))
-        return iter([record_to_envelope(r) for r in chain[after_seq:]])
+        return iter(resolve_causes([record_to_envelope(r) for r in chain[after_seq:]], _StoredFacts(self._state)))
 
     def since(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
         """Up to ``limit`` envelopes with ``position > after_position``, in position order."""
@@ -208,7 +227,7 @@ class MemoryLedger:
             raise ValueError(f"limit must be at least 1, got {limit}")
         with self._state.lock:
             chosen = self._state.records[after_position:after_position + limit]  # positions are 1..N
-        return [record_to_envelope(r) for r in chosen]
+        return list(resolve_causes([record_to_envelope(r) for r in chosen], _StoredFacts(self._state)))
 
     def runs(self) -> list[RunSummary]:
         """One summary per correlation, ordered by first occurrence."""
@@ -220,9 +239,10 @@ class MemoryLedger:
             counts: dict[str, int] = {}
             for r in chain:
                 counts[r.event_type] = counts.get(r.event_type, 0) + 1
+            named = [c for r in chain if isinstance(c := json.loads(r.payload).get("conversation_id"), str)]
             summaries.append(RunSummary(chain[0].correlation_id, min(r.occurred_at for r in chain),
                                         max(r.occurred_at for r in chain), len(chain), counts,
-                                        chain[-1].event_type, chain[-1].seq))
+                                        chain[-1].event_type, chain[-1].seq, max(named, default=None)))
         return sorted(summaries, key=lambda s: (s.first_occurred_at, s.correlation_id))
 
     def sql(self, query: str) -> pa.Table:
@@ -237,8 +257,7 @@ class MemoryLedger:
         try:
             con.register("_unsealed", records_to_table(records))
             con.execute("CREATE VIEW _sealed AS SELECT * FROM _unsealed WHERE false")
-            con.execute(ENVELOPES_VIEW)
-            con.execute(RUNS_VIEW)
+            create_views(con)
             con.register("_dead", _dead_letters_table(dead))
             con.execute("CREATE VIEW dead_letters AS SELECT received_at::TIMESTAMPTZ AS received_at, reason, field, "
                         "event_type, correlation_id, trace_id, span_id, service, attributes::JSON AS attributes "

@@ -8,8 +8,8 @@ attribute                       envelope field
 ==============================  ==============================================
 chatsnapshot.event_id           event_id (else derived from the span context)
 chatsnapshot.event_type         event_type (also the span event's name)
-chatsnapshot.correlation_id     correlation_id (else gen_ai.conversation.id,
-                                else the trace id)
+chatsnapshot.correlation_id     correlation_id (else the span's, else the
+                                trace id: one run per trace)
 chatsnapshot.causation_id       causation_id (else derived from parentage;
                                 "" says explicitly: no cause, a root)
 chatsnapshot.source.origin      source.origin (default "system")
@@ -20,7 +20,9 @@ chatsnapshot.schema_version     schema_version (default 1)
 ==============================  ==============================================
 
 The event's timestamp is ``occurred_at``; the resource's ``service.name`` is
-``source.service``.
+``source.service``. A span's conversation (``gen_ai.conversation.id``, else
+OpenInference's ``session.id``) groups runs: a fact a rule makes of the span
+carries it as ``conversation_id`` in its payload, and the ``runs`` view shows it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "RECORDED",
     "SCHEMA_VERSION",
     "SERVICE_NAME",
+    "SESSION_ID",
     "SOURCE_AGENT",
     "SOURCE_ORIGIN",
     "SOURCE_RUNTIME",
@@ -67,5 +70,6 @@ RECORDED = "chatsnapshot.recorded"
 # OpenTelemetry semantic conventions this project reads.
 SERVICE_NAME = "service.name"
 GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+SESSION_ID = "session.id"  # OpenInference's conversation
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"

@@ -17,6 +17,13 @@ Which facts
     matches a rule is a fact too (``promotion_rules``): it comes first among its
     span's facts.
 
+Correlation
+    ``chatsnapshot.correlation_id`` on the fact, else on its span, else the trace
+    id: one run per trace, which every span of an agent invocation knows in any
+    arrival order. A span's conversation (``gen_ai.conversation.id``, else
+    ``session.id``) groups runs; a rule's span fact carries it as the payload's
+    ``conversation_id``.
+
 Identity (contract 2)
     ``event_id`` is the producer's. Otherwise it is derived from where the fact
     sits: ``derived_id(trace_id, span_id, k)`` for the k-th fact (0-based) of the
@@ -31,10 +38,10 @@ Causation (contract 4), first that applies:
        A span's first fact whose id the producer did not give *is* that id, so the
        link is computed from the child alone: it does not depend on which
        requests brought which spans, in which order, nor wait for a long-lived
-       parent span to end. If the parent span has no such fact (it carries no
-       facts, or its first fact has a producer-given id), the causation dangles,
-       and the projections show it as such; producers that give their own ids
-       (``chatsnapshot.record``) give the causation explicitly too.
+       parent span to end. When the parent span's first fact has a producer-given
+       id, readers resolve the cause to it (``ledger.causes``; the stored cause
+       stays this derived one); when the parent span carries no facts, the
+       causation dangles, and the projections show it as such.
     A log record's fact is caused by the first fact of the span it was emitted in
     (``derived_id(trace_id, span_id, 0)``), unless it is that fact.
     No span context: no causation (a root).
@@ -42,7 +49,6 @@ Causation (contract 4), first that applies:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterable
@@ -51,36 +57,22 @@ from typing import Any
 
 from chatsnapshot.errors import EnvelopeError
 from chatsnapshot.ledger.envelope import Envelope, canonical_json, source_of
-from chatsnapshot.ledger.ids import canonical_uuid, uuid_text
+from chatsnapshot.ledger.ids import FACT_ID_DOMAIN, canonical_uuid, derived_id, uuid8_of
 from chatsnapshot.ledger.results import Rejection
 from chatsnapshot.proto import attributes as A
 from chatsnapshot.receiver.span_rules import Rule, Rules
 
-__all__ = ["Promotion", "derived_id", "promote_logs", "promote_traces"]
+__all__ = ["Promotion", "promote_logs", "promote_traces"]
 
 _STATUS_ERROR = 2  # opentelemetry.proto.trace.v1.Status.STATUS_CODE_ERROR
 _DEFAULT_ORIGIN = "system"
 _DEFAULT_RUNTIME = "custom"
-_ID_DOMAIN = b"chatsnapshot/v1/fact"
 
 
 @dataclass
 class Promotion:
     envelopes: list[Envelope] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
-
-
-def derived_id(trace_id: bytes, span_id: bytes, k: int) -> str:
-    """The id of the k-th fact of a span that was given none: a UUIDv8."""
-    return _uuid8(hashlib.sha256(_ID_DOMAIN + trace_id + span_id + k.to_bytes(4, "big")).digest())
-
-
-def _uuid8(digest: bytes) -> str:
-    """A UUIDv8 (RFC 9562) made of the first 16 bytes of ``digest``."""
-    raw = bytearray(digest[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x80  # version 8
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
-    return uuid_text(bytes(raw))
 
 
 def promote_traces(request: Any, *, rules: Rules | None = None, replaced_utf8: bool = False) -> Promotion:
@@ -164,6 +156,15 @@ def _first_cause(trace: bytes, parent: bytes) -> str | None:
     return derived_id(trace, parent, 0) if len(parent) == 8 and any(parent) else None
 
 
+def conversation_of(span_attrs: dict[str, Any]) -> str | None:
+    """The conversation a span belongs to: ``gen_ai.conversation.id``, else ``session.id``."""
+    for name in (A.GEN_AI_CONVERSATION_ID, A.SESSION_ID):
+        value = span_attrs.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def _span_fact(span: Any, span_attrs: dict[str, Any], rule: Rule) -> dict[str, Any]:
     """The attributes of the fact a rule makes of a whole span."""
     error = span.status.code == _STATUS_ERROR
@@ -177,6 +178,9 @@ def _span_fact(span: Any, span_attrs: dict[str, Any], rule: Rule) -> dict[str, A
     }
     if span.status.message:
         payload["status_message"] = span.status.message
+    conversation = conversation_of(span_attrs)
+    if conversation is not None:
+        payload["conversation_id"] = conversation
     return {
         A.EVENT_TYPE: rule.error_event_type if error else rule.event_type,
         A.SOURCE_ORIGIN: rule.origin,
@@ -197,8 +201,9 @@ def _add(out: Promotion, attrs: dict[str, Any], span_attrs: dict[str, Any], even
     attributes that override them are checked like any other input."""
     event_type = attrs.get(A.EVENT_TYPE, default_type)
     trace_hex = trace.hex() if len(trace) == 16 and any(trace) else None
-    correlation = (attrs.get(A.CORRELATION_ID) or attrs.get(A.GEN_AI_CONVERSATION_ID)
-                   or span_attrs.get(A.CORRELATION_ID) or span_attrs.get(A.GEN_AI_CONVERSATION_ID) or trace_hex)
+    # One run per trace unless the producer names it: every span of an invocation knows its trace id,
+    # whatever arrives when; a conversation (several invocations) is not a run (conversation_of).
+    correlation = attrs.get(A.CORRELATION_ID) or span_attrs.get(A.CORRELATION_ID) or trace_hex
     explicit_cause = attrs.get(A.CAUSATION_ID)
     if explicit_cause == "":  # explicitly no cause: a root (record() says so when it knows of none)
         cause, explicit_cause = None, None
@@ -276,8 +281,8 @@ def _rejection(reason: str, field_name: str | None, event_type: Any, correlation
 
 
 def _log_id(record: Any, attrs: dict[str, Any]) -> str:
-    return _uuid8(hashlib.sha256(_ID_DOMAIN + b"/log" + record.trace_id + record.span_id
-                                 + record.time_unix_nano.to_bytes(8, "big") + canonical_json(attrs).encode()).digest())
+    return uuid8_of(FACT_ID_DOMAIN + b"/log" + record.trace_id + record.span_id
+                    + record.time_unix_nano.to_bytes(8, "big") + canonical_json(attrs).encode())
 
 
 def _service(resource_attributes: Iterable[Any]) -> str | None:

@@ -128,7 +128,7 @@ def resolve_run(ledger: LedgerReader, wanted: str, *, missing_ok: bool = False) 
     """The correlation id ``wanted`` names: itself, else the one run it is a unique prefix or
     suffix of. A UserError (exit 2) for several, and for none unless ``missing_ok`` (then
     ``wanted`` itself: the caller says what no envelopes means)."""
-    if next(ledger.replay(wanted), None) is not None:
+    if ledger.holds(wanted):
         return wanted
     matches = [r.correlation_id for r in ledger.runs()
                if r.correlation_id.startswith(wanted) or r.correlation_id.endswith(wanted)]

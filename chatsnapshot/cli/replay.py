@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         seq_of = {e.event_id: e.seq for e in envelopes}
         rows = [
             (e.seq, format_rfc3339_ns(e.occurred_at), e.event_type, e.source.agent or e.source.origin,
-             cause_label(e.causation_id, seq_of), e.payload_json)
+             cause_label(e.cause_id or e.causation_id, seq_of), e.payload_json)
             for e in envelopes
         ]
         print_table(("seq", "occurred_at", "event_type", "agent", "cause", "payload"), rows, elastic="payload")

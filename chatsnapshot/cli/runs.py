@@ -12,7 +12,8 @@ from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "runs", parents=[parent], help="list the correlations (runs) in the ledger",
-        description="List every correlation: first and last occurred_at, envelope count, last event type.",
+        description="List every correlation: first and last occurred_at, envelope count, last event type, and "
+                    "the conversation it belongs to when a producer said (gen_ai.conversation.id, session.id).",
     )
     p.add_argument("--format", choices=("table", "jsonl"), default="table")
     p.set_defaults(func=run)
@@ -27,11 +28,16 @@ def run(args: argparse.Namespace) -> int:
             "first_occurred_at": format_rfc3339_ns(r.first_occurred_at),
             "last_occurred_at": format_rfc3339_ns(r.last_occurred_at),
             "envelopes": r.envelopes, "event_types": r.event_types,
-            "last_event_type": r.last_event_type, "last_seq": r.last_seq,
+            "last_event_type": r.last_event_type, "last_seq": r.last_seq, "conversation_id": r.conversation_id,
         } for r in runs)
     else:
+        head: tuple[str, ...] = ("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes",
+                                 "last_event_type")
+        conversations = any(r.conversation_id for r in runs)  # GenAI / OpenInference runs: which one
+        if conversations:
+            head += ("conversation",)
         rows = [(r.correlation_id, format_rfc3339_ns(r.first_occurred_at), format_rfc3339_ns(r.last_occurred_at),
-                 r.envelopes, r.last_event_type) for r in runs]
-        print_table(("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes", "last_event_type"),
-                    rows)
+                 r.envelopes, r.last_event_type, *((r.conversation_id or "",) if conversations else ()))
+                for r in runs]
+        print_table(head, rows)
     return 0

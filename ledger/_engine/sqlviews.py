@@ -1,12 +1,16 @@
 """SQL over the ledger with DuckDB: the ``envelopes``, ``runs`` and ``dead_letters`` views.
 
-``envelopes`` has one row per envelope and every field of the envelope:
+``causes`` has one row per envelope: its stored ``causation_id``, the
+``cause_id`` it resolves to and whether that ``dangling`` (``ledger.causes``,
+resolved over the whole ledger). ``envelopes`` has one row per envelope and every field of the envelope:
 UUIDs as DuckDB ``UUID``, times as ``TIMESTAMPTZ_NS``, OTel ids and hashes as
 lowercase hex text, the payload as ``JSON``, and ``erased`` (the payload was
 replaced by an erasure marker; segments of ledger format 1 lack the two payload
 columns, which read as NULL). ``runs`` has one row per
 correlation: first and last ``occurred_at``, the count, counts per event type
-(a MAP), the last event type and seq. ``dead_letters`` has the facts the
+(a MAP), the last event type and seq, and the ``conversation_id`` its facts'
+payloads name (span facts promoted by rules carry the span's
+``gen_ai.conversation.id`` or ``session.id``). ``conversations`` groups runs by it. ``dead_letters`` has the facts the
 receiver rejected (``ledger._engine.deadletters``). Segments are read where they lie with
 ``read_parquet``; the unsealed tail (writer only) is a registered Arrow table.
 
@@ -30,8 +34,12 @@ from chatsnapshot.ledger._engine.snapshot import Snapshot
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["ENVELOPES_VIEW", "RUNS_VIEW", "SqlEngine", "dead_letters_view"]
+__all__ = [
+    "CAUSES_VIEW", "CONVERSATIONS_VIEW", "ENVELOPES_VIEW", "RUNS_VIEW", "SqlEngine", "create_views",
+    "dead_letters_view",
+]
 
+ALL_VIEW = "CREATE OR REPLACE VIEW _all AS SELECT * FROM _sealed UNION ALL BY NAME SELECT * FROM _unsealed"
 ENVELOPES_VIEW = """
 CREATE OR REPLACE VIEW envelopes AS
 SELECT event_id, event_type, schema_version, occurred_at, recorded_at,
@@ -42,7 +50,41 @@ SELECT event_id, event_type, schema_version, occurred_at, recorded_at,
        seq, position, payload, lower(hex(prev_hash)) AS prev_hash, lower(hex(hash)) AS hash,
        lower(hex(payload_salt)) AS payload_salt, lower(hex(payload_digest)) AS payload_digest,
        payload_salt IS NULL AND payload_digest IS NOT NULL AS erased
-FROM (SELECT * FROM _sealed UNION ALL BY NAME SELECT * FROM _unsealed)
+FROM _all
+"""
+# ledger.ids.derived_id(trace, span, 0) in SQL: the anchor a span's children name as their cause.
+ANCHOR_MACROS = (
+    "CREATE OR REPLACE MACRO _uuid8(h) AS (substr(h, 1, 12) || '8' || substr(h, 14, 3) || "
+    "substr('89ab', (('0x' || substr(h, 17, 1))::INTEGER & 3) + 1, 1) || substr(h, 18, 15))::UUID",
+    "CREATE OR REPLACE MACRO _anchor(trace, span) AS "
+    "_uuid8(sha256('chatsnapshot/v1/fact'::BLOB || trace || span || '\\x00\\x00\\x00\\x00'::BLOB))",
+)
+# ledger.causes in SQL, over the whole ledger: one row per envelope, its stored causation_id,
+# the cause_id it resolves to, and whether that dangles (no such fact is stored).
+CAUSES_VIEW = """
+CREATE OR REPLACE VIEW causes AS
+WITH f AS (SELECT event_id, correlation_id, seq, causation_id, trace_id, span_id, parent_span_id, occurred_at
+           FROM _all),
+firsts AS (SELECT trace_id, span_id, event_id,
+                  row_number() OVER (PARTITION BY trace_id, span_id ORDER BY occurred_at, event_id) AS k
+           FROM f WHERE trace_id IS NOT NULL AND span_id IS NOT NULL),
+resolved AS (
+    SELECT f.event_id, f.correlation_id, f.seq, f.causation_id,
+           CASE WHEN f.causation_id IS NULL THEN NULL
+                WHEN c.event_id IS NOT NULL THEN f.causation_id
+                WHEN f.causation_id = _anchor(f.trace_id, f.parent_span_id) THEN p.event_id
+                WHEN f.causation_id = _anchor(f.trace_id, f.span_id)
+                     THEN CASE WHEN o1.event_id <> f.event_id THEN o1.event_id ELSE o2.event_id END
+           END AS resolved
+    FROM f
+    LEFT JOIN (SELECT DISTINCT event_id FROM f) c ON c.event_id = f.causation_id
+    LEFT JOIN firsts p ON p.trace_id = f.trace_id AND p.span_id = f.parent_span_id AND p.k = 1
+    LEFT JOIN firsts o1 ON o1.trace_id = f.trace_id AND o1.span_id = f.span_id AND o1.k = 1
+    LEFT JOIN firsts o2 ON o2.trace_id = f.trace_id AND o2.span_id = f.span_id AND o2.k = 2
+)
+SELECT event_id, correlation_id, seq, causation_id, coalesce(resolved, causation_id) AS cause_id,
+       causation_id IS NOT NULL AND resolved IS NULL AS dangling
+FROM resolved
 """
 RUNS_VIEW = """
 CREATE OR REPLACE VIEW runs AS
@@ -52,10 +94,29 @@ SELECT correlation_id,
        count(*) AS envelopes,
        histogram(event_type) AS event_types,
        arg_max(event_type, seq) AS last_event_type,
-       max(seq) AS last_seq
+       max(seq) AS last_seq,
+       max(payload->>'$.conversation_id') AS conversation_id
 FROM envelopes
 GROUP BY correlation_id
 """
+CONVERSATIONS_VIEW = """
+CREATE OR REPLACE VIEW conversations AS
+SELECT conversation_id,
+       count(*) AS runs,
+       list(correlation_id ORDER BY first_occurred_at, correlation_id) AS correlation_ids,
+       min(first_occurred_at) AS first_occurred_at,
+       max(last_occurred_at) AS last_occurred_at,
+       sum(envelopes) AS envelopes
+FROM runs
+WHERE conversation_id IS NOT NULL
+GROUP BY conversation_id
+"""
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The views over ``_sealed`` and ``_unsealed`` (which the caller made): envelopes, runs, causes."""
+    for statement in (ALL_VIEW, ENVELOPES_VIEW, RUNS_VIEW, CONVERSATIONS_VIEW, *ANCHOR_MACROS, CAUSES_VIEW):
+        con.execute(statement)
 
 
 def dead_letters_view(path: str, exists: bool) -> str:
@@ -110,8 +171,7 @@ class SqlEngine:
             else:
                 source = "SELECT * FROM _unsealed WHERE false"
             self._con.execute(f"CREATE OR REPLACE VIEW _sealed AS {source}")
-            self._con.execute(ENVELOPES_VIEW)
-            self._con.execute(RUNS_VIEW)
+            create_views(self._con)
             self._files = files
         exists = layout.dead_letters.exists()
         if exists != self._dead_letters:

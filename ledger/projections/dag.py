@@ -86,7 +86,7 @@ def causal_dag(envelopes: Iterable[Envelope]) -> CausalDag:
     present = {e.event_id for e in facts}
     dag = CausalDag(correlation_id=facts[0].correlation_id if facts else "")
     for e in facts:
-        cause = e.causation_id
+        cause = e.cause_id or e.causation_id  # resolved on read (ledger.causes)
         dangling = cause if cause is not None and cause not in present else None
         payload = e.payload  # parsed once: lane and label both read it
         dag.nodes.append(DagNode(e.event_id, e.seq or 0, e.event_type, lane_of(e, payload), _label(e, payload),

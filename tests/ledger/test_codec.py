@@ -19,7 +19,7 @@ from chatsnapshot.ledger.timestamps import format_rfc3339_ns, parse_rfc3339_ns
 
 JSON_KEYS = {"event_id", "event_type", "schema_version", "occurred_at", "recorded_at", "source", "correlation_id",
              "causation_id", "trace_id", "span_id", "parent_span_id", "seq", "position", "payload", "prev_hash",
-             "hash", "payload_salt", "payload_digest"}
+             "hash", "payload_salt", "payload_digest", "cause_id"}
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import Status, StatusCode
 
+from chatsnapshot.ledger.ids import derived_id
 from chatsnapshot.proto import attributes as A
-from chatsnapshot.receiver.promotion import derived_id, promote_logs, promote_traces
+from chatsnapshot.receiver.promotion import promote_logs, promote_traces
 from chatsnapshot.receiver.span_rules import DEFAULT_RULES
 from tests.otlp import SpanRecorder, agent_trace, fact_attributes, request_of
 
@@ -61,7 +62,8 @@ def test_explicit_attributes_win():
     first, second = promote_traces(request_of(rec.spans())).envelopes
     assert (first.event_id, first.causation_id) == ("0190a5c4-0000-7000-8000-000000000001",
                                                     "0190a5c4-0000-7000-8000-000000000000")
-    assert first.correlation_id == "conv-1" and first.source.agent == "planner"
+    assert first.correlation_id == first.trace_id  # a conversation groups runs; it is not one
+    assert first.source.agent == "planner"
     assert second.correlation_id == "run-9" and second.causation_id == first.event_id
 
 

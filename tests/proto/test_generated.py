@@ -35,4 +35,5 @@ def test_the_envelope_message_carries_every_field_of_the_design():
         "correlation_id", "causation_id", "trace_id", "span_id", "parent_span_id", "seq", "position",
         "payload_json", "prev_hash", "hash",
         "payload_salt", "payload_digest",  # beyond the design: erasure that keeps the chain (docs/integrity.md)
+        "cause_id",  # beyond the design: the cause resolved on read (docs/causes.md)
     }

@@ -19,7 +19,7 @@ class Source(_message.Message):
     def __init__(self, origin: _Optional[str] = ..., runtime: _Optional[str] = ..., service: _Optional[str] = ..., agent: _Optional[str] = ...) -> None: ...
 
 class Envelope(_message.Message):
-    __slots__ = ("event_id", "event_type", "schema_version", "occurred_at_unix_nano", "recorded_at_unix_nano", "source", "correlation_id", "causation_id", "trace_id", "span_id", "parent_span_id", "seq", "position", "payload_json", "prev_hash", "hash", "payload_salt", "payload_digest")
+    __slots__ = ("event_id", "event_type", "schema_version", "occurred_at_unix_nano", "recorded_at_unix_nano", "source", "correlation_id", "causation_id", "trace_id", "span_id", "parent_span_id", "seq", "position", "payload_json", "prev_hash", "hash", "payload_salt", "payload_digest", "cause_id")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class Envelope(_message.Message):
     HASH_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_SALT_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_ID_FIELD_NUMBER: _ClassVar[int]
     event_id: bytes
     event_type: str
     schema_version: int
@@ -56,7 +57,8 @@ class Envelope(_message.Message):
     hash: bytes
     payload_salt: bytes
     payload_digest: bytes
-    def __init__(self, event_id: _Optional[bytes] = ..., event_type: _Optional[str] = ..., schema_version: _Optional[int] = ..., occurred_at_unix_nano: _Optional[int] = ..., recorded_at_unix_nano: _Optional[int] = ..., source: _Optional[_Union[Source, _Mapping]] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[bytes] = ..., trace_id: _Optional[bytes] = ..., span_id: _Optional[bytes] = ..., parent_span_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., position: _Optional[int] = ..., payload_json: _Optional[str] = ..., prev_hash: _Optional[bytes] = ..., hash: _Optional[bytes] = ..., payload_salt: _Optional[bytes] = ..., payload_digest: _Optional[bytes] = ...) -> None: ...
+    cause_id: bytes
+    def __init__(self, event_id: _Optional[bytes] = ..., event_type: _Optional[str] = ..., schema_version: _Optional[int] = ..., occurred_at_unix_nano: _Optional[int] = ..., recorded_at_unix_nano: _Optional[int] = ..., source: _Optional[_Union[Source, _Mapping]] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[bytes] = ..., trace_id: _Optional[bytes] = ..., span_id: _Optional[bytes] = ..., parent_span_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., position: _Optional[int] = ..., payload_json: _Optional[str] = ..., prev_hash: _Optional[bytes] = ..., hash: _Optional[bytes] = ..., payload_salt: _Optional[bytes] = ..., payload_digest: _Optional[bytes] = ..., cause_id: _Optional[bytes] = ...) -> None: ...
 
 class EnvelopeBatch(_message.Message):
     __slots__ = ("envelopes",)
