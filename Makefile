@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chatsnapshot needs Python 3.11+; set PYTHON=/path/to/python3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,ag2]'
+	$(PY) -m pip install --quiet -e '.[test,ag2,interop]'
 	@$(PY) -m compileall -q chatsnapshot $(ROLES)
 	@touch $(STAMP)
 

@@ -13,13 +13,14 @@ Readers resolve it. ``cause_id`` is, first that applies:
 
 1. ``causation_id`` itself, when a fact with that id is stored (every cause that
    was given explicitly, or derived and taken: the usual case);
-2. when ``causation_id`` is the anchor of the fact's parent span
-   (``derived_id(trace_id, parent_span_id, 0)``): the first fact of that span;
-3. when it is the anchor of the fact's own span (a log-based fact: its cause is
+2. when it is the anchor of the fact's own span (a log-based fact: its cause is
    the first fact of the span it was emitted in): that span's first fact other
    than the fact itself;
-4. else ``causation_id``: the cause dangles (it was never stored), and the
-   projections say so.
+3. else the first fact of the fact's parent span: what parentage gives, both when
+   ``causation_id`` is the parent's anchor (``derived_id(trace_id, parent_span_id,
+   0)``) and when it names a fact that was never stored (a tool result whose
+   model-side tool call was not recorded, say);
+4. else ``causation_id``: the cause dangles, and the projections say so.
 
 "First fact of a span" is the one with the smallest ``(occurred_at, event_id)``
 among the span's facts read together (on replay: the whole run, where a span's
@@ -44,8 +45,8 @@ __all__ = ["CauseLookup", "first_fact", "resolve_causes"]
 class CauseLookup(Protocol):
     """What resolution asks the store about facts outside the batch being resolved."""
 
-    def stored(self, event_id: str) -> bool:
-        """Whether a fact with this id is stored."""
+    def stored(self, event_ids: set[str]) -> set[str]:
+        """Which of these ids are stored (one query for the whole batch)."""
 
     def first_of_span(self, trace_id: str, span_id: str, besides: str) -> str | None:
         """The event id of the stored first fact of one span other than ``besides`` (see above)."""
@@ -61,32 +62,40 @@ def resolve_causes(facts: Sequence[Envelope], lookup: CauseLookup | None = None)
     """Set ``cause_id`` on ``facts`` (envelopes a reader has just built, not yet shared) and
     return them. ``lookup`` answers for facts outside ``facts``; without it only they count."""
     present = {f.event_id for f in facts}
+    missing = {f.causation_id for f in facts if f.causation_id is not None and f.causation_id not in present}
+    if missing and lookup is not None:
+        present |= lookup.stored(missing)
     spans: dict[tuple[str, str], list[Envelope]] = {}
-    for f in facts:
-        if f.trace_id is not None and f.span_id is not None:
-            spans.setdefault((f.trace_id, f.span_id), []).append(f)
+    if missing:
+        for f in facts:
+            if f.trace_id is not None and f.span_id is not None:
+                spans.setdefault((f.trace_id, f.span_id), []).append(f)
     for f in facts:
         cause = f.causation_id
         if cause is not None and cause not in present and f.trace_id is not None:
-            cause = _anchored(f, cause, spans, lookup) or cause
+            cause = _from_spans(f, cause, spans, lookup) or cause
         object.__setattr__(f, "cause_id", cause)
     return facts
 
 
-def _anchored(f: Envelope, cause: str, spans: dict[tuple[str, str], list[Envelope]],
-              lookup: CauseLookup | None) -> str | None:
-    """The first fact of the span whose anchor ``cause`` is (the parent's or f's own), if any."""
+def _from_spans(f: Envelope, cause: str, spans: dict[tuple[str, str], list[Envelope]],
+                lookup: CauseLookup | None) -> str | None:
+    """For a cause no stored fact has: the first fact of f's own span when the cause is that
+    span's anchor (a log-based fact), else the first fact of f's parent span."""
     assert f.trace_id is not None
-    trace = bytes.fromhex(f.trace_id)
-    for span_id in (f.parent_span_id, f.span_id):
-        if span_id is None or derived_id(trace, bytes.fromhex(span_id), 0) != cause:
-            continue
-        members = spans.get((f.trace_id, span_id))
-        if members is not None:
-            return first_fact(members, besides=f.event_id)
-        if lookup is None:
-            return None
-        if lookup.stored(cause):
-            return cause  # the anchor is a stored fact's own id, outside this batch
-        return lookup.first_of_span(f.trace_id, span_id, f.event_id)
+    trace = f.trace_id
+    if f.span_id is not None and derived_id(bytes.fromhex(trace), bytes.fromhex(f.span_id), 0) == cause:
+        own = _first_of(trace, f.span_id, f.event_id, spans, lookup)
+        if own is not None:
+            return own
+    if f.parent_span_id is not None:
+        return _first_of(trace, f.parent_span_id, f.event_id, spans, lookup)
     return None
+
+
+def _first_of(trace: str, span: str, besides: str, spans: dict[tuple[str, str], list[Envelope]],
+              lookup: CauseLookup | None) -> str | None:
+    members = spans.get((trace, span))
+    if members is not None:
+        return first_fact(members, besides=besides)
+    return lookup.first_of_span(trace, span, besides) if lookup is not None else None

@@ -80,9 +80,9 @@ class _StoredFacts:
     def __init__(self, state: _State) -> None:
         self._state = state
 
-    def stored(self, event_id: str) -> bool:
+    def stored(self, event_ids: set[str]) -> set[str]:
         with self._state.lock:
-            return uuid_bytes(event_id) in self._state.by_id
+            return {i for i in event_ids if uuid_bytes(i) in self._state.by_id}
 
     def first_of_span(self, trace_id: str, span_id: str, besides: str) -> str | None:
         trace, span = bytes.fromhex(trace_id), bytes.fromhex(span_id)

@@ -36,6 +36,7 @@ __all__ = [
     "GEN_AI_CONVERSATION_ID",
     "GEN_AI_OPERATION_NAME",
     "INVALID_UTF8_FLAG",
+    "OPENINFERENCE_SPAN_KIND",
     "PAYLOAD",
     "PREFIX",
     "RECORDED",
@@ -73,3 +74,4 @@ GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
 SESSION_ID = "session.id"  # OpenInference's conversation
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+OPENINFERENCE_SPAN_KIND = "openinference.span.kind"

@@ -9,7 +9,8 @@ Transport-free core, used by the servers and by the in-process exporters alike:
 ``promotion``         OTLP messages -> envelopes: span events and log records that carry
                       ``chatsnapshot.*``, and spans matched by ``span_rules``; ids and
                       causation derived deterministically from span parentage
-``span_rules``        GenAI span rules (and TOML rules files)
+``span_rules``        span promotion rules: the shipped ``rules/default.toml``, users' files
+``genai``             a GenAI / OpenInference span's attributes -> standard payloads
 ``committing``        append a promotion, dead-letter its rejections and conflicts
 ``status``            errors -> gRPC codes and HTTP statuses, and back (retry or not)
 ====================  ===================================================================

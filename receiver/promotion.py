@@ -60,11 +60,11 @@ from chatsnapshot.ledger.envelope import Envelope, canonical_json, source_of
 from chatsnapshot.ledger.ids import FACT_ID_DOMAIN, canonical_uuid, derived_id, uuid8_of
 from chatsnapshot.ledger.results import Rejection
 from chatsnapshot.proto import attributes as A
-from chatsnapshot.receiver.span_rules import Rule, Rules
+from chatsnapshot.receiver.genai import span_facts
+from chatsnapshot.receiver.span_rules import Rules
 
 __all__ = ["Promotion", "promote_logs", "promote_traces"]
 
-_STATUS_ERROR = 2  # opentelemetry.proto.trace.v1.Status.STATUS_CODE_ERROR
 _DEFAULT_ORIGIN = "system"
 _DEFAULT_RUNTIME = "custom"
 
@@ -127,13 +127,16 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
     span_attrs: dict[str, Any] | None = None
     if rules is not None:
         span_attrs = _attributes(span.attributes)
-        rule = rules.match(_text(span_attrs.get(A.GEN_AI_OPERATION_NAME)), span.name)
+        rule = rules.match(_text(span_attrs.get(A.GEN_AI_OPERATION_NAME)), span.name,
+                           _text(span_attrs.get(A.OPENINFERENCE_SPAN_KIND)))
         if rule is not None and span_attrs.get(A.RECORDED) is not True:  # else already recorded as facts
-            attrs = _span_fact(span, span_attrs, rule)
-            anchor = derived_id(trace, span_id, 0)
-            _add(out, attrs, span_attrs, anchor, _first_cause(trace, parent),
-                 span.end_time_unix_nano or span.start_time_unix_nano, trace, span_id, parent, service, replaced)
-            previous, k = anchor, 1  # the next fact's cause, even if this one was rejected
+            for fact in span_facts(span, span_attrs, rule, conversation_of(span_attrs)):
+                event_id = fact.event_id or derived_id(trace, span_id, k)  # the first: the span's anchor
+                cause = fact.cause or (previous if k else _first_cause(trace, parent))
+                attrs = {A.EVENT_TYPE: fact.event_type, A.SOURCE_ORIGIN: rule.origin, A.SOURCE_RUNTIME: "none",
+                         A.PAYLOAD: fact.payload}  # a dict here, not JSON text: _add takes either
+                _add(out, attrs, span_attrs, event_id, cause, fact.at, trace, span_id, parent, service, replaced)
+                previous, k = event_id, k + 1  # the next fact's cause, even if this one was rejected
     for event in span.events:
         attrs = _attributes(event.attributes)
         if A.EVENT_TYPE not in attrs:
@@ -163,30 +166,6 @@ def conversation_of(span_attrs: dict[str, Any]) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
-
-
-def _span_fact(span: Any, span_attrs: dict[str, Any], rule: Rule) -> dict[str, Any]:
-    """The attributes of the fact a rule makes of a whole span."""
-    error = span.status.code == _STATUS_ERROR
-    detail = {k: v for k, v in span_attrs.items() if k.startswith(("gen_ai.", "ag2."))}
-    payload: dict[str, Any] = {
-        "span": span.name,
-        "operation": span_attrs.get(A.GEN_AI_OPERATION_NAME, rule.operation),
-        "duration_ms": max(0, span.end_time_unix_nano - span.start_time_unix_nano) / 1e6,
-        "status": "error" if error else "ok",
-        "attributes": detail,
-    }
-    if span.status.message:
-        payload["status_message"] = span.status.message
-    conversation = conversation_of(span_attrs)
-    if conversation is not None:
-        payload["conversation_id"] = conversation
-    return {
-        A.EVENT_TYPE: rule.error_event_type if error else rule.event_type,
-        A.SOURCE_ORIGIN: rule.origin,
-        A.SOURCE_RUNTIME: "none",
-        A.PAYLOAD: payload,  # a dict here, not JSON text: _add takes either
-    }
 
 
 # -- shared -----------------------------------------------------------------------

@@ -72,9 +72,10 @@ resolved AS (
     SELECT f.event_id, f.correlation_id, f.seq, f.causation_id,
            CASE WHEN f.causation_id IS NULL THEN NULL
                 WHEN c.event_id IS NOT NULL THEN f.causation_id
-                WHEN f.causation_id = _anchor(f.trace_id, f.parent_span_id) THEN p.event_id
                 WHEN f.causation_id = _anchor(f.trace_id, f.span_id)
-                     THEN CASE WHEN o1.event_id <> f.event_id THEN o1.event_id ELSE o2.event_id END
+                     THEN coalesce(CASE WHEN o1.event_id <> f.event_id THEN o1.event_id ELSE o2.event_id END,
+                                   p.event_id)
+                ELSE p.event_id
            END AS resolved
     FROM f
     LEFT JOIN (SELECT DISTINCT event_id FROM f) c ON c.event_id = f.causation_id

@@ -102,11 +102,14 @@ def test_genai_spans_become_facts_with_rules_on_and_nothing_without():
     request = request_of(rec.spans())
     assert promote_traces(request).envelopes == []
     envelopes = {e.event_type: e for e in promote_traces(request, rules=DEFAULT_RULES).envelopes}
-    assert set(envelopes) == {"execution.turn_completed", "execution.llm_call", "execution.tool_result"}
-    turn, llm, tool_fact = (envelopes[k] for k in ("execution.turn_completed", "execution.llm_call",
-                                                   "execution.tool_result"))
+    assert set(envelopes) == {"execution.turn_completed", "execution.llm_call", "execution.tool_result",
+                              "execution.usage"}  # the chat span's tokens as a usage fact of its own
+    turn, llm, tool_fact, usage = (envelopes[k] for k in ("execution.turn_completed", "execution.llm_call",
+                                                          "execution.tool_result", "execution.usage"))
     assert llm.causation_id == turn.event_id == tool_fact.causation_id
-    assert llm.payload["attributes"]["gen_ai.usage.input_tokens"] == 12
+    assert usage.causation_id == llm.event_id  # the next fact of the same span
+    assert llm.payload["attributes"]["gen_ai.usage.input_tokens"] == 12 and llm.payload["input_tokens"] == 12
+    assert usage.payload == {"prompt_tokens": 12}
     assert tool_fact.payload["status"] == "error" and tool_fact.payload["status_message"] == "boom"
     assert turn.source.agent == "planner" and turn.source.origin == "agent"
 

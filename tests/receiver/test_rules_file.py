@@ -1,0 +1,42 @@
+"""Span promotion rules are data: the shipped defaults file, and users' files over it."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatsnapshot.receiver.span_rules import DEFAULT_RULES, DEFAULT_RULES_FILE, load_rules
+
+
+def test_the_defaults_are_the_shipped_file_and_match_by_operation_kind_or_name():
+    assert DEFAULT_RULES_FILE.name == "default.toml" and DEFAULT_RULES_FILE.exists()
+    assert DEFAULT_RULES.match("chat", "anything").shape == "llm"
+    assert DEFAULT_RULES.match(None, "ChatCompletion", "LLM").event_type == "execution.llm_call"
+    assert DEFAULT_RULES.match(None, "execute_tool get_weather").shape == "tool"
+    assert DEFAULT_RULES.match(None, "GET /health") is None
+
+
+def test_a_users_file_extends_or_replaces_the_defaults(tmp_path):
+    extra = tmp_path / "rules.toml"
+    extra.write_text('[[rule]]\nopeninference_kind = "RETRIEVER"\nevent_type = "integration.call"\n'
+                     'origin = "integration"\n')
+    rules = load_rules(extra)
+    assert rules.match(None, "retrieve", "RETRIEVER").event_type == "integration.call"
+    assert rules.match("chat", "x") is not None  # the defaults stay
+    only = tmp_path / "only.toml"
+    only.write_text('replace_defaults = true\n[[rule]]\noperation = "chat"\nevent_type = "x.acme.llm"\n')
+    rules = load_rules(only)
+    assert rules.match("chat", "x").event_type == "x.acme.llm" and rules.match("execute_tool", "x") is None
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[[rule]]\noperation = "chat"\nevent_type = "execution.llm_call"\nshape = "blob"\n', "shape must be one of"),
+    ('[[rule]]\nevent_type = "execution.llm_call"\n', "operation = "),
+    ('[[rule]]\noperation = "chat"\nevent_type = "llm"\n', "not a dotted lowercase name"),
+    ('[[rule]]\noperation = "chat"\nevent_type = "execution.llm_call"\ncolour = "red"\n', "unknown keys"),
+])
+def test_a_bad_rules_file_names_the_file_the_rule_and_what_to_change(tmp_path, body, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(body)
+    with pytest.raises(ValueError, match=message) as e:
+        load_rules(path)
+    assert str(path) in str(e.value) and "rule 1" in str(e.value)
