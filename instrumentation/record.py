@@ -18,8 +18,9 @@ those of ``chatsnapshot.proto.attributes``, and the same call gives the
 same envelope.
 
 Which correlation, first that applies: the ``correlation_id`` argument; the
-innermost ``with correlation(...)``; the active span's trace id; the fact's own
-id (a fact with no context is a run of one).
+innermost ``with correlation(...)``; ``chatsnapshot.correlation_id`` in the OTel
+baggage (a caller's, carried across a service boundary); the active span's trace
+id; the fact's own id (a fact with no context is a run of one).
 
 Which cause, first that applies: the ``causation_id`` argument; the previous
 fact recorded in the same context (thread or asyncio task) for the same
@@ -39,7 +40,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import baggage, trace
+from opentelemetry import context as otel_context
 
 from chatsnapshot.environment_variables import CHATSNAPSHOT_ENDPOINT, CHATSNAPSHOT_LEDGER, CHATSNAPSHOT_TRANSPORT
 from chatsnapshot.errors import EnvelopeError
@@ -61,15 +63,23 @@ _configuring = threading.Lock()
 
 @contextlib.contextmanager
 def correlation(id: str | None = None) -> Iterator[str]:
-    """Facts recorded inside belong to correlation ``id`` (a new UUIDv7 when None), which is yielded."""
+    """Facts recorded inside belong to correlation ``id`` (a new UUIDv7 when None), which is yielded.
+
+    The correlation also travels: inside the block the OTel baggage carries
+    ``chatsnapshot.correlation_id`` (and, once a fact was recorded, ``chatsnapshot.causation_id``:
+    the last fact's id), so a call to another service with the default propagators takes it
+    along beside ``traceparent``, and that service's baggage span processor puts it on its
+    spans, where promotion reads it: the run stays one across services (docs/recording.md)."""
     value = id if id is not None else uuid7()
     if not isinstance(value, str) or not value or len(value) > 256:
         raise ValueError(f"correlation id must be a non-empty string of at most 256 characters, got {id!r}")
     token = _correlation.set(value)
     last = _last_fact.set(None)
+    carried = otel_context.attach(baggage.remove_baggage(A.CAUSATION_ID, baggage.set_baggage(A.CORRELATION_ID, value)))
     try:
         yield value
     finally:
+        otel_context.detach(carried)  # also drops what record() added to the baggage inside
         _last_fact.reset(last)
         _correlation.reset(token)
 
@@ -98,6 +108,8 @@ def record(
     except Exception as e:  # never into the host program
         _warn_once("emit", "could not emit a fact (%s); further failures of this kind are not logged", e)
     _last_fact.set((correlation_id, event_id))
+    if _correlation.get() is not None:  # inside correlation(): calls out from here are caused by this fact
+        otel_context.attach(baggage.set_baggage(A.CAUSATION_ID, event_id))
     return event_id
 
 
@@ -122,7 +134,7 @@ def _attributes(event_type: str, correlation_id: str | None, payload: dict[str, 
     for name, value in (("correlation_id", correlation_id), ("agent", agent)):
         if value is not None and (not isinstance(value, str) or not value or len(value) > 256):
             raise ValueError(f"{name} must be a non-empty string of at most 256 characters, got {value!r:.80}")
-    correlation_id = correlation_id or _correlation.get() or _trace_correlation() or event_id
+    correlation_id = correlation_id or _correlation.get() or _carried_correlation() or _trace_correlation() or event_id
     if causation_id is not None:
         causation_id = _uuid("causation_id", causation_id)
     else:
@@ -146,6 +158,12 @@ def _uuid(name: str, value: object) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise ValueError(f"{name} must be a UUID, got {value!r}") from None
+
+
+def _carried_correlation() -> str | None:
+    """The correlation a caller in another service put in the baggage (see ``correlation``)."""
+    value = baggage.get_baggage(A.CORRELATION_ID)
+    return value if isinstance(value, str) and 0 < len(value) <= 256 else None
 
 
 def _trace_correlation() -> str | None:

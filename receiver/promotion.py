@@ -34,6 +34,9 @@ Identity (contract 2)
 Causation (contract 4), first that applies:
     1. the ``chatsnapshot.causation_id`` attribute (an empty string: explicitly none);
     2. the previous fact of the same span;
+    2a. for a span's first fact, ``chatsnapshot.causation_id`` on the span: a caller in
+       another service carried its current fact in the W3C baggage, and the service's
+       baggage span processor copied it onto the span;
     3. the span's parent's first fact: ``derived_id(trace_id, parent_span_id, 0)``.
        A span's first fact whose id the producer did not give *is* that id, so the
        link is computed from the child alone: it does not depend on which
@@ -132,7 +135,7 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
         if rule is not None and span_attrs.get(A.RECORDED) is not True:  # else already recorded as facts
             for fact in span_facts(span, span_attrs, rule, conversation_of(span_attrs)):
                 event_id = fact.event_id or derived_id(trace, span_id, k)  # the first: the span's anchor
-                cause = fact.cause or (previous if k else _first_cause(trace, parent))
+                cause = fact.cause or (previous if k else _carried_cause(span_attrs) or _first_cause(trace, parent))
                 attrs = {A.EVENT_TYPE: fact.event_type, A.SOURCE_ORIGIN: rule.origin, A.SOURCE_RUNTIME: "none",
                          A.PAYLOAD: fact.payload}  # a dict here, not JSON text: _add takes either
                 _add(out, attrs, span_attrs, event_id, cause, fact.at, trace, span_id, parent, service, replaced)
@@ -143,16 +146,25 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
             continue  # not a fact
         if span_attrs is None:
             span_attrs = _attributes(span.attributes)
+        if not k:
+            first_cause = _carried_cause(span_attrs) or _first_cause(trace, parent)
         explicit = attrs.get(A.EVENT_ID)
         given = isinstance(explicit, str)
         event_id = explicit if isinstance(explicit, str) else derived_id(trace, span_id, k)
-        cause = previous if k else _first_cause(trace, parent)
+        cause = previous if k else first_cause
         stored = _add(out, attrs, span_attrs, event_id, cause, event.time_unix_nano or span.start_time_unix_nano,
                       trace, span_id, parent, service, replaced, default_type=event.name, derived=not given)
         # The next fact's cause: this fact, even if rejected (deterministic), unless its given id is not
         # a UUID at all, in which case the cause stays the last fact that has one.
         previous = stored or (canonical_uuid(event_id) if given else event_id) or previous
         k += 1
+
+
+def _carried_cause(span_attrs: dict[str, Any]) -> str | None:
+    """The cause a caller in another service carried in its baggage, put on this span by a baggage
+    span processor (``chatsnapshot.causation_id``): the cause of the span's first fact."""
+    value = span_attrs.get(A.CAUSATION_ID)
+    return canonical_uuid(value) if isinstance(value, str) else None
 
 
 def _first_cause(trace: bytes, parent: bytes) -> str | None:
