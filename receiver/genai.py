@@ -41,7 +41,11 @@ from typing import Any
 from chatsnapshot.ledger.ids import FACT_ID_DOMAIN, uuid8_of
 from chatsnapshot.receiver.span_rules import Rule
 
-__all__ = ["SpanFact", "span_facts", "tool_call_id"]
+__all__ = ["INFERENCE_DETAILS_EVENT", "SpanFact", "event_facts", "span_facts", "tool_call_id"]
+
+# The GenAI conventions' log-based event with a model call's messages (when an instrumentation
+# records content as events rather than on the span).
+INFERENCE_DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 
 _STATUS_ERROR = 2  # opentelemetry.proto.trace.v1.Status.STATUS_CODE_ERROR
 _RAW_LIMIT = 32 << 10
@@ -90,11 +94,48 @@ def span_facts(span: Any, attrs: dict[str, Any], rule: Rule, conversation: str |
     return [SpanFact(main, summary, end)]
 
 
-def _llm(span: Any, attrs: dict[str, Any], main: str, summary: dict[str, Any], start: int, end: int) -> list[SpanFact]:
+def event_facts(attrs: dict[str, Any], trace_id: bytes, at: int) -> list[SpanFact]:
+    """The conversation facts of an ``INFERENCE_DETAILS_EVENT`` log record: the user's new
+    message, the tool calls asked for and the assistant's message (its span gives the
+    ``llm_call`` and ``usage`` facts)."""
+    return _conversation(attrs, trace_id, at, at)
+
+
+def _conversation(attrs: dict[str, Any], trace: bytes, start: int, end: int,
+                  call: SpanFact | None = None) -> list[SpanFact]:
+    """The user's new message, ``call`` (the llm_call fact, when given), the tool calls asked for
+    and the assistant's message, in that order."""
     facts = []
     inputs, outputs = _messages(attrs, "input"), _messages(attrs, "output")
     if inputs and inputs[-1]["role"] == "user" and inputs[-1]["content"]:
         facts.append(SpanFact("execution.message", {"role": "user", "content": inputs[-1]["content"]}, start))
+    if call is not None:
+        facts.append(call)
+    for message in outputs:
+        for tc in message["tool_calls"]:
+            payload = {"name": tc["name"], "arguments": tc["arguments"], "call_id": tc["id"]}
+            facts.append(SpanFact("execution.tool_call", {k: v for k, v in payload.items() if v is not None}, end,
+                                  event_id=tool_call_id(trace, tc["id"]) if tc["id"] else None))
+        if message["content"]:
+            facts.append(SpanFact("execution.message", {"role": "assistant", "content": message["content"]}, end))
+    return facts
+
+
+def _system_instructions(attrs: dict[str, Any]) -> str | None:
+    raw = attrs.get("gen_ai.system_instructions")
+    if isinstance(raw, str) and raw:
+        try:
+            parts = json.loads(raw)
+        except ValueError:
+            return raw
+        texts: list[str] = [p["content"] for p in parts if isinstance(p, dict) and isinstance(p.get("content"), str)] \
+            if isinstance(parts, list) else []
+        return "\n".join(texts) or raw
+    system = [m["content"] for m in _messages(attrs, "input") if m["role"] == "system" and m["content"]]
+    return "\n".join(system) or None
+
+
+def _llm(span: Any, attrs: dict[str, Any], main: str, summary: dict[str, Any], start: int, end: int) -> list[SpanFact]:
     model = _first(attrs, "gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
     usage = {
         "prompt_tokens": _first(attrs, "gen_ai.usage.input_tokens", "llm.token_count.prompt"),
@@ -106,17 +147,10 @@ def _llm(span: Any, attrs: dict[str, Any], main: str, summary: dict[str, Any], s
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     reasons = attrs.get("gen_ai.response.finish_reasons") or attrs.get("llm.finish_reason")
     call = {**summary, "model": model, "input_tokens": usage["prompt_tokens"],
-            "output_tokens": usage["completion_tokens"],
+            "output_tokens": usage["completion_tokens"], "system_instructions": _system_instructions(attrs),
             "finish_reasons": list(reasons) if isinstance(reasons, list | tuple) else [reasons] if reasons else []}
-    facts.append(SpanFact(main, {k: v for k, v in call.items() if v is not None}, end))
-    trace = span.trace_id
-    for message in outputs:
-        for tc in message["tool_calls"]:
-            payload = {"name": tc["name"], "arguments": tc["arguments"], "call_id": tc["id"]}
-            facts.append(SpanFact("execution.tool_call", {k: v for k, v in payload.items() if v is not None}, end,
-                                  event_id=tool_call_id(trace, tc["id"]) if tc["id"] else None))
-        if message["content"]:
-            facts.append(SpanFact("execution.message", {"role": "assistant", "content": message["content"]}, end))
+    facts = _conversation(attrs, span.trace_id, start, end,
+                          SpanFact(main, {k: v for k, v in call.items() if v is not None}, end))
     if any(v is not None for v in usage.values()):
         facts.append(SpanFact("execution.usage", {**{k: v for k, v in usage.items() if v is not None},
                                                   **({"model": model} if model else {})}, end))
@@ -160,12 +194,14 @@ def _kept(attrs: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
 
 def _messages(attrs: dict[str, Any], side: str) -> list[dict[str, Any]]:
     """The input or output messages as ``{role, content, tool_calls: [{id, name, arguments}]}``."""
-    raw = attrs.get(f"gen_ai.{side}.messages")
+    raw = attrs.get(f"gen_ai.{side}.messages")  # JSON text on a span, structured on a log-based event
     if isinstance(raw, str):
         try:
-            return [_semconv_message(m) for m in json.loads(raw) if isinstance(m, dict)]
+            raw = json.loads(raw)
         except ValueError:
-            pass
+            raw = None
+    if isinstance(raw, list):
+        return [_semconv_message(m) for m in raw if isinstance(m, dict)]
     flat = _openinference_messages(attrs, f"llm.{side}_messages.")
     if flat:
         return flat

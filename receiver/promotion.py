@@ -63,7 +63,7 @@ from chatsnapshot.ledger.envelope import Envelope, canonical_json, source_of
 from chatsnapshot.ledger.ids import FACT_ID_DOMAIN, canonical_uuid, derived_id, uuid8_of
 from chatsnapshot.ledger.results import Rejection
 from chatsnapshot.proto import attributes as A
-from chatsnapshot.receiver.genai import span_facts
+from chatsnapshot.receiver.genai import INFERENCE_DETAILS_EVENT, event_facts, span_facts
 from chatsnapshot.receiver.span_rules import Rules
 
 __all__ = ["Promotion", "promote_logs", "promote_traces"]
@@ -92,8 +92,9 @@ def promote_traces(request: Any, *, rules: Rules | None = None, replaced_utf8: b
     return out
 
 
-def promote_logs(request: Any, *, replaced_utf8: bool = False) -> Promotion:
-    """The facts of an ``ExportLogsServiceRequest``: log records carrying ``chatsnapshot.event_type``."""
+def promote_logs(request: Any, *, rules: Rules | None = None, replaced_utf8: bool = False) -> Promotion:
+    """The facts of an ``ExportLogsServiceRequest``: log records carrying ``chatsnapshot.event_type``
+    and, with ``rules``, the GenAI conventions' inference details events (``receiver.genai``)."""
     out = Promotion()
     for resource_logs in request.resource_logs:
         service = _service(resource_logs.resource.attributes)
@@ -101,6 +102,8 @@ def promote_logs(request: Any, *, replaced_utf8: bool = False) -> Promotion:
             for record in scope_logs.log_records:
                 attrs = _attributes(record.attributes)
                 if A.EVENT_TYPE not in attrs:
+                    if rules is not None and record.event_name == INFERENCE_DETAILS_EVENT:
+                        _promote_inference_event(record, attrs, service, replaced_utf8, out)
                     continue
                 trace, span = record.trace_id, record.span_id
                 explicit = attrs.get(A.EVENT_ID)
@@ -114,6 +117,23 @@ def promote_logs(request: Any, *, replaced_utf8: bool = False) -> Promotion:
                      default_type=record.event_name or None, derived=not isinstance(explicit, str))
     out.envelopes.sort(key=_occurred_at)
     return out
+
+
+def _promote_inference_event(record: Any, attrs: dict[str, Any], service: str | None, replaced: bool,
+                             out: Promotion) -> None:
+    """A model call's messages, recorded as a log-based event: the conversation facts, chained
+    from the first, which the first fact of the span it was emitted in causes."""
+    trace, span = record.trace_id, record.span_id
+    when = record.time_unix_nano or record.observed_time_unix_nano
+    base = _log_id(record, attrs)
+    previous = derived_id(trace, span, 0) if len(span) == 8 and len(trace) == 16 else None
+    for k, fact in enumerate(event_facts(attrs, trace, when)):
+        event_id = fact.event_id or (base if k == 0 else uuid8_of(FACT_ID_DOMAIN + b"/log-fact/" + base.encode()
+                                                                 + k.to_bytes(4, "big")))
+        fields = {A.EVENT_TYPE: fact.event_type, A.SOURCE_ORIGIN: "agent", A.SOURCE_RUNTIME: "none",
+                  A.PAYLOAD: fact.payload}
+        _add(out, fields, attrs, event_id, previous, fact.at, trace, span, None, service, replaced)
+        previous = event_id
 
 
 def _occurred_at(envelope: Envelope) -> int:

@@ -46,7 +46,7 @@ def promote_request(signal: Signal, body: bytes, content_type: str, rules: Rules
     if signal == "traces":
         return promote_traces(decoded.request, rules=rules, replaced_utf8=decoded.replaced_utf8)
     if signal == "logs":
-        return promote_logs(decoded.request, replaced_utf8=decoded.replaced_utf8)
+        return promote_logs(decoded.request, rules=rules, replaced_utf8=decoded.replaced_utf8)
     return Promotion()  # metrics: parsed (garbage is still INVALID_ARGUMENT), then discarded
 
 

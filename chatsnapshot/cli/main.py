@@ -26,6 +26,7 @@ from chatsnapshot.cli import (
     repair,
     replay,
     runs,
+    schema,
     serve,
     sql,
     stats,
@@ -42,7 +43,7 @@ from chatsnapshot.ledger import EnvelopeError, LedgerError
 __all__ = ["build_parser", "main"]
 
 _COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stats, view, sql, verify, checkpoint, prove,
-             keygen, compact, erase, repair, append)
+             keygen, compact, erase, repair, append, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ from typing import Any
 
 from chatsnapshot.ledger.envelope import Envelope
 
-__all__ = ["dumps", "erased_text", "lane_of", "repeats_another_fact", "short_type", "snippet"]
+__all__ = ["dumps", "erased_text", "lane_of", "own_text", "repeats_another_fact", "short_type", "snippet"]
 
 
 def lane_of(envelope: Envelope, payload: dict[str, Any] | None = None) -> str:
@@ -28,6 +28,15 @@ def erased_text(envelope: Envelope) -> str | None:
         return None
     marker = envelope.payload.get("erasure") or {}
     return f"[erased {marker.get('at', '')} by {marker.get('by', '?')}: {marker.get('reason', '')}]"
+
+
+def own_text(payload: dict[str, Any]) -> Any:
+    """What a message payload that is not the standard one (no ``content``: ledger/schemas) says:
+    its one string value when it has just one, else the payload, a runtime's serialisation and
+    raw attributes left out."""
+    rest = {k: v for k, v in payload.items() if k not in ("ag2", "attributes", "stream", "role", "to")}
+    strings = [v for v in rest.values() if isinstance(v, str) and v]
+    return strings[0] if len(strings) == 1 else rest
 
 
 def repeats_another_fact(payload: dict[str, Any]) -> bool:

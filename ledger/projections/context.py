@@ -22,6 +22,7 @@ from chatsnapshot.ledger.projections._facts import (
     dumps,
     erased_text,
     lane_of,
+    own_text,
     repeats_another_fact,
     short_type,
     snippet,
@@ -87,6 +88,8 @@ def _message(e: Envelope) -> dict[str, str] | None:
     if erased is not None:
         return {"role": "system", "content": f"[{kind} by {agent}] {erased}"}
     if kind == "message":
+        if "content" not in payload:  # not the standard payload: what it says
+            return {"role": "user", "name": _name(agent), "content": snippet(own_text(payload))}
         if repeats_another_fact(payload):
             return None
         role = "assistant" if payload.get("role") == "assistant" else "user"

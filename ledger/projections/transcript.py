@@ -16,6 +16,7 @@ from chatsnapshot.ledger.projections._facts import (
     dumps,
     erased_text,
     lane_of,
+    own_text,
     repeats_another_fact,
     short_type,
     snippet,
@@ -67,6 +68,8 @@ def _entry(envelope: Envelope) -> TranscriptEntry | None:
             entry(erased, to="[erased]") if kind == "handoff" else entry(erased))
 
     if kind == "message":
+        if "content" not in payload:  # not the standard payload (ledger/schemas): show what it says
+            return entry(snippet(own_text(payload)), role=payload.get("role"), to=payload.get("to"))
         if repeats_another_fact(payload):
             return None
         return entry(snippet(payload["content"]), role=payload.get("role"),

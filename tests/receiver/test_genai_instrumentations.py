@@ -4,7 +4,8 @@
 ``openinference-instrumentation-openai`` (Arize's) trace a real ``openai`` client that
 talks to a loopback fake OpenAI server (tests/fake_openai.py: a tool call, then an
 answer), inside an agent invocation span with a conversation id, as an agent framework
-would make it. The spans reach a real receiver over OTLP/gRPC; the run must read as an
+would make it (openai-v2 twice: messages on the span, and as the log-based inference
+details event). Spans and logs reach a real receiver over OTLP/gRPC; the run must read as an
 instrumented one: one run, no dangling cause, a transcript with the user's prompt, the
 tool call and its arguments, the result and the answer, and stats with tokens and one
 tool call.
@@ -16,7 +17,10 @@ import json
 from collections.abc import Callable, Iterator
 
 import pytest
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -31,17 +35,25 @@ TOOLS = [{"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 
 
-def _otel_v2(provider: TracerProvider, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+def _otel_v2(provider: TracerProvider, logs: LoggerProvider, monkeypatch: pytest.MonkeyPatch,
+             capture: str = "SPAN_ONLY") -> Callable[[], None]:
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
-    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", capture)
     instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
+    instrumentor.instrument(tracer_provider=provider, logger_provider=logs)
     return instrumentor.uninstrument
 
 
-def _openinference(provider: TracerProvider, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+def _otel_v2_events(provider: TracerProvider, logs: LoggerProvider,
+                    monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Messages as the log-based gen_ai.client.inference.operation.details event, not on the span."""
+    return _otel_v2(provider, logs, monkeypatch, capture="EVENT_ONLY")
+
+
+def _openinference(provider: TracerProvider, logs: LoggerProvider,
+                   monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     from openinference.instrumentation.openai import OpenAIInstrumentor
 
     instrumentor = OpenAIInstrumentor()
@@ -52,6 +64,14 @@ def _openinference(provider: TracerProvider, monkeypatch: pytest.MonkeyPatch) ->
 # How each convention marks the agent invocation and the tool execution the framework runs.
 CONVENTIONS = {
     "opentelemetry-openai-v2": (_otel_v2, {
+        "agent": {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner",
+                  "gen_ai.conversation.id": "conv-7"},
+        "tool": lambda call, result: {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
+                                      "gen_ai.tool.call.id": call.id,
+                                      "gen_ai.tool.call.arguments": call.function.arguments,
+                                      "gen_ai.tool.call.result": result},
+    }),
+    "opentelemetry-openai-v2-events": (_otel_v2_events, {
         "agent": {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner",
                   "gen_ai.conversation.id": "conv-7"},
         "tool": lambda call, result: {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
@@ -78,10 +98,13 @@ def receiver(tmp_path) -> Iterator:
 @pytest.mark.parametrize("convention", sorted(CONVENTIONS))
 def test_an_instrumented_openai_agent_reads_as_one_run_with_transcript_and_stats(receiver, monkeypatch, convention):
     instrument, marks = CONVENTIONS[convention]
-    provider = TracerProvider(resource=Resource.create({"service.name": "openai-agent"}))
-    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{receiver.grpc_port}",
-                                                                     insecure=True)))
-    uninstrument = instrument(provider, monkeypatch)
+    resource = Resource.create({"service.name": "openai-agent"})
+    endpoint = f"127.0.0.1:{receiver.grpc_port}"
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True)))
+    logs = LoggerProvider(resource=resource)
+    logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=endpoint, insecure=True)))
+    uninstrument = instrument(provider, logs, monkeypatch)
     tracer = provider.get_tracer("an-agent-framework")
     try:
         with FakeOpenAI([("get_weather", {"city": "Paris"}), "It is sunny in Paris, 21C."]) as fake:
@@ -102,6 +125,7 @@ def test_an_instrumented_openai_agent_reads_as_one_run_with_transcript_and_stats
     finally:
         uninstrument()
         provider.shutdown()
+        logs.shutdown()
 
     ledger = receiver.ledger
     runs = ledger.runs()

@@ -1,0 +1,55 @@
+"""The standard payloads: one published JSON Schema per event type (``ledger/schemas/``).
+
+Each ``execution.*``, ``system.*`` and ``integration.*`` type ChatSnapshot's own
+instrumentation, span promotion (``receiver.genai``) and the projections agree on has a
+JSON Schema (draft 2020-12) file named after it, shipped in the package: the keys the
+projections read, with their types. Schemas name what a payload *should* carry; they
+allow other keys (raw attributes, a runtime's own serialisation), and the ledger never
+refuses a fact for its payload's shape: ``check`` says what does not follow, and the
+projections still show what they can (a message without ``content`` shows its payload).
+``x.<vendor>.*`` types have no schema.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SCHEMA_DIR", "check", "schema", "schema_types"]
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+
+
+def schema_types() -> list[str]:
+    """The event types that have a published schema, sorted."""
+    return sorted(p.name.removesuffix(".json") for p in SCHEMA_DIR.glob("*.json"))
+
+
+@cache
+def schema(event_type: str) -> dict[str, Any] | None:
+    """The JSON Schema of ``event_type``'s payload, or None when it has none."""
+    path = SCHEMA_DIR / f"{event_type}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+@cache
+def _validator(event_type: str) -> Any:
+    from jsonschema import Draft202012Validator  # loaded only by what checks payloads
+
+    document = schema(event_type)
+    return Draft202012Validator(document) if document is not None else None
+
+
+def check(event_type: str, payload: Any) -> list[str]:
+    """What in ``payload`` does not follow ``event_type``'s schema: one line per problem,
+    naming the key (empty when it follows, or when the type has no schema)."""
+    validator = _validator(event_type)
+    if validator is None:
+        return []
+    problems = []
+    for error in sorted(validator.iter_errors(payload), key=lambda e: list(map(str, e.absolute_path))):
+        where = "/".join(map(str, error.absolute_path)) or "payload"
+        problems.append(f"{where}: {error.message}")
+    return problems
