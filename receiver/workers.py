@@ -61,22 +61,23 @@ def from_wire(w: Wire) -> Envelope:
                              SCHEMA_VERSION, None, None, None, None, None, None, None)
 
 
-def _init(rules: Rules | None) -> None:
+def _init(rules: Rules | None, parent: int) -> None:
     global _rules
     _rules = rules
-    _watch_parent()
+    _watch_parent(parent)
 
 
 _watching = False
 
 
-def _watch_parent() -> None:
-    """Exit when the receiver dies, even by SIGKILL (the worker is then re-parented)."""
+def _watch_parent(parent: int) -> None:
+    """Exit when the receiver (pid ``parent``) dies, even by SIGKILL: the worker is then
+    re-parented. ``parent`` comes from the receiver itself, not from ``getppid()`` here, so a
+    receiver killed while its workers were still starting leaves none behind."""
     global _watching
     if _watching:
         return
     _watching = True
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -101,8 +102,8 @@ class PromotionPool:
 
     def _start(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init, initargs=(self._rules,))
-        pool.submit(_init, self._rules).result()  # start the workers now, not on the first request
+                                   initializer=_init, initargs=(self._rules, os.getpid()))
+        pool.submit(_init, self._rules, os.getpid()).result()  # start the workers now, not on the first request
         return pool
 
     def promote(self, signal: Signal, body: bytes, content_type: str) -> Promotion:
