@@ -30,6 +30,7 @@ from __future__ import annotations
 __all__ = [
     "CAUSATION_ID",
     "CORRELATION_ID",
+    "DROPPED_ATTRIBUTES",
     "EVENT_ID",
     "EVENT_TYPE",
     "GEN_AI_AGENT_NAME",
@@ -62,6 +63,10 @@ SCHEMA_VERSION = "chatsnapshot.schema_version"
 # Added to a payload by the receiver when the fact arrived with invalid UTF-8,
 # which was replaced by U+FFFD rather than dropped.
 INVALID_UTF8_FLAG = "chatsnapshot.invalid_utf8"
+
+# Added to a payload by the receiver with the number of attributes it did not read on the fact's
+# event or log record and its span: those over the limit of 128 each (the OTel SDKs' own default).
+DROPPED_ATTRIBUTES = "chatsnapshot.dropped_attributes"
 
 # Set (true) by ChatSnapshot's framework instrumentation on the spans of operations it
 # already records as facts (its own and another instrumentation's, such as AG2's

@@ -34,12 +34,13 @@ from dataclasses import dataclass
 
 from chatsnapshot.errors import DeadlineExpired, Overloaded, RetryableError
 from chatsnapshot.ledger.store import Store
+from chatsnapshot.proto import attributes as A
 from chatsnapshot.receiver.committing import commit
 from chatsnapshot.receiver.decoding import decode
 from chatsnapshot.receiver.forwarding import Forwarder
 from chatsnapshot.receiver.metrics import Metrics
 from chatsnapshot.receiver.otlp import Signal
-from chatsnapshot.receiver.promotion import Promotion
+from chatsnapshot.receiver.promotion import ATTRIBUTE_LIMIT, Promotion
 from chatsnapshot.receiver.span_rules import Rules
 from chatsnapshot.receiver.workers import PromotionPool, promote_request
 
@@ -161,10 +162,14 @@ class Ingest:
         self.metrics.add("duplicates", committed.duplicates)
         self.metrics.add("rejected", len(rejected))
         self.metrics.add("dead_lettered", len(rejected))
-        message = ""
+        notes = []
         if rejected:
-            first = rejected[0]
-            message = (f"{len(rejected)} fact(s) rejected and kept in the dead_letters table; "
-                       f"first: {first.reason}")
+            notes.append(f"{len(rejected)} fact(s) rejected and kept in the dead_letters table; "
+                         f"first: {rejected[0].reason}")
+        if promotion.dropped_attributes:
+            self.metrics.add("attributes_dropped", promotion.dropped_attributes)
+            notes.append(f"{promotion.dropped_attributes} attribute(s) over the limit of {ATTRIBUTE_LIMIT} per span, "
+                         f"event or log record were not read (the facts say how many: {A.DROPPED_ATTRIBUTES})")
+        message = "; ".join(notes)
         return Outcome(committed.stored, committed.duplicates, len(rejected), message)
 

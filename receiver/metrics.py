@@ -15,6 +15,7 @@ _COUNTERS = {
     "duplicates": "facts received again and already stored (idempotent re-delivery)",
     "rejected": "facts rejected (invalid, or same event_id with other content); see partial_success",
     "dead_lettered": "rejected facts kept in the dead_letters table",
+    "attributes_dropped": "attributes over the limit per span, event or log record, not read (facts say how many)",
     "forwarded": "requests re-exported to the upstream OTLP endpoint",
     "forward_failures": "requests the upstream OTLP endpoint did not take",
 }

@@ -39,11 +39,12 @@ def export_method(signal: Signal) -> str:
 
 
 def export_response(signal: Signal, rejected: int = 0, message: str = "") -> Any:
-    """The Export response for ``signal``: empty, or ``partial_success`` counting ``rejected`` facts."""
+    """The Export response for ``signal``: empty, or ``partial_success`` counting ``rejected`` facts
+    and saying why (a message with nothing rejected is a warning, as the OTLP spec allows)."""
     if signal == "traces":
         return trace_service_pb2.ExportTraceServiceResponse(partial_success=trace_service_pb2.ExportTracePartialSuccess(
-            rejected_spans=rejected, error_message=message) if rejected else None)
+            rejected_spans=rejected, error_message=message) if rejected or message else None)
     if signal == "logs":
         return logs_service_pb2.ExportLogsServiceResponse(partial_success=logs_service_pb2.ExportLogsPartialSuccess(
-            rejected_log_records=rejected, error_message=message) if rejected else None)
+            rejected_log_records=rejected, error_message=message) if rejected or message else None)
     return metrics_service_pb2.ExportMetricsServiceResponse()

@@ -72,10 +72,14 @@ _DEFAULT_ORIGIN = "system"
 _DEFAULT_RUNTIME = "custom"
 
 
+ATTRIBUTE_LIMIT = 128  # attributes read per span, span event or log record: the OTel SDKs' default count limit
+
+
 @dataclass
 class Promotion:
     envelopes: list[Envelope] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    dropped_attributes: int = 0  # attributes over ATTRIBUTE_LIMIT on the facts' events, records and spans
 
 
 def promote_traces(request: Any, *, rules: Rules | None = None, replaced_utf8: bool = False) -> Promotion:
@@ -226,6 +230,10 @@ def _add(out: Promotion, attrs: dict[str, Any], span_attrs: dict[str, Any], even
         payload = _payload(attrs.get(A.PAYLOAD))
         if replaced and _shows_replacement(event_type, correlation, payload, service, agent, attrs):
             payload = _flag_replaced(payload)
+        dropped = _dropped(attrs) + _dropped(span_attrs)
+        if dropped:
+            payload = _flag(payload, A.DROPPED_ATTRIBUTES, dropped)
+            out.dropped_attributes += dropped
         source = source_of(
             attrs.get(A.SOURCE_ORIGIN, _DEFAULT_ORIGIN), attrs.get(A.SOURCE_RUNTIME, _DEFAULT_RUNTIME), service, agent,
         )
@@ -261,16 +269,26 @@ def _payload(value: Any) -> str:
 
 
 def _flag_replaced(payload: str) -> str:
-    """The payload with ``"chatsnapshot.invalid_utf8": true`` added (unchanged if it is no JSON object:
-    the envelope's validation then rejects it)."""
+    """The payload with ``"chatsnapshot.invalid_utf8": true`` added."""
+    return _flag(payload, A.INVALID_UTF8_FLAG, True)
+
+
+def _flag(payload: str, key: str, value: Any) -> str:
+    """The payload with ``key: value`` added (unchanged if it is no JSON object: the envelope's
+    validation then rejects it)."""
     try:
-        value = json.loads(payload)
+        document = json.loads(payload)
     except ValueError:
         return payload
-    if not isinstance(value, dict):
+    if not isinstance(document, dict):
         return payload
-    value[A.INVALID_UTF8_FLAG] = True
-    return canonical_json(value)
+    document[key] = value
+    return canonical_json(document)
+
+
+def _dropped(attrs: dict[str, Any]) -> int:
+    value = attrs.get(A.DROPPED_ATTRIBUTES)
+    return value if type(value) is int and value > 0 else 0
 
 
 def _shows_replacement(*values: Any) -> bool:
@@ -304,11 +322,17 @@ def _service(resource_attributes: Iterable[Any]) -> str | None:
     return None
 
 
-def _attributes(pairs: Iterable[Any]) -> dict[str, Any]:
-    out = {}
-    for kv in pairs:
+def _attributes(pairs: Any) -> dict[str, Any]:
+    """The first ``ATTRIBUTE_LIMIT`` attributes as a dict; how many more there were is kept under
+    ``A.DROPPED_ATTRIBUTES``. The rest are never read: a request of millions of attributes costs
+    what its first ones cost (the OTel SDKs drop them at the same count)."""
+    out: dict[str, Any] = {}
+    n = len(pairs)
+    for kv in pairs[:ATTRIBUTE_LIMIT] if n > ATTRIBUTE_LIMIT else pairs:
         value = kv.value
         out[kv.key] = value.string_value if value.WhichOneof("value") == "string_value" else _value(value)
+    if n > ATTRIBUTE_LIMIT:
+        out[A.DROPPED_ATTRIBUTES] = n - ATTRIBUTE_LIMIT
     return out
 
 

@@ -87,9 +87,9 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _work(signal: Signal, body: bytes, content_type: str) -> tuple[list[Wire], list[Rejection]]:
+def _work(signal: Signal, body: bytes, content_type: str) -> tuple[list[Wire], list[Rejection], int]:
     promotion = promote_request(signal, body, content_type, _rules)
-    return [to_wire(e) for e in promotion.envelopes], promotion.rejected
+    return [to_wire(e) for e in promotion.envelopes], promotion.rejected, promotion.dropped_attributes
 
 
 class PromotionPool:
@@ -110,14 +110,14 @@ class PromotionPool:
         """Raises ``BadRequest``, or ``WorkerLost`` (retryable) when a worker died: the pool is rebuilt."""
         pool = self._pool
         try:
-            wires, rejected = pool.submit(_work, signal, body, content_type).result()
+            wires, rejected, dropped = pool.submit(_work, signal, body, content_type).result()
         except BrokenProcessPool:
             with self._lock:
                 if self._pool is pool:
                     log.error("a promotion worker died; starting new ones")
                     self._pool = self._start()
             raise WorkerLost("a promotion worker died; retry") from None
-        return Promotion([from_wire(w) for w in wires], rejected)
+        return Promotion([from_wire(w) for w in wires], rejected, dropped)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
