@@ -22,12 +22,12 @@ JUNK = 1_000_000
 
 def _amplified(run: str) -> bytes:
     """One span whose one fact event carries its attributes, then a million more."""
-    attributes = [common_pb2.KeyValue(key=k, value=common_pb2.AnyValue(string_value=v))
-                  for k, v in fact_attributes("execution.message", {"content": "hi"}, **{A.CORRELATION_ID: run}).items()]
+    own = fact_attributes("execution.message", {"content": "hi"}, **{A.CORRELATION_ID: run})
+    attributes = [common_pb2.KeyValue(key=k, value=common_pb2.AnyValue(string_value=v)) for k, v in own.items()]
     attributes += [common_pb2.KeyValue(key=f"k{i}", value=common_pb2.AnyValue(string_value="v")) for i in range(JUNK)]
+    event = trace_pb2.Span.Event(time_unix_nano=1, name="execution.message", attributes=attributes)
     span = trace_pb2.Span(trace_id=b"\1" * 16, span_id=b"\2" * 8, name="amplified", start_time_unix_nano=1,
-                          end_time_unix_nano=2,
-                          events=[trace_pb2.Span.Event(time_unix_nano=1, name="execution.message", attributes=attributes)])
+                          end_time_unix_nano=2, events=[event])
     request = trace_service_pb2.ExportTraceServiceRequest(resource_spans=[trace_pb2.ResourceSpans(
         scope_spans=[trace_pb2.ScopeSpans(spans=[span])])])
     return request.SerializeToString()
