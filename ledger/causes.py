@@ -14,8 +14,9 @@ Readers resolve it. ``cause_id`` is, first that applies:
 1. ``causation_id`` itself, when a fact with that id is stored (every cause that
    was given explicitly, or derived and taken: the usual case);
 2. when it is the anchor of the fact's own span (a log-based fact: its cause is
-   the first fact of the span it was emitted in): that span's first fact other
-   than the fact itself;
+   the first fact of the span it was emitted in): that span's first fact, when
+   it came before the fact (a cause precedes its effect: the span's earliest fact
+   goes on to rule 3);
 3. else the first fact of the fact's parent span: what parentage gives, both when
    ``causation_id`` is the parent's anchor (``derived_id(trace_id, parent_span_id,
    0)``) and when it names a fact that was never stored (a tool result whose
@@ -33,7 +34,7 @@ key of the JSON form, the ``causes`` SQL view, LedgerService).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from chatsnapshot.ledger.envelope import Envelope
@@ -48,54 +49,59 @@ class CauseLookup(Protocol):
     def stored(self, event_ids: set[str]) -> set[str]:
         """Which of these ids are stored (one query for the whole batch)."""
 
-    def first_of_span(self, trace_id: str, span_id: str, besides: str) -> str | None:
-        """The event id of the stored first fact of one span other than ``besides`` (see above)."""
+    def first_of_span(self, trace_id: str, span_id: str) -> tuple[int, str] | None:
+        """``(occurred_at, event_id)`` of the stored first fact of one span (see above), or None."""
 
 
-def first_fact(facts: Sequence[Envelope], *, besides: str | None = None) -> str | None:
-    """The event id of a span's first fact, smallest ``(occurred_at, event_id)``, ``besides`` left out."""
-    candidates = [(f.occurred_at, f.event_id) for f in facts if f.event_id != besides]
-    return min(candidates)[1] if candidates else None
+def first_fact(facts: Sequence[Envelope]) -> tuple[int, str] | None:
+    """``(occurred_at, event_id)`` of a span's first fact: the smallest, or None for no facts."""
+    return min(((f.occurred_at, f.event_id) for f in facts), default=None)
 
 
-def resolve_causes(facts: Sequence[Envelope], lookup: CauseLookup | None = None) -> Sequence[Envelope]:
+def resolve_causes(facts: Sequence[Envelope], lookup: CauseLookup | None = None, *,
+                   complete: bool = True) -> Sequence[Envelope]:
     """Set ``cause_id`` on ``facts`` (envelopes a reader has just built, not yet shared) and
-    return them. ``lookup`` answers for facts outside ``facts``; without it only they count."""
+    return them. ``lookup`` answers for facts outside ``facts``; without it only they count.
+    ``complete``: ``facts`` hold every stored fact of each span they touch (a whole run);
+    otherwise (a replay from a seq on, a window of ``since``) spans are asked of ``lookup``, so
+    that a cause resolves the same whatever window it was read in."""
     present = {f.event_id for f in facts}
     missing = {f.causation_id for f in facts if f.causation_id is not None and f.causation_id not in present}
     if missing and lookup is not None:
         present |= lookup.stored(missing)
-    spans: dict[tuple[str, str], list[Envelope]] = {}
-    if missing:
+    firsts: dict[tuple[str, str], tuple[int, str] | None] = {}  # per span, asked once per read
+    if missing and (complete or lookup is None):
+        spans: dict[tuple[str, str], list[Envelope]] = {}
         for f in facts:
             if f.trace_id is not None and f.span_id is not None:
                 spans.setdefault((f.trace_id, f.span_id), []).append(f)
+        firsts = {key: first_fact(members) for key, members in spans.items()}
+
+    def first_of(trace: str, span: str) -> tuple[int, str] | None:
+        key = (trace, span)
+        if key not in firsts:
+            firsts[key] = lookup.first_of_span(trace, span) if lookup is not None else None
+        return firsts[key]
+
     for f in facts:
         cause = f.causation_id
         if cause is not None and cause not in present and f.trace_id is not None:
-            cause = _from_spans(f, cause, spans, lookup) or cause
+            cause = _from_spans(f, cause, first_of) or cause
         object.__setattr__(f, "cause_id", cause)
     return facts
 
 
-def _from_spans(f: Envelope, cause: str, spans: dict[tuple[str, str], list[Envelope]],
-                lookup: CauseLookup | None) -> str | None:
+def _from_spans(f: Envelope, cause: str, first_of: Callable[[str, str], tuple[int, str] | None]) -> str | None:
     """For a cause no stored fact has: the first fact of f's own span when the cause is that
-    span's anchor (a log-based fact), else the first fact of f's parent span."""
+    span's anchor (a log-based fact) and that fact came before f, else the first fact of f's
+    parent span. Never f itself, never a fact after f: a cause precedes its effect."""
     assert f.trace_id is not None
     trace = f.trace_id
     if f.span_id is not None and derived_id(bytes.fromhex(trace), bytes.fromhex(f.span_id), 0) == cause:
-        own = _first_of(trace, f.span_id, f.event_id, spans, lookup)
-        if own is not None:
-            return own
+        own = first_of(trace, f.span_id)
+        if own is not None and own < (f.occurred_at, f.event_id):
+            return own[1]
     if f.parent_span_id is not None:
-        return _first_of(trace, f.parent_span_id, f.event_id, spans, lookup)
+        parent = first_of(trace, f.parent_span_id)
+        return parent[1] if parent is not None else None
     return None
-
-
-def _first_of(trace: str, span: str, besides: str, spans: dict[tuple[str, str], list[Envelope]],
-              lookup: CauseLookup | None) -> str | None:
-    members = spans.get((trace, span))
-    if members is not None:
-        return first_fact(members, besides=besides)
-    return lookup.first_of_span(trace, span, besides) if lookup is not None else None

@@ -30,11 +30,14 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "NAMESPACES",
     "ORIGINS",
+    "RESERVED_RUN",
+    "RESERVED_TYPE",
     "SCHEMA_VERSION",
     "Envelope",
     "Source",
     "canonical_json",
     "check_event_type",
+    "check_not_reserved",
     "source_of",
 ]
 
@@ -314,6 +317,18 @@ _new = object.__new__
 # The slot descriptors' own setters: they bypass the frozen __setattr__, cheaply.
 _SETTERS = tuple(getattr(Envelope, name).__set__ for name in Envelope.__slots__ if name != "cause_id")
 _SET_CAUSE = vars(Envelope)["cause_id"].__set__
+
+
+RESERVED_RUN = "chatsnapshot.erasures"  # where the ledger records erasures (ledger._engine.erasure)
+RESERVED_TYPE = "system.erasure"
+
+
+def check_not_reserved(event_type: object, correlation_id: object) -> None:
+    """Raise ``EnvelopeError`` for a fact only the ledger itself may write: an erasure record."""
+    if event_type == RESERVED_TYPE or correlation_id == RESERVED_RUN:
+        raise EnvelopeError(f"{RESERVED_TYPE} facts and the run {RESERVED_RUN} are written only by the ledger "
+                            "(chatsnapshot erase); use another event type and correlation id",
+                            field="event_type" if event_type == RESERVED_TYPE else "correlation_id")
 
 
 def check_event_type(value: object) -> None:

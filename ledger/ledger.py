@@ -62,8 +62,8 @@ from chatsnapshot.ledger._engine.verify import verify
 from chatsnapshot.ledger.causes import resolve_causes
 from chatsnapshot.ledger.checkpoint import InclusionProof, SigningKey, VerifierKey, parse_note, sign, verify_note
 from chatsnapshot.ledger.codec import envelope_to_json
-from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.ids import uuid_bytes, uuid_text
+from chatsnapshot.ledger.envelope import Envelope, check_not_reserved
+from chatsnapshot.ledger.ids import hex_id, uuid_bytes, uuid_text
 from chatsnapshot.ledger.merkle import Frontier, inclusion_proof, leaf_hash
 from chatsnapshot.ledger.merkle import root as merkle_root
 from chatsnapshot.ledger.options import LedgerOptions
@@ -105,12 +105,12 @@ class _StoredFacts:
         found = self._reader.sql(f"SELECT CAST(event_id AS VARCHAR) AS id FROM envelopes WHERE event_id IN ({listed})")
         return set(found.column("id").to_pylist())
 
-    def first_of_span(self, trace_id: str, span_id: str, besides: str) -> str | None:
+    def first_of_span(self, trace_id: str, span_id: str) -> tuple[int, str] | None:
         rows = self._reader.sql(
-            f"SELECT CAST(event_id AS VARCHAR) AS id FROM envelopes WHERE trace_id = '{trace_id}' "
-            f"AND span_id = '{span_id}' AND event_id <> '{besides}' ORDER BY occurred_at, event_id LIMIT 1"
-        ).column("id").to_pylist()
-        return rows[0] if rows else None
+            f"SELECT epoch_ns(occurred_at) AS at, CAST(event_id AS VARCHAR) AS id FROM envelopes "
+            f"WHERE trace_id = '{hex_id(bytes.fromhex(trace_id))}' AND span_id = '{hex_id(bytes.fromhex(span_id))}' "
+            "ORDER BY occurred_at, event_id LIMIT 1").to_pylist()
+        return (rows[0]["at"], rows[0]["id"]) if rows else None
 
 
 class LedgerReader:
@@ -177,7 +177,7 @@ class LedgerReader:
                     ) from e
 
         def envelopes() -> Iterator[Envelope]:  # a run's causes resolve against the whole run
-            yield from resolve_causes(list(records()), _StoredFacts(self))
+            yield from resolve_causes(list(records()), _StoredFacts(self), complete=after_seq == 0)
 
         return envelopes()
 
@@ -200,7 +200,7 @@ class LedgerReader:
             try:
                 batch = [record_to_envelope(r) for r in records_since(self._snapshot(force=attempt > 0),
                                                                       after_position, limit)]
-                return list(resolve_causes(batch, _StoredFacts(self)))
+                return list(resolve_causes(batch, _StoredFacts(self), complete=False))
             except FileNotFoundError:  # compacted meanwhile: take a fresh snapshot
                 if self._engine.writes or attempt == 2:
                     raise
@@ -216,10 +216,12 @@ class LedgerReader:
         """One summary per correlation, ordered by first occurrence."""
         table = self.sql(
             "SELECT correlation_id, epoch_ns(first_occurred_at), epoch_ns(last_occurred_at), envelopes, "
-            "event_types, last_event_type, last_seq, conversation_id FROM runs ORDER BY 2, 1"
+            "event_types, last_event_type, last_seq FROM runs ORDER BY 2, 1"
         )
         rows = zip(*(c.to_pylist() for c in table.columns), strict=True)
-        return [RunSummary(c, f, la, n, dict(t), e, s, conv) for c, f, la, n, t, e, s, conv in rows]
+        conversations = {r["correlation_id"]: r["conversation_id"]
+                         for r in self.sql("SELECT correlation_id, conversation_id FROM run_conversations").to_pylist()}
+        return [RunSummary(c, f, la, n, dict(t), e, s, conversations.get(c)) for c, f, la, n, t, e, s in rows]
 
     def sql(self, query: str) -> pa.Table:
         """Run a DuckDB query over the views ``envelopes``, ``runs`` and ``dead_letters``.
@@ -271,7 +273,7 @@ class LedgerReader:
         tree = [leaf_hash(h) for h in hashes[:target.size]]
         if merkle_root(tree) != target.root:
             raise CheckpointError("this ledger does not extend the checkpoint: run verify --checkpoint")
-        envelope = next(self.replay(correlation_id, after_seq=seq - 1))
+        envelope = next(e for e in self.replay(correlation_id) if e.seq == seq)  # causes as a whole replay has them
         return InclusionProof(note, index, target.size, tuple(inclusion_proof(tree, index)),
                               envelope_to_json(envelope))
 
@@ -372,10 +374,15 @@ class Ledger(LedgerReader):
         """Store envelopes; one result per envelope, in order. Durable on return.
 
         Raises ``StoreUnavailableError`` (retryable; nothing in this call was
-        acknowledged) when the disk refuses the write.
+        acknowledged) when the disk refuses the write, and ``EnvelopeError`` (nothing stored) for
+        a fact only the ledger writes (an erasure record: ``envelope.check_not_reserved``).
         """
         self._check_open()
-        return self._engine.append(envelopes)
+        batch = list(envelopes)
+        for e in batch:
+            if isinstance(e, Envelope):
+                check_not_reserved(e.event_type, e.correlation_id)
+        return self._engine.append(batch)
 
     def dead_letter(self, rejections: Sequence[Rejection]) -> None:
         """Keep facts that promotion rejected, durably, in the ``dead_letters``

@@ -36,7 +36,7 @@ from chatsnapshot.errors import LedgerClosedError, LedgerLockedError
 from chatsnapshot.ledger._engine.segment import records_to_table
 from chatsnapshot.ledger._engine.sqlviews import create_views
 from chatsnapshot.ledger.causes import first_fact, resolve_causes
-from chatsnapshot.ledger.envelope import Envelope
+from chatsnapshot.ledger.envelope import Envelope, check_not_reserved
 from chatsnapshot.ledger.ids import uuid_bytes
 from chatsnapshot.ledger.ledger import RunSummary
 from chatsnapshot.ledger.records import (
@@ -84,11 +84,11 @@ class _StoredFacts:
         with self._state.lock:
             return {i for i in event_ids if uuid_bytes(i) in self._state.by_id}
 
-    def first_of_span(self, trace_id: str, span_id: str, besides: str) -> str | None:
+    def first_of_span(self, trace_id: str, span_id: str) -> tuple[int, str] | None:
         trace, span = bytes.fromhex(trace_id), bytes.fromhex(span_id)
         with self._state.lock:
             found = [record_to_envelope(r) for r in self._state.records if r.trace_id == trace and r.span_id == span]
-        return first_fact(found, besides=besides)
+        return first_fact(found)
 
 
 class MemoryLedger:
@@ -173,6 +173,7 @@ class MemoryLedger:
         for e in batch:
             if not isinstance(e, Envelope):
                 raise TypeError(f"append takes Envelope objects, got {type(e).__name__}")
+            check_not_reserved(e.event_type, e.correlation_id)
         s = self._state
         results = []
         with s.lock:
@@ -218,7 +219,8 @@ class MemoryLedger:
         self._check()
         with self._state.lock:
             chain = list(self._state.by_corr.get(correlation_id, ()))
-        return iter(resolve_causes([record_to_envelope(r) for r in chain[after_seq:]], _StoredFacts(self._state)))
+        return iter(resolve_causes([record_to_envelope(r) for r in chain[after_seq:]], _StoredFacts(self._state),
+                                   complete=after_seq == 0))
 
     def since(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
         """Up to ``limit`` envelopes with ``position > after_position``, in position order."""
@@ -227,7 +229,7 @@ class MemoryLedger:
             raise ValueError(f"limit must be at least 1, got {limit}")
         with self._state.lock:
             chosen = self._state.records[after_position:after_position + limit]  # positions are 1..N
-        return list(resolve_causes([record_to_envelope(r) for r in chosen], _StoredFacts(self._state)))
+        return list(resolve_causes([record_to_envelope(r) for r in chosen], _StoredFacts(self._state), complete=False))
 
     def runs(self) -> list[RunSummary]:
         """One summary per correlation, ordered by first occurrence."""
@@ -239,7 +241,8 @@ class MemoryLedger:
             counts: dict[str, int] = {}
             for r in chain:
                 counts[r.event_type] = counts.get(r.event_type, 0) + 1
-            named = [c for r in chain if isinstance(c := json.loads(r.payload).get("conversation_id"), str)]
+            named = [c for r in chain if r.source_runtime == "none"
+                     and isinstance(c := json.loads(r.payload).get("conversation_id"), str)]
             summaries.append(RunSummary(chain[0].correlation_id, min(r.occurred_at for r in chain),
                                         max(r.occurred_at for r in chain), len(chain), counts,
                                         chain[-1].event_type, chain[-1].seq, max(named, default=None)))

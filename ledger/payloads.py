@@ -28,18 +28,31 @@ def schema_types() -> list[str]:
 
 
 @cache
+def _published() -> frozenset[str]:
+    return frozenset(schema_types())
+
+
 def schema(event_type: str) -> dict[str, Any] | None:
     """The JSON Schema of ``event_type``'s payload, or None when it has none."""
-    path = SCHEMA_DIR / f"{event_type}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if event_type not in _published():  # never a path made of what a file or a producer said
+        return None
+    return _read(event_type)
 
 
 @cache
+def _read(event_type: str) -> dict[str, Any]:
+    return json.loads((SCHEMA_DIR / f"{event_type}.json").read_text(encoding="utf-8"))
+
+
 def _validator(event_type: str) -> Any:
+    return _validator_of(event_type) if event_type in _published() else None
+
+
+@cache
+def _validator_of(event_type: str) -> Any:
     from jsonschema import Draft202012Validator  # loaded only by what checks payloads
 
-    document = schema(event_type)
-    return Draft202012Validator(document) if document is not None else None
+    return Draft202012Validator(_read(event_type))
 
 
 def check(event_type: str, payload: Any) -> list[str]:

@@ -295,13 +295,15 @@ def draft(e: Envelope) -> Record:
 def duplicate_or_conflict(env: Envelope, stored: Row) -> AppendResult:
     """DUPLICATE when ``env`` says what ``stored`` says, else CONFLICT naming the fields."""
     stored = Record._make(stored)
-    if stored.erased:  # what it said is gone: the id is what can still be compared
-        return AppendResult(env.event_id, AppendStatus.DUPLICATE, stored.seq, stored.position,
-                            "event_id already stored; its payload was erased, so the content was not compared")
     mine, theirs = draft(env).content(), stored.content()
+    if stored.erased:  # the payload is gone: every other field can still be compared
+        mine, theirs = mine[:-1], theirs[:-1]
+        if mine == theirs:
+            return AppendResult(env.event_id, AppendStatus.DUPLICATE, stored.seq, stored.position,
+                                "event_id already stored; its payload was erased, so the payload was not compared")
     if mine == theirs:
         return AppendResult(env.event_id, AppendStatus.DUPLICATE, stored.seq, stored.position)
-    differ = [name for name, a, b in zip(CONTENT_FIELDS, mine, theirs, strict=True) if a != b]
+    differ = [name for name, a, b in zip(CONTENT_FIELDS, mine, theirs, strict=False) if a != b]
     return AppendResult(
         env.event_id, AppendStatus.CONFLICT, stored.seq, stored.position,
         f"event_id already stored with different {', '.join(differ)}; the stored envelope stays",

@@ -22,7 +22,7 @@ chatsnapshot.schema_version     schema_version (default 1)
 The event's timestamp is ``occurred_at``; the resource's ``service.name`` is
 ``source.service``. A span's conversation (``gen_ai.conversation.id``, else
 OpenInference's ``session.id``) groups runs: a fact a rule makes of the span
-carries it as ``conversation_id`` in its payload, and the ``runs`` view shows it.
+carries it as ``conversation_id`` in its payload (the ``run_conversations`` SQL view).
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatsnapshot.errors import EnvelopeError
-from chatsnapshot.ledger.envelope import Envelope, canonical_json, source_of
+from chatsnapshot.ledger.envelope import Envelope, canonical_json, check_not_reserved, source_of
 from chatsnapshot.ledger.ids import FACT_ID_DOMAIN, canonical_uuid, derived_id, uuid8_of
 from chatsnapshot.ledger.results import Rejection
 from chatsnapshot.proto import attributes as A
@@ -226,6 +226,7 @@ def _add(out: Promotion, attrs: dict[str, Any], span_attrs: dict[str, Any], even
         if attrs.get(A.CORRELATION_ID) == "" or span_attrs.get(A.CORRELATION_ID) == "":
             raise EnvelopeError(f"{A.CORRELATION_ID} is empty: give the run's id, or leave the attribute out "
                                 "(the trace id is the run then)", field="correlation_id")
+        check_not_reserved(event_type, correlation)
         agent = attrs.get(A.SOURCE_AGENT) or attrs.get(A.GEN_AI_AGENT_NAME) or span_attrs.get(A.GEN_AI_AGENT_NAME)
         payload = _payload(attrs.get(A.PAYLOAD))
         if replaced and _shows_replacement(event_type, correlation, payload, service, agent, attrs):

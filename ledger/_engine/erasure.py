@@ -16,8 +16,9 @@ that verifies and an erasure that can simply be run again:
    the WAL files of sealed records are gone once sealed);
 2. record the erasure as facts of its own (``system.erasure`` in run
    ``chatsnapshot.erasures``: who, when, why, which event ids), durably, so that
-   the chain itself says what was erased; ``verify`` reports an erased envelope
-   that no erasure fact names;
+   the chain itself says what was erased (the SQL condition only as its SHA-256:
+   its text may name the very data erased); ``verify`` reports an erased
+   envelope that no erasure fact names, or whose marker is not that fact's;
 3. rewrite each segment that holds a matched row under a new name, swap it into
    the MANIFEST, and delete the old file at once (no grace period: the old bytes
    are what must go), together with files that compaction retired earlier.
@@ -44,30 +45,40 @@ from chatsnapshot.ledger._engine.manifest import SegmentEntry
 from chatsnapshot.ledger._engine.opening import WriterParts
 from chatsnapshot.ledger._engine.sealing import write_segment
 from chatsnapshot.ledger._engine.segment import SCHEMA, conform
-from chatsnapshot.ledger.envelope import Envelope, canonical_json
-from chatsnapshot.ledger.ids import uuid_bytes
+from chatsnapshot.ledger.envelope import RESERVED_RUN, RESERVED_TYPE, Envelope, canonical_json
+from chatsnapshot.ledger.ids import uuid7, uuid_bytes
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.results import ErasureReport
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
-__all__ = ["ERASURES_RUN", "ERASURE_EVENT", "erase", "erasure_facts"]
+__all__ = ["ERASURES_RUN", "ERASURE_EVENT", "erase", "erasure_facts", "erasure_marker"]
 
-ERASURES_RUN = "chatsnapshot.erasures"
-ERASURE_EVENT = "system.erasure"
+ERASURES_RUN = RESERVED_RUN
+ERASURE_EVENT = RESERVED_TYPE
 _IDS_PER_FACT = 20_000  # ~740 KB of ids: one fact stays under the 1 MiB payload limit
 
 
 def erasure_facts(event_ids: list[str], *, by: str, reason: str, where: str, at: int) -> list[Envelope]:
-    """The facts that record one erasure (several when it names many envelopes)."""
+    """The facts that record one erasure (several when it names many envelopes). The first
+    part's event id names the erasure (``record`` in every part and in the marker). The
+    condition is kept as its SHA-256 only: its text may name the very data erased."""
+    record = uuid7()
     facts = []
     for start in range(0, len(event_ids), _IDS_PER_FACT):
         part = event_ids[start:start + _IDS_PER_FACT]
         facts.append(Envelope.create(
             ERASURE_EVENT, correlation_id=ERASURES_RUN, origin="system", runtime="chatsnapshot", occurred_at=at,
-            payload={"by": by, "reason": reason, "where": where, "event_ids": part,
+            event_id=record if not start else None,
+            payload={"by": by, "reason": reason, "record": record,
+                     "where_sha256": hashlib.sha256(where.encode()).hexdigest(), "event_ids": part,
                      "part": start // _IDS_PER_FACT + 1, "parts": -(-len(event_ids) // _IDS_PER_FACT)},
         ))
     return facts
+
+
+def erasure_marker(record: str, *, by: str, reason: str, at: int) -> str:
+    """The payload an erased envelope carries: who, when, why, and which erasure record."""
+    return canonical_json({"erasure": {"at": format_rfc3339_ns(at), "by": by, "reason": reason, "record": record}})
 
 
 def erase(parts: WriterParts, layout: Layout, options: LedgerOptions, select: Callable[[str], pa.Table], *,
@@ -102,8 +113,7 @@ def erase(parts: WriterParts, layout: Layout, options: LedgerOptions, select: Ca
         facts = erasure_facts([i for i, _ in todo], by=by, reason=reason, where=where, at=at)
         parts.writer.append(facts)
         report.record = facts[0].event_id
-        marker = canonical_json({"erasure": {"at": format_rfc3339_ns(at), "by": by, "reason": reason,
-                                             "record": facts[0].event_id}})
+        marker = erasure_marker(facts[0].event_id, by=by, reason=reason, at=at)
         targets = pa.array([uuid_bytes(i) for i, _ in todo], pa.binary(16))
         for entry in list(keeper.current.segments):
             if entry.healthy and _rewrite(parts, layout, options, entry, targets, marker):
@@ -159,7 +169,9 @@ def _rewrite(parts: WriterParts, layout: Layout, options: LedgerOptions, entry: 
     files = (entry.file, entry.index_file)
     keeper.update(lambda m: m.with_segments([*(s for s in m.segments if s.id != entry.id), new],
                                             retired=(*m.retired, *files)))
-    parts.writer.replace_segments({entry.id}, [parts.catalog.open_segment(new, index=index)])
+    for old in parts.writer.replace_segments({entry.id}, [parts.catalog.open_segment(new, index=index)]):
+        if old.file is not None:
+            old.file.close()  # no open handle keeps the erased bytes readable (/proc/PID/fd)
     for name in files:
         (layout.root / name).unlink(missing_ok=True)
     keeper.update(lambda m: replace(m, retired=tuple(f for f in m.retired if f not in files)))

@@ -1,18 +1,20 @@
-"""SQL over the ledger with DuckDB: the ``envelopes``, ``runs`` and ``dead_letters`` views.
+"""SQL over the ledger with DuckDB: the views ``envelopes``, ``runs``, ``causes``,
+``run_conversations``, ``conversations`` and ``dead_letters``.
 
-``causes`` has one row per envelope: its stored ``causation_id``, the
+``envelopes`` has one row per envelope and every field of the envelope: UUIDs as
+DuckDB ``UUID``, times as ``TIMESTAMPTZ_NS``, OTel ids and hashes as lowercase hex
+text, the payload as ``JSON``, and ``erased`` (the payload was replaced by an
+erasure marker; segments of ledger format 1 lack the two payload columns, which
+read as NULL). ``runs`` has one row per correlation: first and last
+``occurred_at``, the count, counts per event type (a MAP), the last event type and
+seq. ``causes`` has one row per envelope: its stored ``causation_id``, the
 ``cause_id`` it resolves to and whether that ``dangling`` (``ledger.causes``,
-resolved over the whole ledger). ``envelopes`` has one row per envelope and every field of the envelope:
-UUIDs as DuckDB ``UUID``, times as ``TIMESTAMPTZ_NS``, OTel ids and hashes as
-lowercase hex text, the payload as ``JSON``, and ``erased`` (the payload was
-replaced by an erasure marker; segments of ledger format 1 lack the two payload
-columns, which read as NULL). ``runs`` has one row per
-correlation: first and last ``occurred_at``, the count, counts per event type
-(a MAP), the last event type and seq, and the ``conversation_id`` its facts'
-payloads name (span facts promoted by rules carry the span's
-``gen_ai.conversation.id`` or ``session.id``). ``conversations`` groups runs by it. ``dead_letters`` has the facts the
-receiver rejected (``ledger._engine.deadletters``). Segments are read where they lie with
-``read_parquet``; the unsealed tail (writer only) is a registered Arrow table.
+resolved over the whole ledger). ``run_conversations`` has the ``conversation_id``
+of the runs whose span facts (promoted by rules) carry the span's
+``gen_ai.conversation.id`` or ``session.id``; ``conversations`` groups runs by it.
+``dead_letters`` has the facts the receiver rejected (``ledger._engine.deadletters``).
+Segments are read where they lie with ``read_parquet``; the unsealed tail (writer
+only) is a registered Arrow table.
 
 The same views over a copied directory with plain DuckDB (no ChatSnapshot)::
 
@@ -73,15 +75,13 @@ resolved AS (
            CASE WHEN f.causation_id IS NULL THEN NULL
                 WHEN c.event_id IS NOT NULL THEN f.causation_id
                 WHEN f.causation_id = _anchor(f.trace_id, f.span_id)
-                     THEN coalesce(CASE WHEN o1.event_id <> f.event_id THEN o1.event_id ELSE o2.event_id END,
-                                   p.event_id)
+                     THEN coalesce(CASE WHEN o1.event_id <> f.event_id THEN o1.event_id END, p.event_id)
                 ELSE p.event_id
            END AS resolved
     FROM f
     LEFT JOIN (SELECT DISTINCT event_id FROM f) c ON c.event_id = f.causation_id
     LEFT JOIN firsts p ON p.trace_id = f.trace_id AND p.span_id = f.parent_span_id AND p.k = 1
     LEFT JOIN firsts o1 ON o1.trace_id = f.trace_id AND o1.span_id = f.span_id AND o1.k = 1
-    LEFT JOIN firsts o2 ON o2.trace_id = f.trace_id AND o2.span_id = f.span_id AND o2.k = 2
 )
 SELECT event_id, correlation_id, seq, causation_id, coalesce(resolved, causation_id) AS cause_id,
        causation_id IS NOT NULL AND resolved IS NULL AS dangling
@@ -95,9 +95,17 @@ SELECT correlation_id,
        count(*) AS envelopes,
        histogram(event_type) AS event_types,
        arg_max(event_type, seq) AS last_event_type,
-       max(seq) AS last_seq,
-       max(payload->>'$.conversation_id') AS conversation_id
+       max(seq) AS last_seq
 FROM envelopes
+GROUP BY correlation_id
+"""
+# Which conversation a run belongs to, as its span facts say (promotion rules: source_runtime 'none');
+# apart from RUNS_VIEW so that listing runs never parses a payload.
+RUN_CONVERSATIONS_VIEW = """
+CREATE OR REPLACE VIEW run_conversations AS
+SELECT correlation_id, max(payload->>'$.conversation_id') AS conversation_id
+FROM envelopes
+WHERE source_runtime = 'none' AND payload->>'$.conversation_id' IS NOT NULL
 GROUP BY correlation_id
 """
 CONVERSATIONS_VIEW = """
@@ -108,15 +116,15 @@ SELECT conversation_id,
        min(first_occurred_at) AS first_occurred_at,
        max(last_occurred_at) AS last_occurred_at,
        sum(envelopes) AS envelopes
-FROM runs
-WHERE conversation_id IS NOT NULL
+FROM runs JOIN run_conversations USING (correlation_id)
 GROUP BY conversation_id
 """
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
     """The views over ``_sealed`` and ``_unsealed`` (which the caller made): envelopes, runs, causes."""
-    for statement in (ALL_VIEW, ENVELOPES_VIEW, RUNS_VIEW, CONVERSATIONS_VIEW, *ANCHOR_MACROS, CAUSES_VIEW):
+    for statement in (ALL_VIEW, ENVELOPES_VIEW, RUNS_VIEW, RUN_CONVERSATIONS_VIEW, CONVERSATIONS_VIEW, *ANCHOR_MACROS,
+                      CAUSES_VIEW):
         con.execute(statement)
 
 

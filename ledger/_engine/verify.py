@@ -40,13 +40,13 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from chatsnapshot.ledger._engine.catalog import IndexEntry, Segment
-from chatsnapshot.ledger._engine.erasure import ERASURE_EVENT, ERASURES_RUN
+from chatsnapshot.ledger._engine.erasure import ERASURE_EVENT, ERASURES_RUN, erasure_marker
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.manifest import LostRecord, Manifest
 from chatsnapshot.ledger._engine.recovery import index_ok
 from chatsnapshot.ledger._engine.segment import SegmentFile, file_sha256, table_to_records
 from chatsnapshot.ledger._engine.snapshot import Snapshot, replay_records
-from chatsnapshot.ledger.ids import uuid_bytes
+from chatsnapshot.ledger.ids import canonical_uuid, uuid_bytes
 from chatsnapshot.ledger.records import GENESIS, Record, digest
 from chatsnapshot.ledger.results import ChainBreak, Problem, VerifyReport
 
@@ -62,7 +62,7 @@ class _Chains:
         self.heads: dict[str, tuple[int, bytes]] = {}
         self.broken: set[str] = set()
         self.lost = {(x.correlation_id, x.seq) for x in lost if x.correlation_id is not None and x.seq is not None}
-        self.erased: list[tuple[str, int, bytes]] = []  # (correlation_id, seq, event_id) of erased payloads
+        self.erased: list[tuple[str, int, bytes, str]] = []  # (correlation_id, seq, event_id, payload) when erased
 
     def wanted(self, corr: str) -> bool:
         return corr not in self.broken and (self.only is None or corr == self.only)
@@ -89,7 +89,7 @@ class _Chains:
             self.heads[corr] = (r.seq, r.hash)
             if r.payload_salt is None and r.payload_digest is not None:
                 self.report.erased += 1
-                self.erased.append((corr, r.seq, r.event_id))
+                self.erased.append((corr, r.seq, r.event_id, r.payload))
 
     def fail(self, corr: str, seq: int, reason: str) -> None:
         if self.wanted(corr):
@@ -130,15 +130,27 @@ def verify(snap: Snapshot, manifest: Manifest, layout: Layout, correlation_id: s
 
 
 def _erasures_recorded(snap: Snapshot, chains: _Chains) -> None:
-    """Every erased payload is named by a ``system.erasure`` fact: an erasure no fact records was not
-    made by ``erase`` (someone replaced a payload by hand, keeping its digest)."""
-    named: set[bytes] = set()
+    """Every erased payload is named by a ``system.erasure`` fact and carries exactly that erasure's
+    marker: an erasure no fact records, or a marker changed afterwards, was not made by ``erase``
+    (someone replaced a payload by hand, keeping its digest)."""
+    named: dict[bytes, str] = {}  # erased event id -> the marker it must carry
     for r in replay_records(snap, ERASURES_RUN):
-        if r.event_type == ERASURE_EVENT:
-            named.update(uuid_bytes(i) for i in json.loads(r.payload).get("event_ids", ()))
-    for corr, seq, eid in chains.erased:
-        if eid not in named:
+        if r.event_type != ERASURE_EVENT:
+            continue
+        try:
+            doc = json.loads(r.payload)
+            marker = erasure_marker(doc["record"], by=doc["by"], reason=doc["reason"], at=r.occurred_at)
+            ids = [canonical_uuid(i) for i in doc["event_ids"]]
+        except (ValueError, KeyError, TypeError):
+            chains.report.problems.append(Problem(ERASURES_RUN, f"seq {r.seq} is not an erasure record"))
+            continue
+        named.update((uuid_bytes(i), marker) for i in ids if i is not None)
+    for corr, seq, eid, payload in chains.erased:
+        expected = named.get(eid)
+        if expected is None:
             chains.fail(corr, seq, f"erased, but no {ERASURE_EVENT} fact in run {ERASURES_RUN} records it")
+        elif payload != expected:
+            chains.fail(corr, seq, "erased, but its payload is not the marker its erasure record gives: altered")
 
 
 def _positions(found: np.ndarray, snap: Snapshot, manifest: Manifest, report: VerifyReport) -> None:

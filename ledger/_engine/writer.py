@@ -125,10 +125,10 @@ class Writer:
         with self._room:
             self._room.notify_all()
 
-    def replace_segments(self, old_ids: set[int], new: list[Segment]) -> None:
-        """Compaction merged ``old_ids`` into ``new`` (already in the manifest)."""
+    def replace_segments(self, old_ids: set[int], new: list[Segment]) -> list[Segment]:
+        """``old_ids`` are now ``new`` (already in the manifest: compaction, erasure); returns the old."""
         with self._lock:
-            self._catalog.replace(old_ids, new)
+            return self._catalog.replace(old_ids, new)
 
     def add_growth_listener(self, callback: Callable[[int], None]) -> None:
         """Call ``callback(live bytes)`` after every append that stored something."""

@@ -128,3 +128,61 @@ def test_a_cause_whose_span_carries_no_fact_still_dangles_and_says_so(tmp_path, 
         assert causal_dag([env]).dangling
     finally:
         store.close()
+
+
+def test_log_facts_of_one_span_never_cause_each_other_in_a_cycle():
+    """Two log-based facts of a fact-less span both name the span's anchor: the later one is caused
+    by the earlier; the earlier has no fact before it (and a log record does not know its span's
+    parent), so its cause dangles rather than pointing at the later one."""
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    recorder = SpanRecorder()
+    logs = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    with recorder.tracer.start_as_current_span("parent") as parent:
+        parent.add_event("execution.run_started", fact_attributes(
+            "execution.run_started", {"what": "parent"}, **{A.EVENT_ID: uuid7(), A.CORRELATION_ID: RUN}))
+        with recorder.tracer.start_as_current_span("quiet"):
+            for n, what in enumerate(("early", "late")):
+                provider.get_logger("t").emit(timestamp=1_800_000_000_000_000_000 + n, event_name="execution.message",
+                                              attributes=fact_attributes("execution.message", {"what": what},
+                                                                         **{A.CORRELATION_ID: RUN}))
+    store = MemoryLedger.open("causes-no-cycle")
+    try:
+        store.append(promote_logs(encode_logs(logs.get_finished_logs())).envelopes)
+        store.append(promote_traces(request_of(recorder.spans())).envelopes)
+        facts = {e.payload["what"]: e for e in store.replay(RUN)}
+        for read in (list(store.replay(RUN)), store.since(0), list(store.replay(RUN, after_seq=1))):
+            causes = {e.payload["what"]: e.cause_id for e in read}
+            assert causes.get("late", facts["early"].event_id) == facts["early"].event_id
+            assert causes.get("early", facts["early"].causation_id) == facts["early"].causation_id  # not "late"
+        sql = {r["seq"]: r["cause"] for r in store.sql(
+            "SELECT seq, cause_id::VARCHAR AS cause FROM causes").to_pylist()}
+        assert sql == {e.seq: e.cause_id for e in store.replay(RUN)}
+        assert [n.label for n in causal_dag(store.replay(RUN)).dangling] == ["message"]  # early's, said so
+    finally:
+        store.close()
+
+
+def test_a_cause_resolves_the_same_in_any_read_window():
+    recorder = SpanRecorder()
+    with recorder.tracer.start_as_current_span("p") as p:
+        for what in ("p0", "p1"):
+            p.add_event("execution.turn_started", fact_attributes(
+                "execution.turn_started", {"what": what}, **{A.EVENT_ID: uuid7(), A.CORRELATION_ID: RUN}))
+        with recorder.tracer.start_as_current_span("c") as c:
+            c.add_event("execution.tool_call", fact_attributes(
+                "execution.tool_call", {"what": "c"}, **{A.EVENT_ID: uuid7(), A.CORRELATION_ID: RUN}))
+    store = MemoryLedger.open("causes-windows")
+    try:
+        store.append(promote_traces(request_of(recorder.spans())).envelopes)
+        whole = {e.payload["what"]: e.cause_id for e in store.replay(RUN)}
+        for after in range(3):
+            window = {e.payload["what"]: e.cause_id for e in store.replay(RUN, after_seq=after)}
+            assert window == {k: v for k, v in whole.items() if k in window}
+        assert {e.payload["what"]: e.cause_id for e in store.since(1)} == {k: whole[k] for k in ("p1", "c")}
+    finally:
+        store.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from chatsnapshot.errors import ErasureError
+from chatsnapshot.errors import EnvelopeError, ErasureError
 from chatsnapshot.ledger import Envelope, Ledger, LedgerOptions, envelope_to_json
 from chatsnapshot.ledger.checkpoint import verify_proof
 from chatsnapshot.ledger.results import AppendStatus
@@ -114,6 +114,10 @@ def test_a_redelivered_fact_whose_payload_was_erased_is_a_duplicate_and_stays_er
         (result,) = ledger.append([fact])
         assert result.status == AppendStatus.DUPLICATE and "erased" in (result.reason or "")
         assert next(iter(ledger.replay("keep-b"))).erased
+        other = Envelope(original.event_id, "execution.tool_call", original.correlation_id, original.occurred_at,
+                         original.source, '{"name":"f"}')
+        (conflict,) = ledger.append([other])  # what is left of it still has to match
+        assert conflict.status == AppendStatus.CONFLICT and "event_type" in (conflict.reason or "")
 
 
 @pytest.mark.parametrize("where, message", [
@@ -217,3 +221,54 @@ def test_restoring_a_run_whose_payloads_were_erased_is_refused_with_the_reason(t
         with pytest.raises(LookupError, match=r"1 fact\(s\) of correlation 'keep-a' were erased \(seq 2\)"):
             recorded_facts(ledger, "keep-a")
         assert len(recorded_facts(ledger, "keep-b")) == 12
+
+
+def test_a_marker_changed_after_the_erasure_is_named_by_verify(tmp_path):
+    """The digest stays, so a forger could put any text where the marker was; the erasure record
+    says what the marker must be, to the byte."""
+    import pyarrow as pa
+
+    from chatsnapshot.ledger._engine.segment import file_sha256
+
+    ledger, _ = _ledger_with_three_runs(tmp_path)
+    with ledger:
+        ledger.erase("correlation_id = 'keep-a'", by="ops", reason="test")
+        victim = next(iter(ledger.replay("keep-a")))
+    manifest = json.loads((tmp_path / "MANIFEST").read_text())
+    entry = next(e for e in manifest["segments"] if e["first_position"] <= victim.position <= e["last_position"])
+    path = tmp_path / entry["file"]
+    table = pq.read_table(path)
+    row = next(i for i, s in enumerate(table.column("seq").to_pylist())
+               if s == victim.seq and table.column("correlation_id")[i].as_py() == "keep-a")
+    payloads = table.column("payload").combine_chunks().storage.to_pylist()
+    payloads[row] = '{"content":"I approve the transfer","role":"assistant"}'
+    index = table.schema.get_field_index("payload")
+    forged = table.set_column(index, table.schema.field(index), pa.ExtensionArray.from_storage(
+        table.schema.field(index).type, pa.array(payloads, pa.string())))
+    pq.write_table(forged, path)
+    entry["sha256"], entry["bytes"] = file_sha256(path), path.stat().st_size  # a careful forger
+    (tmp_path / "MANIFEST").write_text(json.dumps(manifest))
+    with Ledger.open(tmp_path, readonly=True) as reader:
+        result = reader.verify()
+    assert [(b.correlation_id, b.seq) for b in result.breaks] == [("keep-a", victim.seq)]
+    assert "not the marker" in result.breaks[0].reason
+
+
+def test_a_fact_that_poses_as_an_erasure_record_is_refused_everywhere(tmp_path):
+    fake = Envelope.create("system.erasure", correlation_id="chatsnapshot.erasures", payload={"event_ids": ["x"]})
+    with Ledger.open(tmp_path) as ledger, pytest.raises(EnvelopeError, match="written only by the ledger"):
+        ledger.append([fake])
+    other = Envelope.create("execution.message", correlation_id="chatsnapshot.erasures", payload={"content": "x"})
+    with Ledger.open(tmp_path) as ledger, pytest.raises(ValueError, match="written only by the ledger"):
+        ledger.append([other])
+
+
+def test_promotion_refuses_a_span_fact_posing_as_an_erasure_record():
+    from chatsnapshot.receiver.promotion import promote_traces
+    from tests.otlp import SpanRecorder, fact_attributes, request_of
+
+    recorder = SpanRecorder()
+    with recorder.tracer.start_as_current_span("s") as span:
+        span.add_event("system.erasure", fact_attributes("system.erasure", {"event_ids": ["x"]}))
+    promotion = promote_traces(request_of(recorder.spans()))
+    assert promotion.envelopes == [] and "written only by the ledger" in promotion.rejected[0].reason
