@@ -34,9 +34,10 @@ Identity (contract 2)
 Causation (contract 4), first that applies:
     1. the ``chatsnapshot.causation_id`` attribute (an empty string: explicitly none);
     2. the previous fact of the same span;
-    2a. for a span's first fact, ``chatsnapshot.causation_id`` on the span: a caller in
-       another service carried its current fact in the W3C baggage, and the service's
-       baggage span processor copied it onto the span;
+    2a. for the first fact of a span where a call came in (remote parent, or none),
+       ``chatsnapshot.causation_id`` on the span: a caller in another service carried
+       its current fact in the W3C baggage, and the service's baggage span processor
+       copied it onto the span;
     3. the span's parent's first fact: ``derived_id(trace_id, parent_span_id, 0)``.
        A span's first fact whose id the producer did not give *is* that id, so the
        link is computed from the child alone: it does not depend on which
@@ -159,7 +160,8 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
         if rule is not None and span_attrs.get(A.RECORDED) is not True:  # else already recorded as facts
             for fact in span_facts(span, span_attrs, rule, conversation_of(span_attrs)):
                 event_id = fact.event_id or derived_id(trace, span_id, k)  # the first: the span's anchor
-                cause = fact.cause or (previous if k else _carried_cause(span_attrs) or _first_cause(trace, parent))
+                first = _carried_cause(span, span_attrs) or _first_cause(trace, parent)
+                cause = fact.cause or (previous if k else first)
                 attrs = {A.EVENT_TYPE: fact.event_type, A.SOURCE_ORIGIN: rule.origin, A.SOURCE_RUNTIME: "none",
                          A.PAYLOAD: fact.payload}  # a dict here, not JSON text: _add takes either
                 _add(out, attrs, span_attrs, event_id, cause, fact.at, trace, span_id, parent, service, replaced)
@@ -171,7 +173,7 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
         if span_attrs is None:
             span_attrs = _attributes(span.attributes)
         if not k:
-            first_cause = _carried_cause(span_attrs) or _first_cause(trace, parent)
+            first_cause = _carried_cause(span, span_attrs) or _first_cause(trace, parent)
         explicit = attrs.get(A.EVENT_ID)
         given = isinstance(explicit, str)
         event_id = explicit if isinstance(explicit, str) else derived_id(trace, span_id, k)
@@ -184,11 +186,21 @@ def _promote_span(span: Any, service: str | None, rules: Rules | None, replaced:
         k += 1
 
 
-def _carried_cause(span_attrs: dict[str, Any]) -> str | None:
+_HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200  # OTLP SpanFlags: whether the parent's context came from elsewhere
+
+
+def _carried_cause(span: Any, span_attrs: dict[str, Any]) -> str | None:
     """The cause a caller in another service carried in its baggage, put on this span by a baggage
-    span processor (``chatsnapshot.causation_id``): the cause of the span's first fact."""
+    span processor (``chatsnapshot.causation_id``): the cause of the span's first fact, when the
+    span is where the call came in (its parent is remote, or it has none). A baggage span
+    processor copies the entry onto every span of the called service: spans nested in it keep
+    their parentage."""
     value = span_attrs.get(A.CAUSATION_ID)
-    return canonical_uuid(value) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    flags, has_parent = span.flags, len(span.parent_span_id) == 8 and any(span.parent_span_id)
+    local_parent = has_parent and flags & _HAS_IS_REMOTE and not flags & _IS_REMOTE
+    return None if local_parent else canonical_uuid(value)
 
 
 def _first_cause(trace: bytes, parent: bytes) -> str | None:

@@ -172,3 +172,24 @@ def test_the_invalid_utf8_flag_keeps_any_valid_payload_valid():
 
     assert json.loads(_flag_replaced('{ "a": "x\ufffdy" }  ')) == {"a": "x\ufffdy", A.INVALID_UTF8_FLAG: True}
     assert json.loads(_flag_replaced("{}")) == {A.INVALID_UTF8_FLAG: True}
+
+
+def test_a_carried_cause_applies_where_the_call_came_in_and_nested_spans_keep_their_parentage():
+    from opentelemetry import context, trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    caller_fact = "0190a5c4-0000-7000-8000-0000000000aa"
+    remote = SpanContext(trace_id=7, span_id=9, is_remote=True, trace_flags=TraceFlags(1))
+    rec = SpanRecorder()
+    carried = {A.CAUSATION_ID: caller_fact, A.CORRELATION_ID: "run-x"}  # as a baggage span processor puts them
+    token = context.attach(trace.set_span_in_context(NonRecordingSpan(remote)))
+    try:
+        with rec.tracer.start_as_current_span("server", attributes=carried) as server:
+            server.add_event("e", fact_attributes("execution.tool_call", {"name": "f"}))
+            with rec.tracer.start_as_current_span("nested", attributes=carried) as nested:
+                nested.add_event("e", fact_attributes("execution.llm_call"))
+    finally:
+        context.detach(token)
+    by_type = {e.event_type: e for e in promote_traces(request_of(rec.spans())).envelopes}
+    assert by_type["execution.tool_call"].causation_id == caller_fact  # the call came in here
+    assert by_type["execution.llm_call"].causation_id == by_type["execution.tool_call"].event_id  # parentage
