@@ -158,7 +158,7 @@ def _llm(span: Any, attrs: dict[str, Any], main: str, summary: dict[str, Any], s
 
 
 def _tool(span: Any, attrs: dict[str, Any], main: str, summary: dict[str, Any], end: int) -> SpanFact:
-    name = _first(attrs, "gen_ai.tool.name", "tool.name") or span.name.partition(" ")[2] or None
+    name = _first(attrs, "gen_ai.tool.name", "tool.name") or span.name.partition(" ")[2] or span.name or None
     call_id = _first(attrs, "gen_ai.tool.call.id", "tool_call.id", "tool.call_id")
     payload = {
         **summary, "name": name, "call_id": call_id,

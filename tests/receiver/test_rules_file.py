@@ -40,3 +40,25 @@ def test_a_bad_rules_file_names_the_file_the_rule_and_what_to_change(tmp_path, b
     with pytest.raises(ValueError, match=message) as e:
         load_rules(path)
     assert str(path) in str(e.value) and "rule 1" in str(e.value)
+
+
+def test_embeddings_and_retrieval_spans_become_standard_facts():
+    from chatsnapshot.ledger.payloads import check
+    from chatsnapshot.receiver.promotion import promote_traces
+    from tests.otlp import SpanRecorder, request_of
+
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("embeddings text-embedding-3", attributes={
+            "gen_ai.operation.name": "embeddings", "gen_ai.request.model": "text-embedding-3",
+            "gen_ai.usage.input_tokens": 9}):
+        pass
+    with rec.tracer.start_as_current_span("retrieve", attributes={
+            "openinference.span.kind": "RETRIEVER", "input.value": "refund policy", "output.value": "30 days"}):
+        pass
+    facts = promote_traces(request_of(rec.spans()), rules=DEFAULT_RULES).envelopes
+    by_type = {(e.event_type, e.payload.get("span")): e for e in facts}
+    call = by_type["execution.llm_call", "embeddings text-embedding-3"]
+    assert call.payload["model"] == "text-embedding-3" and call.payload["input_tokens"] == 9
+    found = by_type["execution.tool_result", "retrieve"]
+    assert found.payload["arguments"] == "refund policy" and found.payload["result"] == "30 days"
+    assert [(e.event_type, p) for e in facts for p in check(e.event_type, e.payload)] == []
