@@ -12,7 +12,10 @@ calls, each re-sent until acknowledged. Measured in the same run:
   and counts its spans, then answers success (the practical Python ceiling);
 - visibility: at half the measured maximum rate, the time from sending a
   request to its facts arriving on a ``LedgerService.Tail`` stream;
-- the receiver's peak RSS under the sustained load.
+- the receiver's peak RSS under the sustained load;
+- overload: 3x the measured capacity offered for 20 s (5 s with --quick) by 16
+  clients, each request sent once with a 5 s deadline: goodput (facts per
+  second whose client was answered OK), the answers by code, and the peak RSS.
 """
 
 from __future__ import annotations
@@ -212,6 +215,48 @@ def visibility(port: int, rng: random.Random, rate: float, seconds: float) -> li
     return sorted(seen[c] - sent[c] for c in seen)
 
 
+OVERLOAD_CLIENTS = 16
+
+
+def overload(port: int, requests: list[bytes], capacity: float, seconds: float) -> tuple[float, dict[str, int]]:
+    """Offer 3x ``capacity`` (envelopes/s) for ``seconds``: goodput and the answers by code."""
+    per_request = 3 * capacity / SPANS  # requests per second offered in all
+    interval = OVERLOAD_CLIENTS / per_request
+    codes: dict[str, int] = {}
+    lock = threading.Lock()
+    chunks = [requests[k::OVERLOAD_CLIENTS] for k in range(OVERLOAD_CLIENTS)]
+    started = time.perf_counter()
+    stop = started + seconds
+
+    def client(chunk: list[bytes]) -> None:
+        """Sends at its pace whatever the answers (an open-loop load, as many independent producers
+        make), then collects every answer."""
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+            next_at, pending = time.perf_counter(), []
+            for body in chunk:
+                if time.perf_counter() >= stop:
+                    break
+                time.sleep(max(0.0, next_at - time.perf_counter()))
+                next_at += interval
+                pending.append(call.future(body, timeout=5))
+            for future in pending:
+                try:
+                    future.result()
+                    code = "OK"
+                except grpc.RpcError as e:
+                    code = e.code().name
+                with lock:
+                    codes[code] = codes.get(code, 0) + 1
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return codes.get("OK", 0) * SPANS / (time.perf_counter() - started), codes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests, for a smoke run")
@@ -249,6 +294,15 @@ def main() -> int:
                 serve.wait(timeout=60)
         print("visibility at half rate ...", file=sys.stderr)
         latencies = visibility(port, rng, rate / 2, 4 if args.quick else 10)
+        seconds = 5.0 if args.quick else 20.0
+        n_over = int(3 * rate * seconds / SPANS) + OVERLOAD_CLIENTS
+        print(f"overload: building {n_over} requests, then 3x {rate:,.0f}/s for {seconds:.0f} s ...", file=sys.stderr)
+        flood = [build_request(rng, f"over-{k % 64}") for k in range(n_over)]
+        over_rss = RssSampler(serve.pid)
+        over_rss.start()
+        goodput, codes = overload(port, flood, rate, seconds)
+        over_rss.stop.set()
+        del flood
         serve.terminate()
         serve.wait(timeout=60)
     finally:
@@ -267,6 +321,11 @@ def main() -> int:
          "p99 ≤ 1000 ms"),
         (f"receiver peak RSS, all processes (--workers {args.workers[-1]})", f"{sampler.peak / 2**20:.0f} MiB", "", "",
          "≤ 300 MiB"),
+        (f"overload 3x for {seconds:.0f} s: goodput, env/s", f"{goodput:,.0f}", f"capacity {rate:,.0f}",
+         f"{goodput / rate:.2f}x", "≥ 0.90x"),
+        ("overload: answers", ", ".join(f"{c} {n}" for c, n in sorted(codes.items())), "", "",
+         "0 DEADLINE_EXCEEDED"),
+        ("overload: receiver peak RSS", f"{over_rss.peak / 2**20:.0f} MiB", "", "", "≤ 300 MiB"),
     ]
     widths = [max(len(r[i]) for r in rows) + 3 for i in range(5)]
     for row in rows:
