@@ -14,8 +14,9 @@ Admission comes first: the bytes of requests in flight are bounded
 (``max_pending_bytes``) before any decoding or promotion, and a request that
 cannot be admitted in time gets ``Overloaded`` with a retry delay that grows
 with the backlog. A request whose deadline (gRPC) has passed is not started,
-and one whose deadline passes before its commit is not committed
-(``DeadlineExpired``).
+nor one whose turn would come after it (the bytes admitted ahead of it at the
+measured rate: refused at once with that wait as the retry delay), and one whose
+deadline passes before its commit is not committed (``DeadlineExpired``).
 
 Backpressure: the queue is a budget of envelopes admitted and not yet
 committed (``max_pending``). A request that does not fit waits up to
@@ -64,6 +65,31 @@ class Outcome:
     message: str = ""
 
 
+class _Throughput:
+    """Request bytes finished per second, smoothed: what admission predicts a request's wait with."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rate = 0.0  # 0: not measured yet
+        self._since = time.monotonic()
+        self._bytes = 0
+
+    def done(self, n: int) -> None:
+        with self._lock:
+            self._bytes += n
+            now = time.monotonic()
+            elapsed = now - self._since
+            if elapsed >= 0.25:
+                current = self._bytes / elapsed
+                self._rate = current if not self._rate else 0.7 * self._rate + 0.3 * current
+                self._since, self._bytes = now, 0
+
+    def wait(self, ahead: int) -> float | None:
+        """Seconds until ``ahead`` bytes of work are done at the measured rate (None: not known yet)."""
+        rate = self._rate
+        return ahead / rate if rate else None
+
+
 class _Budget:
     """Work admitted and not yet done (envelopes, or request bytes), bounded."""
 
@@ -79,6 +105,10 @@ class _Budget:
     def backlog(self) -> float:
         """How full it is, 0..1."""
         return min(1.0, self._used / self.capacity)
+
+    @property
+    def used(self) -> int:
+        return self._used
 
     def acquire(self, n: int, timeout: float) -> bool:
         n = min(n, self.capacity)  # a request larger than the whole queue goes alone
@@ -114,12 +144,18 @@ class Ingest:
         self._admit_timeout = admit_timeout
         self._budget = _Budget(max_pending, self.metrics)
         self._bytes = _Budget(max_pending_bytes)  # taken before any decoding: what requests in flight hold
+        self._throughput = _Throughput()
 
     def export(self, signal: Signal, body: bytes, content_type: str = "application/x-protobuf", *,
                deadline: float | None = None) -> Outcome:
         """Commit the facts of one request; see the module docstring for the errors. ``deadline``
         (``time.monotonic()`` seconds): past it, the request is not started, and not committed."""
         _check_deadline(deadline, "before it started")
+        if deadline is not None:  # its turn would come after its deadline: refuse now, with a delay that fits
+            turn = self._throughput.wait(self._bytes.used + len(body))
+            if turn is not None and time.monotonic() + turn > deadline:
+                raise Overloaded(f"about {turn:.1f} s of requests are ahead of this one, more than its deadline "
+                                 "leaves; retry later", min(max(turn, self.retry_after), 9.0))
         wait = self._admit_timeout if deadline is None else min(self._admit_timeout, deadline - time.monotonic())
         if not self._bytes.acquire(len(body), max(wait, 0.0)):
             _check_deadline(deadline, "waiting for admission")
@@ -134,6 +170,7 @@ class Ingest:
             outcome = self.commit(promotion)
         finally:
             self._bytes.release(len(body))
+        self._throughput.done(len(body))
         if self.forwarder is not None:
             protobuf = content_type.split(";")[0].strip().lower() == "application/x-protobuf"
             self.forwarder.submit(signal, body if protobuf else decode(signal, body, content_type).request
