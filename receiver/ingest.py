@@ -66,16 +66,25 @@ class Outcome:
 
 
 class _Throughput:
-    """Request bytes finished per second, smoothed: what admission predicts a request's wait with."""
+    """Request bytes finished per second of busy time (idle time does not count), smoothed: what
+    admission predicts a request's wait with."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rate = 0.0  # 0: not measured yet
         self._since = time.monotonic()
         self._bytes = 0
+        self._in_flight = 0
+
+    def started(self) -> None:
+        with self._lock:
+            if not self._in_flight:  # a busy period begins: measure from here
+                self._since, self._bytes = time.monotonic(), 0
+            self._in_flight += 1
 
     def done(self, n: int) -> None:
         with self._lock:
+            self._in_flight -= 1
             self._bytes += n
             now = time.monotonic()
             elapsed = now - self._since
@@ -151,8 +160,8 @@ class Ingest:
         """Commit the facts of one request; see the module docstring for the errors. ``deadline``
         (``time.monotonic()`` seconds): past it, the request is not started, and not committed."""
         _check_deadline(deadline, "before it started")
-        if deadline is not None:  # its turn would come after its deadline: refuse now, with a delay that fits
-            turn = self._throughput.wait(self._bytes.used + len(body))
+        if deadline is not None and self._bytes.used:  # its turn would come after its deadline: refuse now
+            turn = self._throughput.wait(self._bytes.used)  # when the work ahead of it is done
             if turn is not None and time.monotonic() + turn > deadline:
                 raise Overloaded(f"about {turn:.1f} s of requests are ahead of this one, more than its deadline "
                                  "leaves; retry later", min(max(turn, self.retry_after), 9.0))
@@ -161,6 +170,7 @@ class Ingest:
             _check_deadline(deadline, "waiting for admission")
             delay = min(self.retry_after * (1 + 4 * self._bytes.backlog), 9.0)  # grows with the backlog, < 10 s
             raise Overloaded(f"{self._bytes.capacity >> 20} MiB of requests in flight; retry later", delay)
+        self._throughput.started()
         try:
             if self.pool is not None and signal != "metrics":
                 promotion = self.pool.promote(signal, body, content_type)  # WorkerLost: retryable, answered as such
@@ -170,7 +180,7 @@ class Ingest:
             outcome = self.commit(promotion)
         finally:
             self._bytes.release(len(body))
-        self._throughput.done(len(body))
+            self._throughput.done(len(body))
         if self.forwarder is not None:
             protobuf = content_type.split(";")[0].strip().lower() == "application/x-protobuf"
             self.forwarder.submit(signal, body if protobuf else decode(signal, body, content_type).request

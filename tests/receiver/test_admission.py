@@ -80,15 +80,14 @@ def test_a_request_whose_turn_would_come_after_its_deadline_is_refused_at_once(s
     monkeypatch.setattr(ingest_module, "promote_request", held)
     body = one_fact_request()
     ingest = Ingest(store, admit_timeout=5.0, retry_after=0.5)
-    for _ in range(3):  # measure a rate: len(body) bytes in about 0.3 s
-        ingest._throughput.done(len(body))
-        time.sleep(0.1)
-    ingest._throughput.done(0)
+    ingest._throughput.started()  # a measured rate: one request's bytes in 0.3 s of busy time
+    time.sleep(0.3)
+    ingest._throughput.done(len(body))
     first = threading.Thread(target=ingest.export, args=("traces", body))
     first.start()
     time.sleep(0.1)
     started = time.monotonic()
-    with pytest.raises(Overloaded) as refused:  # at that rate two requests' bytes take longer than 0.2 s
+    with pytest.raises(Overloaded) as refused:  # at that rate the request ahead takes longer than 0.2 s
         ingest.export("traces", body, deadline=time.monotonic() + 0.2)
     assert time.monotonic() - started < 2.5  # refused, not after waiting out admit_timeout (5 s)
     assert refused.value.retry_after is not None and refused.value.retry_after >= 0.5
