@@ -46,7 +46,7 @@ from chatsnapshot.ledger.codec import (
 )
 from chatsnapshot.ledger.envelope import Envelope, Source, canonical_json
 from chatsnapshot.ledger.ids import uuid7
-from chatsnapshot.ledger.ledger import Ledger, LedgerReader, RepairReport, RunSummary, repair
+from chatsnapshot.ledger.ledger import Ledger, LedgerReader, RepairReport, repair
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.results import (
     AppendResult,
@@ -56,6 +56,7 @@ from chatsnapshot.ledger.results import (
     CompactionReport,
     ErasureReport,
     Problem,
+    RunSummary,
     VerifyReport,
 )
 

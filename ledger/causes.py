@@ -35,12 +35,12 @@ key of the JSON form, the ``causes`` SQL view, LedgerService).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.ids import derived_id
+from chatsnapshot.ledger.ids import derived_id, hex_id, uuid_bytes, uuid_text
 
-__all__ = ["CauseLookup", "first_fact", "resolve_causes"]
+__all__ = ["CauseLookup", "SqlCauseLookup", "first_fact", "resolve_causes"]
 
 
 class CauseLookup(Protocol):
@@ -51,6 +51,26 @@ class CauseLookup(Protocol):
 
     def first_of_span(self, trace_id: str, span_id: str) -> tuple[int, str] | None:
         """``(occurred_at, event_id)`` of the stored first fact of one span (see above), or None."""
+
+
+class SqlCauseLookup:
+    """``CauseLookup`` over a store's ``sql`` (the ``envelopes`` view; a scan of the id columns):
+    asked only about causes outside the facts being read, once per read and span."""
+
+    def __init__(self, sql: Callable[[str], Any]) -> None:
+        self._sql = sql
+
+    def stored(self, event_ids: set[str]) -> set[str]:
+        listed = ", ".join(f"'{uuid_text(uuid_bytes(i))}'" for i in event_ids)
+        found = self._sql(f"SELECT CAST(event_id AS VARCHAR) AS id FROM envelopes WHERE event_id IN ({listed})")
+        return set(found.column("id").to_pylist())
+
+    def first_of_span(self, trace_id: str, span_id: str) -> tuple[int, str] | None:
+        rows = self._sql(
+            f"SELECT epoch_ns(occurred_at) AS at, CAST(event_id AS VARCHAR) AS id FROM envelopes "
+            f"WHERE trace_id = '{hex_id(bytes.fromhex(trace_id))}' AND span_id = '{hex_id(bytes.fromhex(span_id))}' "
+            "ORDER BY occurred_at, event_id LIMIT 1").to_pylist()
+        return (rows[0]["at"], rows[0]["id"]) if rows else None
 
 
 def first_fact(facts: Sequence[Envelope]) -> tuple[int, str] | None:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Self, overload
+from typing import Any, Literal, Self, overload
 
 import numpy as np
 import pyarrow as pa
@@ -59,11 +59,11 @@ from chatsnapshot.ledger._engine.repair import repair_directory
 from chatsnapshot.ledger._engine.snapshot import Snapshot, records_since, replay_records
 from chatsnapshot.ledger._engine.sqlviews import SqlEngine
 from chatsnapshot.ledger._engine.verify import verify
-from chatsnapshot.ledger.causes import resolve_causes
+from chatsnapshot.ledger.causes import SqlCauseLookup, resolve_causes
 from chatsnapshot.ledger.checkpoint import InclusionProof, SigningKey, VerifierKey, parse_note, sign, verify_note
 from chatsnapshot.ledger.codec import envelope_to_json
 from chatsnapshot.ledger.envelope import Envelope, check_not_reserved
-from chatsnapshot.ledger.ids import hex_id, uuid_bytes, uuid_text
+from chatsnapshot.ledger.ids import uuid_bytes, uuid_text
 from chatsnapshot.ledger.merkle import Frontier, inclusion_proof, leaf_hash
 from chatsnapshot.ledger.merkle import root as merkle_root
 from chatsnapshot.ledger.options import LedgerOptions
@@ -74,43 +74,11 @@ from chatsnapshot.ledger.results import (
     CompactionReport,
     ErasureReport,
     Rejection,
+    RunSummary,
     VerifyReport,
 )
 
-__all__ = ["Ledger", "LedgerReader", "RepairReport", "RunSummary", "repair"]
-
-
-class RunSummary(NamedTuple):
-    """One correlation, as the ``runs`` view describes it (times in UTC ns)."""
-
-    correlation_id: str
-    first_occurred_at: int
-    last_occurred_at: int
-    envelopes: int
-    event_types: dict[str, int]
-    last_event_type: str
-    last_seq: int
-    conversation_id: str | None = None  # the conversation this run belongs to, when a producer said
-
-
-class _StoredFacts:
-    """``ledger.causes.CauseLookup`` over a reader, by SQL (a scan of the id columns): asked only
-    about causes outside the facts being read, once per read."""
-
-    def __init__(self, reader: LedgerReader) -> None:
-        self._reader = reader
-
-    def stored(self, event_ids: set[str]) -> set[str]:
-        listed = ", ".join(f"'{uuid_text(uuid_bytes(i))}'" for i in event_ids)
-        found = self._reader.sql(f"SELECT CAST(event_id AS VARCHAR) AS id FROM envelopes WHERE event_id IN ({listed})")
-        return set(found.column("id").to_pylist())
-
-    def first_of_span(self, trace_id: str, span_id: str) -> tuple[int, str] | None:
-        rows = self._reader.sql(
-            f"SELECT epoch_ns(occurred_at) AS at, CAST(event_id AS VARCHAR) AS id FROM envelopes "
-            f"WHERE trace_id = '{hex_id(bytes.fromhex(trace_id))}' AND span_id = '{hex_id(bytes.fromhex(span_id))}' "
-            "ORDER BY occurred_at, event_id LIMIT 1").to_pylist()
-        return (rows[0]["at"], rows[0]["id"]) if rows else None
+__all__ = ["Ledger", "LedgerReader", "RepairReport", "repair"]
 
 
 class LedgerReader:
@@ -177,7 +145,7 @@ class LedgerReader:
                     ) from e
 
         def envelopes() -> Iterator[Envelope]:  # a run's causes resolve against the whole run
-            yield from resolve_causes(list(records()), _StoredFacts(self), complete=after_seq == 0)
+            yield from resolve_causes(list(records()), SqlCauseLookup(self.sql), complete=after_seq == 0)
 
         return envelopes()
 
@@ -200,7 +168,7 @@ class LedgerReader:
             try:
                 batch = [record_to_envelope(r) for r in records_since(self._snapshot(force=attempt > 0),
                                                                       after_position, limit)]
-                return list(resolve_causes(batch, _StoredFacts(self), complete=False))
+                return list(resolve_causes(batch, SqlCauseLookup(self.sql), complete=False))
             except FileNotFoundError:  # compacted meanwhile: take a fresh snapshot
                 if self._engine.writes or attempt == 2:
                     raise

@@ -35,10 +35,9 @@ import pyarrow as pa
 from chatsnapshot.errors import LedgerClosedError, LedgerLockedError
 from chatsnapshot.ledger._engine.segment import records_to_table
 from chatsnapshot.ledger._engine.sqlviews import create_views
-from chatsnapshot.ledger.causes import first_fact, resolve_causes
+from chatsnapshot.ledger.causes import SqlCauseLookup, resolve_causes
 from chatsnapshot.ledger.envelope import Envelope, check_not_reserved
 from chatsnapshot.ledger.ids import uuid_bytes
-from chatsnapshot.ledger.ledger import RunSummary
 from chatsnapshot.ledger.records import (
     GENESIS,
     SALT_BYTES,
@@ -54,6 +53,7 @@ from chatsnapshot.ledger.results import (
     ChainBreak,
     CompactionReport,
     Rejection,
+    RunSummary,
     VerifyReport,
 )
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns
@@ -72,23 +72,6 @@ class _State:
     by_corr: dict[str, list[Record]] = field(default_factory=dict)
     dead_letters: list[Rejection] = field(default_factory=list)
     recorded_at: int = 0
-
-
-class _StoredFacts:
-    """``ledger.causes.CauseLookup`` over one name's records."""
-
-    def __init__(self, state: _State) -> None:
-        self._state = state
-
-    def stored(self, event_ids: set[str]) -> set[str]:
-        with self._state.lock:
-            return {i for i in event_ids if uuid_bytes(i) in self._state.by_id}
-
-    def first_of_span(self, trace_id: str, span_id: str) -> tuple[int, str] | None:
-        trace, span = bytes.fromhex(trace_id), bytes.fromhex(span_id)
-        with self._state.lock:
-            found = [record_to_envelope(r) for r in self._state.records if r.trace_id == trace and r.span_id == span]
-        return first_fact(found)
 
 
 class MemoryLedger:
@@ -219,7 +202,7 @@ class MemoryLedger:
         self._check()
         with self._state.lock:
             chain = list(self._state.by_corr.get(correlation_id, ()))
-        return iter(resolve_causes([record_to_envelope(r) for r in chain[after_seq:]], _StoredFacts(self._state),
+        return iter(resolve_causes([record_to_envelope(r) for r in chain[after_seq:]], SqlCauseLookup(self.sql),
                                    complete=after_seq == 0))
 
     def since(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
@@ -229,7 +212,7 @@ class MemoryLedger:
             raise ValueError(f"limit must be at least 1, got {limit}")
         with self._state.lock:
             chosen = self._state.records[after_position:after_position + limit]  # positions are 1..N
-        return list(resolve_causes([record_to_envelope(r) for r in chosen], _StoredFacts(self._state), complete=False))
+        return list(resolve_causes([record_to_envelope(r) for r in chosen], SqlCauseLookup(self.sql), complete=False))
 
     def runs(self) -> list[RunSummary]:
         """One summary per correlation, ordered by first occurrence."""

@@ -34,9 +34,8 @@ def _published() -> frozenset[str]:
 
 def schema(event_type: str) -> dict[str, Any] | None:
     """The JSON Schema of ``event_type``'s payload, or None when it has none."""
-    if event_type not in _published():  # never a path made of what a file or a producer said
-        return None
-    return _read(event_type)
+    # Only published types: never a path (or a cache entry) made of what a file or a producer said.
+    return _read(event_type) if event_type in _published() else None
 
 
 @cache
@@ -44,12 +43,9 @@ def _read(event_type: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / f"{event_type}.json").read_text(encoding="utf-8"))
 
 
-def _validator(event_type: str) -> Any:
-    return _validator_of(event_type) if event_type in _published() else None
-
-
 @cache
-def _validator_of(event_type: str) -> Any:
+def _validator(event_type: str) -> Any:
+    """The validator of a published type."""
     from jsonschema import Draft202012Validator  # loaded only by what checks payloads
 
     return Draft202012Validator(_read(event_type))
@@ -58,11 +54,10 @@ def _validator_of(event_type: str) -> Any:
 def check(event_type: str, payload: Any) -> list[str]:
     """What in ``payload`` does not follow ``event_type``'s schema: one line per problem,
     naming the key (empty when it follows, or when the type has no schema)."""
-    validator = _validator(event_type)
-    if validator is None:
+    if event_type not in _published():
         return []
     problems = []
-    for error in sorted(validator.iter_errors(payload), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(_validator(event_type).iter_errors(payload), key=lambda e: list(map(str, e.absolute_path))):
         where = "/".join(map(str, error.absolute_path)) or "payload"
         problems.append(f"{where}: {error.message}")
     return problems

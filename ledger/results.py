@@ -8,8 +8,7 @@ from typing import NamedTuple
 
 __all__ = [
     "AppendResult", "AppendStatus", "ChainBreak", "CheckpointReport", "CompactionReport", "ErasureReport", "Problem",
-    "Rejection",
-    "VerifyReport",
+    "Rejection", "RunSummary", "VerifyReport",
 ]
 
 
@@ -120,3 +119,16 @@ class Rejection:
     service: str | None
     attributes_json: str  # the fact's attributes as a JSON object, for a human to look at
     received_at: int
+
+
+class RunSummary(NamedTuple):
+    """One correlation, as the ``runs`` view describes it (times in UTC ns)."""
+
+    correlation_id: str
+    first_occurred_at: int
+    last_occurred_at: int
+    envelopes: int
+    event_types: dict[str, int]
+    last_event_type: str
+    last_seq: int
+    conversation_id: str | None = None  # the conversation this run belongs to, when a producer said

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pyarrow as pa
 
 from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.ledger import RunSummary
-from chatsnapshot.ledger.results import AppendResult, CompactionReport, Rejection, VerifyReport
+from chatsnapshot.ledger.results import AppendResult, CompactionReport, Rejection, RunSummary, VerifyReport
 
 __all__ = ["Store", "StoreReader"]
 

@@ -242,7 +242,7 @@ def _add(out: Promotion, attrs: dict[str, Any], span_attrs: dict[str, Any], even
         agent = attrs.get(A.SOURCE_AGENT) or attrs.get(A.GEN_AI_AGENT_NAME) or span_attrs.get(A.GEN_AI_AGENT_NAME)
         payload = _payload(attrs.get(A.PAYLOAD))
         if replaced and _shows_replacement(event_type, correlation, payload, service, agent, attrs):
-            payload = _flag_replaced(payload)
+            payload = _flag(payload, A.INVALID_UTF8_FLAG, True)
         dropped = _dropped(attrs) + _dropped(span_attrs)
         if dropped:
             payload = _flag(payload, A.DROPPED_ATTRIBUTES, dropped)
@@ -279,11 +279,6 @@ def _payload(value: Any) -> str:
         return value  # validated and canonicalised by Envelope
     raise EnvelopeError(f"{A.PAYLOAD} must be a JSON object as a string, got {type(value).__name__}",
                         field="payload")
-
-
-def _flag_replaced(payload: str) -> str:
-    """The payload with ``"chatsnapshot.invalid_utf8": true`` added."""
-    return _flag(payload, A.INVALID_UTF8_FLAG, True)
 
 
 def _flag(payload: str, key: str, value: Any) -> str:

@@ -168,10 +168,13 @@ def test_a_rejected_fact_still_links_its_successor_and_a_bad_given_id_does_not_p
 
 
 def test_the_invalid_utf8_flag_keeps_any_valid_payload_valid():
-    from chatsnapshot.receiver.promotion import _flag_replaced
+    from chatsnapshot.receiver.promotion import _flag
 
-    assert json.loads(_flag_replaced('{ "a": "x\ufffdy" }  ')) == {"a": "x\ufffdy", A.INVALID_UTF8_FLAG: True}
-    assert json.loads(_flag_replaced("{}")) == {A.INVALID_UTF8_FLAG: True}
+    def flag_replaced(payload: str) -> str:
+        return _flag(payload, A.INVALID_UTF8_FLAG, True)
+
+    assert json.loads(flag_replaced('{ "a": "x\ufffdy" }  ')) == {"a": "x\ufffdy", A.INVALID_UTF8_FLAG: True}
+    assert json.loads(flag_replaced("{}")) == {A.INVALID_UTF8_FLAG: True}
 
 
 def test_a_carried_cause_applies_where_the_call_came_in_and_nested_spans_keep_their_parentage():

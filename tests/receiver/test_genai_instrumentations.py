@@ -62,29 +62,23 @@ def _openinference(provider: TracerProvider, logs: LoggerProvider,
 
 
 # How each convention marks the agent invocation and the tool execution the framework runs.
+GENAI_MARKS = {
+    "agent": {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner",
+              "gen_ai.conversation.id": "conv-7"},
+    "tool": lambda call, result: {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
+                                  "gen_ai.tool.call.id": call.id, "gen_ai.tool.call.arguments": call.function.arguments,
+                                  "gen_ai.tool.call.result": result},
+}
+OPENINFERENCE_MARKS = {
+    "agent": {"openinference.span.kind": "AGENT", "agent.name": "planner", "session.id": "conv-7"},
+    "tool": lambda call, result: {"openinference.span.kind": "TOOL", "tool.name": "get_weather",
+                                  "tool_call.id": call.id, "input.value": call.function.arguments,
+                                  "output.value": result},
+}
 CONVENTIONS = {
-    "opentelemetry-openai-v2": (_otel_v2, {
-        "agent": {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner",
-                  "gen_ai.conversation.id": "conv-7"},
-        "tool": lambda call, result: {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
-                                      "gen_ai.tool.call.id": call.id,
-                                      "gen_ai.tool.call.arguments": call.function.arguments,
-                                      "gen_ai.tool.call.result": result},
-    }),
-    "opentelemetry-openai-v2-events": (_otel_v2_events, {
-        "agent": {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner",
-                  "gen_ai.conversation.id": "conv-7"},
-        "tool": lambda call, result: {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
-                                      "gen_ai.tool.call.id": call.id,
-                                      "gen_ai.tool.call.arguments": call.function.arguments,
-                                      "gen_ai.tool.call.result": result},
-    }),
-    "openinference-openai": (_openinference, {
-        "agent": {"openinference.span.kind": "AGENT", "agent.name": "planner", "session.id": "conv-7"},
-        "tool": lambda call, result: {"openinference.span.kind": "TOOL", "tool.name": "get_weather",
-                                      "tool_call.id": call.id, "input.value": call.function.arguments,
-                                      "output.value": result},
-    }),
+    "opentelemetry-openai-v2": (_otel_v2, GENAI_MARKS),
+    "opentelemetry-openai-v2-events": (_otel_v2_events, GENAI_MARKS),
+    "openinference-openai": (_openinference, OPENINFERENCE_MARKS),
 }
 
 
