@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatsnapshot.errors import EnvelopeError
+from chatsnapshot.ledger import canonical
+from chatsnapshot.ledger.canonical import canonical_text
 from chatsnapshot.ledger.ids import canonical_uuid, is_lower_hex, uuid7
 from chatsnapshot.ledger.timestamps import MAX_NS
 
@@ -58,7 +60,7 @@ def canonical_json(payload: Any) -> str:
     Raises ``EnvelopeError`` for a value that JSON cannot represent.
     """
     try:
-        return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return canonical.dumps(payload)
     except (TypeError, ValueError) as e:
         raise EnvelopeError(f"payload is not JSON-serialisable: {e}", field="payload") from e
 
@@ -360,12 +362,13 @@ def _canonical_payload(text: object) -> str:
     if len(text) > MAX_PAYLOAD_BYTES:  # characters <= bytes: a cheap early refusal
         _refuse_size(len(text.encode()))
     try:
-        value = json.loads(text)
-    except ValueError as e:
+        value, canonical = canonical_text(text)
+    except json.JSONDecodeError as e:
         raise EnvelopeError(f"payload is not valid JSON: {e}", field="payload") from e
+    except (TypeError, ValueError) as e:
+        raise EnvelopeError(f"payload is not JSON-serialisable: {e}", field="payload") from e
     if not isinstance(value, dict):
         raise EnvelopeError(f"payload must be a JSON object, got {type(value).__name__}", field="payload")
-    canonical = canonical_json(value)
     size = len(canonical.encode())
     if size > MAX_PAYLOAD_BYTES:
         _refuse_size(size)
