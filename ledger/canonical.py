@@ -44,10 +44,7 @@ def _plain(value: Any, depth: int = 0) -> bool:
                 return False
         return True
     if kind is list:
-        for item in value:
-            if type(item) is not str and not _plain(item, depth + 1):
-                return False
-        return True
+        return all(type(item) is str or _plain(item, depth + 1) for item in value)
     return False  # floats, tuples, subclasses, anything orjson would write its own way
 
 
