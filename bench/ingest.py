@@ -278,6 +278,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], metavar="N",
                         help="receiver --workers settings to measure (default: 0 1 2); the last is used for "
                              "visibility and RSS")
+    parser.add_argument("--overload-seconds", type=float, default=None, metavar="S",
+                        help="how long the overload row offers 3x capacity (default 20, 5 with --quick)")
     args = parser.parse_args()
     rng = random.Random(11)
     n_requests = 40 if args.quick else 240
@@ -309,7 +311,7 @@ def main() -> int:
                 serve.wait(timeout=60)
         print("visibility at half rate ...", file=sys.stderr)
         latencies = visibility(port, rng, rate / 2, 4 if args.quick else 10)
-        seconds = 5.0 if args.quick else 20.0
+        seconds = args.overload_seconds or (5.0 if args.quick else 20.0)
         n_over = int(3 * rate * seconds / SPANS) + OVERLOAD_CLIENTS
         print(f"overload: building {n_over} requests, then 3x {rate:,.0f}/s for {seconds:.0f} s ...", file=sys.stderr)
         flood = [build_request(rng, f"over-{k % 64}") for k in range(n_over)]
