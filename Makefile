@@ -15,8 +15,10 @@ CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The JS interop tests run the OpenTelemetry JS SDK with Node: the packages pinned by tests/js/package-lock.json.
 JS     := tests/js/node_modules/.installed
+# The Collector tests run a real OpenTelemetry Collector built from its Go modules (cached by the
+# hash of tests/collector/otelcol; without Go the tests skip, except with CI=true).
 
-.PHONY: demo test lint typecheck bench proto clean js
+.PHONY: demo test lint typecheck bench proto clean js collector
 
 # The role folders that pyproject's package-dir maps into the chatsnapshot package.
 ROLES     := proto ledger receiver exporter instrumentation
@@ -49,10 +51,13 @@ $(JS): tests/js/package-lock.json
 
 js: $(JS)
 
+collector:
+	@tests/collector/build.sh >/dev/null
+
 demo: $(STAMP)
 	$(PY) demo/main.py $(DEMO_ARGS)
 
-test: lint $(STAMP0) $(CHROMIUM) $(JS)
+test: lint $(STAMP0) $(CHROMIUM) $(JS) collector
 	CHATSNAPSHOT_CHROMIUM=$(CHROMIUM) CHATSNAPSHOT_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 	$(ERA0)/bin/python -m pytest -q tests/instrumentation/test_autogen.py tests/instrumentation/test_autogen_chats.py
 

@@ -18,19 +18,19 @@ if ! command -v go >/dev/null; then
     echo "Go not found: CI runs the Collector tests, which need Go 1.26+ to build the Collector" >&2
     exit 1
   fi
-  echo "Go not found: the Collector tests are skipped (install Go 1.26+ to run them)"
+  echo "Go not found: the Collector tests are skipped (install Go 1.26+ to run them)" >&2
   rm -f "$link"
   exit 0
 fi
 hash="$(cat "$src"/go.mod "$src"/go.sum "$src"/*.go | sha256sum | cut -c1-16)"
 out="${XDG_CACHE_HOME:-$HOME/.cache}/chatsnapshot/otelcol/$hash"
 if [ ! -x "$out/otelcol-chatsnapshot" ]; then
-  echo "building the OpenTelemetry Collector v0.165.0 for the tests (about 2 minutes the first time)"
+  echo "building the OpenTelemetry Collector v0.165.0 for the tests (about 2 minutes the first time)" >&2
   mkdir -p "$out"
   started=$(date +%s)
   (cd "$src" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$out/otelcol-chatsnapshot.tmp" .)
   mv "$out/otelcol-chatsnapshot.tmp" "$out/otelcol-chatsnapshot"
-  echo "built in $(( $(date +%s) - started )) s: $out/otelcol-chatsnapshot"
+  echo "built in $(( $(date +%s) - started )) s: $out/otelcol-chatsnapshot" >&2
 fi
 mkdir -p "$root/build"
 ln -sfn "$out/otelcol-chatsnapshot" "$link"

@@ -29,11 +29,15 @@ def test_the_sidecar_arguments_are_valid_serve_flags_and_match_its_ports_and_pro
 
 
 def test_the_collector_hop_is_configured_not_to_lose_data():
+    """The settings deploy/collector.yaml's header names as what makes the hop lossless (the real
+    Collector runs the file in tests/collector/)."""
     config = yaml.safe_load((DEPLOY / "collector.yaml").read_text())
-    exporter = config["exporters"]["otlp/chatsnapshot"]
-    assert exporter["retry_on_failure"]["max_elapsed_time"] == 0
+    exporter = config["exporters"]["otlp_grpc/chatsnapshot"]
+    assert exporter["retry_on_failure"]["enabled"] is True and exporter["retry_on_failure"]["max_elapsed_time"] == 0
     queue = exporter["sending_queue"]
-    assert queue["wait_for_result"] is True and queue["block_on_overflow"] is True
+    assert queue["enabled"] is True and queue["block_on_overflow"] is True and "batch" in queue
     assert config["extensions"][queue["storage"]]["fsync"] is True
+    assert queue["storage"] in config["service"]["extensions"]
     for pipeline in ("traces", "logs"):
-        assert config["service"]["pipelines"][pipeline]["exporters"] == ["otlp/chatsnapshot"]
+        assert config["service"]["pipelines"][pipeline]["exporters"] == ["otlp_grpc/chatsnapshot"]
+        assert config["service"]["pipelines"][pipeline].get("processors", []) == []  # no batch processor

@@ -30,8 +30,8 @@ const exporter = { // the official exporter, noting which facts it exported
 };
 const provider = new TracerProvider({
   resource: resourceFromAttributes({ "service.name": "js-app" }),
-  spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 1000000, scheduledDelayMillis: 100,
-                                                      maxExportBatchSize: 256 })],
+  spanProcessors: [new BatchSpanProcessor({ exporter, maxQueueSize: 1000000, scheduledDelayMillis: 100,
+                                             maxExportBatchSize: 256 })],
 });
 const tracer = provider.getTracer("chatsnapshot-js-stream");
 
