@@ -17,6 +17,11 @@ variable                    meaning                                             
 ``CHATSNAPSHOT_TRANSPORT``  facts as ``spans`` (span events) or ``logs`` (log records)      ``spans``
 ==========================  ==============================================================  =========================
 
+Without ``CHATSNAPSHOT_ENDPOINT``, ``configure()`` follows the OpenTelemetry exporter
+variables (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``_PROTOCOL``, ``_HEADERS``, ``_CERTIFICATE``,
+``_CLIENT_CERTIFICATE``, ``_CLIENT_KEY``, ``_INSECURE``, and their ``_TRACES_`` / ``_LOGS_``
+forms); see ``chatsnapshot.instrumentation.remote``.
+
 Checkpoints (``chatsnapshot serve``, ``checkpoint``):
 
 =============================  ==========================================================  ================
@@ -75,6 +80,8 @@ __all__ = [
     "CHATSNAPSHOT_WORKERS",
     "DEFAULT_LEDGER",
     "DEFAULT_SPOOL",
+    "OTEL_EXPORTER_OTLP",
+    "OTLP_SETTINGS",
     "ledger_path",
 ]
 
@@ -88,6 +95,12 @@ CHATSNAPSHOT_SPOOL_DIR = "CHATSNAPSHOT_SPOOL_DIR"
 DEFAULT_SPOOL = "./chatsnapshot-spool"
 CHATSNAPSHOT_TOKEN = "CHATSNAPSHOT_TOKEN"
 CHATSNAPSHOT_TRANSPORT = "CHATSNAPSHOT_TRANSPORT"
+
+# The OpenTelemetry exporter conventions, which configure() follows when no CHATSNAPSHOT_ENDPOINT
+# is set (instrumentation.remote): each also exists per signal, OTEL_EXPORTER_OTLP_TRACES_* and
+# OTEL_EXPORTER_OTLP_LOGS_*, which wins over the general one.
+OTEL_EXPORTER_OTLP = "OTEL_EXPORTER_OTLP"  # the prefix
+OTLP_SETTINGS = ("ENDPOINT", "PROTOCOL", "HEADERS", "CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY", "INSECURE")
 
 # -- the receiver --------------------------------------------------------------------
 

@@ -23,17 +23,21 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import random
+import ssl
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation, suppress_instrumentation
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace import ReadableSpan
@@ -46,7 +50,7 @@ from chatsnapshot.errors import DeliveryFailed, DeliveryRefused
 from chatsnapshot.exporter.spool import Policy, Spool, SpooledRequest
 from chatsnapshot.receiver.otlp import Signal, export_method
 
-__all__ = ["Protocol", "Sender", "SpoolingOTLPLogExporter", "SpoolingOTLPSpanExporter"]
+__all__ = ["Protocol", "Sender", "SpoolingOTLPLogExporter", "SpoolingOTLPSpanExporter", "Tls"]
 
 log = logging.getLogger("chatsnapshot.exporter")
 
@@ -55,11 +59,45 @@ _HTTP_PATHS = {"traces": "/v1/traces", "logs": "/v1/logs"}
 _MAX_BACKOFF = 30.0
 
 
+@dataclass(frozen=True)
+class Tls:
+    """TLS for the sender: the CA certificates to trust (PEM file; None: the system's), and the
+    client's own certificate and key for mTLS."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a client certificate needs its key and a key its certificate (mTLS: give both)")
+        for path in (self.ca_file, self.cert_file, self.key_file):
+            if path is not None and not os.access(path, os.R_OK):
+                raise ValueError(f"cannot read the TLS file {path}")
+
+    def grpc_credentials(self) -> Any:
+        import grpc
+
+        def read(path: str | None) -> bytes | None:
+            return Path(path).read_bytes() if path else None
+
+        return grpc.ssl_channel_credentials(read(self.ca_file), read(self.key_file), read(self.cert_file))
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.cert_file and self.key_file:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
 class Sender:
-    """Drains a spool to ``endpoint`` in a daemon thread, while this process holds the spool's SENDER lock."""
+    """Drains a spool to ``endpoint`` in a daemon thread, while this process holds the spool's SENDER lock.
+    ``tls``: speak TLS (None: plaintext). ``url_is_full``: an HTTP endpoint that names its path already.
+    Its own calls are never traced: they run with OpenTelemetry instrumentation suppressed."""
 
     def __init__(self, spool: Spool, endpoint: str, *, protocol: Protocol = "grpc",
-                 headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> None:
+                 headers: Mapping[str, str] | None = None, timeout: float = 10.0, tls: Tls | None = None,
+                 url_is_full: bool = False) -> None:
         if protocol not in ("grpc", "http/protobuf"):
             raise ValueError(f"protocol must be 'grpc' or 'http/protobuf', got {protocol!r}")
         self.spool = spool
@@ -67,6 +105,8 @@ class Sender:
         self.protocol = protocol
         self.headers = dict(headers or {})
         self.timeout = timeout
+        self.tls = tls
+        self.url_is_full = url_is_full
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._channel: grpc.Channel | None = None
@@ -139,10 +179,11 @@ class Sender:
 
     def _send(self, request: SpooledRequest) -> None:
         body = request.read()
-        if self.protocol == "grpc":
-            self._send_grpc(request.signal, body)
-        else:
-            self._send_http(request.signal, body)
+        with suppress_instrumentation(), suppress_http_instrumentation():  # no spans of our own export calls
+            if self.protocol == "grpc":
+                self._send_grpc(request.signal, body)
+            else:
+                self._send_http(request.signal, body)
 
     def _send_grpc(self, signal: Signal, body: bytes) -> None:
         import grpc
@@ -151,8 +192,9 @@ class Sender:
         from chatsnapshot.receiver.status import grpc_retryable
 
         if self._channel is None:
-            target = self.endpoint.split("://", 1)[-1]
-            self._channel = grpc.insecure_channel(target)
+            target = self.endpoint.split("://", 1)[-1].rstrip("/")
+            self._channel = (grpc.insecure_channel(target) if self.tls is None
+                             else grpc.secure_channel(target, self.tls.grpc_credentials()))
         call: Any = self._channel.unary_unary(export_method(signal), request_serializer=None,
                                          response_deserializer=None)
         try:
@@ -174,11 +216,12 @@ class Sender:
     def _send_http(self, signal: str, body: bytes) -> None:
         from chatsnapshot.receiver.status import http_retryable
 
-        url = self.endpoint.rstrip("/") + _HTTP_PATHS[signal]
+        url = self.endpoint if self.url_is_full else self.endpoint.rstrip("/") + _HTTP_PATHS[signal]
         headers = {"Content-Type": "application/x-protobuf", **self.headers}
+        context = self.tls.ssl_context() if self.tls is not None and url.startswith("https://") else None
         try:
             with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers),
-                                        timeout=self.timeout):
+                                        timeout=self.timeout, context=context):
                 return
         except urllib.error.HTTPError as e:
             if http_retryable(e.code):
@@ -199,9 +242,11 @@ def _headers(headers: Mapping[str, str] | None, token: str | None) -> dict[str, 
 class _Spooling:
     def __init__(self, endpoint: str, spool_dir: str | Path, *, protocol: Protocol = "grpc",
                  headers: Mapping[str, str] | None = None, token: str | None = None, max_bytes: int = 256 << 20,
-                 policy: Policy = "block", block_timeout: float = 5.0) -> None:
+                 policy: Policy = "block", block_timeout: float = 5.0, tls: Tls | None = None,
+                 url_is_full: bool = False) -> None:
         self.spool = Spool(spool_dir, max_bytes=max_bytes, policy=policy, block_timeout=block_timeout)
-        self.sender = Sender(self.spool, endpoint, protocol=protocol, headers=_headers(headers, token))
+        self.sender = Sender(self.spool, endpoint, protocol=protocol, headers=_headers(headers, token), tls=tls,
+                             url_is_full=url_is_full)
         self._shut = False
         self._failed = False
 
@@ -229,7 +274,8 @@ class _Spooling:
 
 class SpoolingOTLPSpanExporter(_Spooling, SpanExporter):
     """Spans to ``endpoint`` through the durable spool at ``spool_dir``; see the module docstring.
-    Keyword arguments: ``protocol``, ``headers``, ``token``, ``max_bytes``, ``policy``, ``block_timeout``."""
+    Keyword arguments: ``protocol``, ``headers``, ``token``, ``max_bytes``, ``policy``, ``block_timeout``,
+    ``tls`` (a ``Tls``; None: plaintext), ``url_is_full``."""
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         ok = self._put("traces", lambda: encode_spans(spans).SerializeToString())

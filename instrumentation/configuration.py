@@ -9,12 +9,19 @@ commit facts straight into a ledger in this process, through
 Remote: ``configure(endpoint="http://receiver:4317")`` sends them over OTLP
 (``protocol="grpc"``, or ``"http/protobuf"`` to port 4318) through the durable
 spool at ``spool_dir`` (default ``./chatsnapshot-spool``; see
-``exporter.spool``), with ``token`` as the bearer token and ``headers``.
+``exporter.spool``), with ``token`` as the bearer token and ``headers``; over TLS
+for an ``https://`` endpoint or with ``ca_file`` (``client_cert_file`` and
+``client_key_file`` for mTLS).
 
 Arguments beat the environment (``CHATSNAPSHOT_LEDGER``,
 ``CHATSNAPSHOT_ENDPOINT``, ``CHATSNAPSHOT_PROTOCOL``, ``CHATSNAPSHOT_SPOOL_DIR``,
 ``CHATSNAPSHOT_TOKEN``, ``CHATSNAPSHOT_TRANSPORT``, ``OTEL_SERVICE_NAME``), which
-beats the defaults.
+beats the defaults. With no endpoint and no ledger given and no
+``CHATSNAPSHOT_ENDPOINT``, the OpenTelemetry exporter variables
+(``OTEL_EXPORTER_OTLP_ENDPOINT`` and the rest, as the OTel SDKs read them; see
+``instrumentation.remote``) choose the remote mode: an app container given only
+``OTEL_*`` variables sends to the receiver they name. ``configure`` says which it
+chose in one log line (logger ``chatsnapshot``, INFO).
 
 The providers are ChatSnapshot's own: ``configure`` does not replace the
 application's global OTel providers (an application that already exports traces
@@ -31,6 +38,7 @@ at exit the pipeline is flushed and shut down.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -44,17 +52,18 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from chatsnapshot.environment_variables import (
-    CHATSNAPSHOT_ENDPOINT,
-    CHATSNAPSHOT_PROTOCOL,
     CHATSNAPSHOT_SPOOL_DIR,
-    CHATSNAPSHOT_TOKEN,
     CHATSNAPSHOT_TRANSPORT,
     DEFAULT_SPOOL,
     ledger_path,
 )
+from chatsnapshot.exporter.spooling import SpoolingOTLPLogExporter, SpoolingOTLPSpanExporter, Tls
+from chatsnapshot.instrumentation.remote import resolve
 from chatsnapshot.ledger.store import Store
 
 __all__ = ["Pipeline", "configure", "current_pipeline"]
+
+log = logging.getLogger("chatsnapshot")
 
 Transport = Literal["spans", "logs"]
 
@@ -103,7 +112,8 @@ class Pipeline:
 def configure(*, ledger: str | Path | Store | None = None, endpoint: str | None = None,
               protocol: str | None = None, transport: Transport | None = None, spool_dir: str | Path | None = None,
               service_name: str | None = None, token: str | None = None, headers: dict[str, str] | None = None,
-              spool_max_bytes: int = 256 << 20, spool_policy: str = "block") -> Pipeline:
+              spool_max_bytes: int = 256 << 20, spool_policy: str = "block", ca_file: str | None = None,
+              client_cert_file: str | None = None, client_key_file: str | None = None) -> Pipeline:
     """Set up the pipeline ``record()`` uses; see the module docstring. Raises ``ValueError``
     for a bad argument."""
     env = os.environ
@@ -112,24 +122,28 @@ def configure(*, ledger: str | Path | Store | None = None, endpoint: str | None 
         raise ValueError(f"transport must be 'spans' or 'logs', got {transport!r}")
     if ledger is not None and endpoint is not None:
         raise ValueError("give ledger= (embedded) or endpoint= (remote), not both")
-    endpoint = endpoint if ledger is not None or endpoint is not None else env.get(CHATSNAPSHOT_ENDPOINT)
+    tls = (Tls(ca_file, client_cert_file, client_key_file)
+           if ca_file or client_cert_file or client_key_file else None)
+    remote = None if ledger is not None else resolve(transport, endpoint=endpoint, protocol=protocol, token=token,
+                                                       headers=headers, tls=tls)
     resource = Resource.create({"service.name": service_name} if service_name else {})
     exporter: Any
-    if endpoint:
-        from chatsnapshot.exporter.spooling import SpoolingOTLPLogExporter, SpoolingOTLPSpanExporter
-
+    if remote is not None:
         cls = SpoolingOTLPSpanExporter if transport == "spans" else SpoolingOTLPLogExporter
-        exporter = cls(endpoint, spool_dir or env.get(CHATSNAPSHOT_SPOOL_DIR) or DEFAULT_SPOOL,
-                       protocol=protocol or env.get(CHATSNAPSHOT_PROTOCOL) or "grpc",  # type: ignore[arg-type]
-                       headers=headers, token=token or env.get(CHATSNAPSHOT_TOKEN), max_bytes=spool_max_bytes,
-                       policy=spool_policy)  # type: ignore[arg-type]
-        destination = endpoint
+        spool = spool_dir or env.get(CHATSNAPSHOT_SPOOL_DIR) or DEFAULT_SPOOL
+        exporter = cls(remote.endpoint, spool, protocol=remote.protocol, headers=remote.headers, token=remote.token,
+                       max_bytes=spool_max_bytes, policy=spool_policy, tls=remote.tls,  # type: ignore[arg-type]
+                       url_is_full=remote.url_is_full)
+        destination = remote.endpoint
+        log.info("chatsnapshot: facts go to %s over %s%s (%s), spooled in %s", remote.endpoint, remote.protocol,
+                 " with TLS" if remote.tls is not None else "", remote.chosen_by, spool)
     else:
         from chatsnapshot.exporter.ledger_exporters import LedgerLogExporter, LedgerSpanExporter
 
         ledger = ledger_path(ledger) if ledger is None or isinstance(ledger, str | Path) else ledger
         exporter = LedgerSpanExporter(ledger) if transport == "spans" else LedgerLogExporter(ledger)
         destination = str(ledger if isinstance(ledger, str | Path) else ledger.path)
+        log.info("chatsnapshot: facts go to the embedded ledger %s (no endpoint configured)", destination)
     if transport == "spans":
         tracer_provider = TracerProvider(resource=resource)
         tracer_provider.add_span_processor(BatchSpanProcessor(

@@ -97,7 +97,8 @@ class Hop:
                    if line.startswith("chatsnapshot_duplicates_total"))
 
     def start_collector(self) -> None:
-        env = {**os.environ, "OTELCOL_GRPC": f"127.0.0.1:{self.collector_port}", "OTELCOL_HTTP": f"127.0.0.1:{free_port()}",
+        env = {**os.environ, "OTELCOL_GRPC": f"127.0.0.1:{self.collector_port}",
+               "OTELCOL_HTTP": f"127.0.0.1:{free_port()}",
                "OTELCOL_HEALTH": f"127.0.0.1:{self.health_port}", "OTELCOL_QUEUE_DIR": str(self.work / "queue"),
                "CHATSNAPSHOT_RECEIVER": f"127.0.0.1:{self.receiver_port}",
                "CHATSNAPSHOT_TOKEN": TOKEN}
