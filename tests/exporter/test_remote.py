@@ -27,13 +27,15 @@ def remote(transport: str = "spans", **env: str):
 
 def test_the_otel_variables_mean_what_the_sdks_make_them_mean():
     assert remote() is None  # nothing set: the embedded ledger
-    r = remote(**{OTEL + "ENDPOINT": "http://collector:4317", OTEL + "HEADERS": "x-tenant=a%20b, Authorization=Bearer t"})
+    r = remote(**{OTEL + "ENDPOINT": "http://collector:4317",
+                  OTEL + "HEADERS": "x-tenant=a%20b, Authorization=Bearer t"})
     assert (r.endpoint, r.protocol, r.tls, r.chosen_by) == ("http://collector:4317", "grpc", None, OTEL + "ENDPOINT")
     assert r.headers == {"x-tenant": "a b", "authorization": "Bearer t"}
     # gRPC without a scheme is TLS unless INSECURE=true; https:// is TLS, with the CA the variables name
     assert remote(**{OTEL + "ENDPOINT": "collector:4317"}).tls is not None
     assert remote(**{OTEL + "ENDPOINT": "collector:4317", OTEL + "INSECURE": "true"}).tls is None
-    assert remote(**{OTEL + "ENDPOINT": "https://collector:4317", OTEL + "CERTIFICATE": __file__}).tls.ca_file == __file__
+    secure = remote(**{OTEL + "ENDPOINT": "https://collector:4317", OTEL + "CERTIFICATE": __file__})
+    assert secure.tls.ca_file == __file__
     # HTTP: the general endpoint is a base, a signal's own endpoint the whole URL; the signal's own wins
     base = remote(**{OTEL + "ENDPOINT": "http://c:4318", OTEL + "PROTOCOL": "http/protobuf"})
     assert (base.protocol, base.url_is_full) == ("http/protobuf", False)
