@@ -17,6 +17,7 @@ from (the store), so ``except LedgerError`` still catches every store error::
     │   ├── CorruptSegmentError      (also LedgerError)  a sealed segment cannot be read back
     │   ├── CheckpointError          (also LedgerError)  a checkpoint, key or proof is unreadable or does not verify
     │   ├── ErasureError             (also LedgerError)  an erasure that cannot be done as asked
+    │   ├── RoutingError             (also LedgerError)  a run found in two ledgers read as one
     │   ├── BadRequest               (also ValueError)   not a valid OTLP request
     │   │   └── UnsupportedContentType                   neither protobuf nor OTLP/JSON
     │   ├── RequestTooLarge                              over the size limit (also after gzip)
@@ -55,6 +56,7 @@ __all__ = [
     "PermanentError",
     "RequestTooLarge",
     "RetryableError",
+    "RoutingError",
     "StoreUnavailableError",
     "Unauthenticated",
     "UnsupportedContentType",
@@ -124,6 +126,11 @@ class CheckpointError(LedgerError, PermanentError):
 class ErasureError(LedgerError, PermanentError):
     """An erasure that cannot be done as asked (a predicate that is not SQL, payloads
     written before ledger format 2): the message says why; nothing was erased."""
+
+
+class RoutingError(LedgerError, PermanentError):
+    """Ledgers read together (``ledger.union``) hold parts of the same run: the router in
+    front of their receivers split it. Never merged: read each ledger alone."""
 
 
 class StoreUnavailableError(LedgerError, RetryableError):

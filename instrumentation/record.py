@@ -192,7 +192,9 @@ def _emit(event_type: str, attributes: dict[str, Any], now: int) -> None:
         get_logger(_SCOPE).emit(timestamp=now, observed_timestamp=now, event_name=event_type, attributes=attributes)
         return
     tracer = pipeline.tracer if pipeline is not None else trace.get_tracer(_SCOPE)
-    span = tracer.start_span(event_type, start_time=now)
+    # The correlation on the span too: a router keyed on span attributes (the Collector's loadbalancing
+    # exporter, routing_key: attributes) sends every fact of a run to the same receiver.
+    span = tracer.start_span(event_type, start_time=now, attributes={A.CORRELATION_ID: attributes[A.CORRELATION_ID]})
     span.add_event(event_type, attributes, timestamp=now)
     span.end(end_time=now)
 

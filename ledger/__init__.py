@@ -5,6 +5,7 @@ The public surface (everything in ``__all__``):
 =============================  ================================================================
 ``Ledger``, ``LedgerReader``   a ledger directory opened for writing (one process) or reading
                                (any number); ``ledger.ledger`` states the contracts
+``LedgerUnion``                several ledgers (one per receiver) read as one (``ledger.union``)
 ``Envelope``, ``Source``       one execution fact, immutable (``ledger.envelope``)
 codecs                         ``envelope_to_json`` / ``_from_json`` / ``_to_proto`` /
                                ``_from_proto``, ``fact_from_json`` (``ledger.codec``)
@@ -34,6 +35,7 @@ from chatsnapshot.errors import (
     LedgerFormatError,
     LedgerLockedError,
     LedgerNotFoundError,
+    RoutingError,
     StoreUnavailableError,
 )
 from chatsnapshot.ledger._engine.recovery import Quarantined, RecoveryReport
@@ -59,6 +61,7 @@ from chatsnapshot.ledger.results import (
     RunSummary,
     VerifyReport,
 )
+from chatsnapshot.ledger.union import LedgerUnion
 
 __all__ = [
     "AppendResult",
@@ -80,10 +83,12 @@ __all__ = [
     "LedgerNotFoundError",
     "LedgerOptions",
     "LedgerReader",
+    "LedgerUnion",
     "Problem",
     "Quarantined",
     "RecoveryReport",
     "RepairReport",
+    "RoutingError",
     "RunSummary",
     "Source",
     "StoreUnavailableError",

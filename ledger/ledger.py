@@ -197,7 +197,7 @@ class LedgerReader:
         Raises ``duckdb.Error`` for an invalid query.
         """
         self._check_open()
-        return self._sql.query(self._snapshot(), query, self._layout)
+        return self._sql.query([(self._snapshot(), self._layout)], query)
 
     def verify(self, correlation_id: str | None = None) -> VerifyReport:
         """Recompute every hash chain (or one correlation's) and check every file."""

@@ -7,12 +7,13 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatsnapshot import environment_variables
 from chatsnapshot.environment_variables import CHATSNAPSHOT_SIGNING_KEY, CHATSNAPSHOT_TOKEN
 from chatsnapshot.errors import PermanentError
-from chatsnapshot.ledger import Envelope, Ledger, LedgerReader
+from chatsnapshot.ledger import Envelope, Ledger, LedgerReader, LedgerUnion
 
 if TYPE_CHECKING:
     from chatsnapshot.receiver.client import LedgerClient
@@ -21,7 +22,8 @@ T = TypeVar("T")
 
 __all__ = [
     "EXIT_ERROR", "EXIT_NO", "UserError", "add_run_arguments", "add_server_argument", "connect", "ledger_path",
-    "non_negative", "open_reader", "open_writer", "remote", "run_envelopes", "write_text",
+    "ledger_paths", "non_negative", "open_reader", "open_readers",
+    "open_writer", "remote", "run_envelopes", "write_text",
 ]
 
 EXIT_NO = 1  # the answer is no: a broken chain, a conflict
@@ -34,17 +36,52 @@ class UserError(PermanentError):
     """A problem the user can fix; printed as one line."""
 
 
+def ledger_paths(args: argparse.Namespace) -> list[str]:
+    """Every --ledger (an @FILE names one directory per line; # starts a comment), else
+    $CHATSNAPSHOT_LEDGER, else ./chatsnapshot-ledger."""
+    paths: list[str] = []
+    for value in getattr(args, "ledger", None) or []:
+        if value.startswith("@"):
+            try:
+                lines = Path(value[1:]).read_text(encoding="utf-8").splitlines()
+            except OSError as e:
+                raise UserError(f"cannot read the list of ledgers {value[1:]}: {e.strerror}") from None
+            paths += [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+        else:
+            paths.append(value)
+    return paths or [str(environment_variables.ledger_path())]
+
+
 def ledger_path(args: argparse.Namespace) -> str:
-    """--ledger, else $CHATSNAPSHOT_LEDGER, else ./chatsnapshot-ledger."""
-    return str(environment_variables.ledger_path(getattr(args, "ledger", None)))
+    """The one --ledger of a command that reads or writes one ledger (a UserError for several)."""
+    paths = ledger_paths(args)
+    if len(paths) > 1:
+        raise UserError(f"'chatsnapshot {args.command}' works on one ledger; give one --ledger "
+                        "(sql, runs, replay and verify read several)")
+    return paths[0]
 
 
 def open_reader(args: argparse.Namespace) -> LedgerReader:
     """The ledger, read-only: works while a writer (e.g. the receiver) runs."""
     ledger = Ledger.open(ledger_path(args), readonly=True)
-    for line in ledger.recovery.lines():  # damage is news to whoever reads: always said, on stderr
-        print(f"chatsnapshot: warning: {line}", file=sys.stderr)
+    _warn_recovery(ledger)
     return ledger
+
+
+def open_readers(args: argparse.Namespace) -> LedgerReader | LedgerUnion:
+    """The ledger, or the ledgers given read as one (``LedgerUnion``), read-only."""
+    paths = ledger_paths(args)
+    if len(paths) == 1:
+        return open_reader(args)
+    union = LedgerUnion.open(paths)
+    for reader in union.readers:
+        _warn_recovery(reader)
+    return union
+
+
+def _warn_recovery(ledger: LedgerReader) -> None:
+    for line in ledger.recovery.lines():  # damage is news to whoever reads: always said, on stderr
+        print(f"chatsnapshot: warning: {ledger.path}: {line}", file=sys.stderr)
 
 
 def signing_key_path(args: argparse.Namespace) -> str | None:
@@ -124,7 +161,7 @@ RUN_HELP = ("the run's correlation id, or enough of its start or end to be uniqu
             "share their start: their end tells them apart); 'chatsnapshot runs' lists them")
 
 
-def resolve_run(ledger: LedgerReader, wanted: str, *, missing_ok: bool = False) -> str:
+def resolve_run(ledger: LedgerReader | LedgerUnion, wanted: str, *, missing_ok: bool = False) -> str:
     """The correlation id ``wanted`` names: itself, else the one run it is a unique prefix or
     suffix of. A UserError (exit 2) for several, and for none unless ``missing_ok`` (then
     ``wanted`` itself: the caller says what no envelopes means)."""

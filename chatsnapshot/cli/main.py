@@ -49,8 +49,9 @@ _COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stat
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--ledger", metavar="DIR", default=argparse.SUPPRESS,
-        help=f"ledger directory (env {CHATSNAPSHOT_LEDGER}; default {DEFAULT_LEDGER})",
+        "--ledger", metavar="DIR", action="append", default=argparse.SUPPRESS,
+        help=f"ledger directory (env {CHATSNAPSHOT_LEDGER}; default {DEFAULT_LEDGER}); sql, runs, replay and "
+             "verify read several as one (repeat it after the command, or @FILE: one directory per line)",
     )
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log what the ledger does (recovery, sealing) to stderr")

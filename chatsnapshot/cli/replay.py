@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
                                       args.server)
         where = args.server
     else:
-        with common.open_reader(args) as ledger:
+        with common.open_readers(args) as ledger:
             run_id = common.resolve_run(ledger, args.correlation_id, missing_ok=True)  # none: answered below
             envelopes = list(ledger.replay(run_id, after_seq=args.after_seq))
         where = str(ledger.path)

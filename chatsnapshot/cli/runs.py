@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
-    with common.open_reader(args) as ledger:
+    with common.open_readers(args) as ledger:
         runs = ledger.runs()
     if args.format == "jsonl":
         write_jsonl({

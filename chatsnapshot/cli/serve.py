@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         "grpc", "http", "max_request_bytes", "max_pending", "max_pending_bytes", "promote_spans", "rules_file",
         "token_file",
         "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace", "forward_otlp", "workers", "signing_key")}
-    flags["ledger"] = getattr(args, "ledger", None)  # Settings.resolve applies the environment and default
+    flags["ledger"] = common.ledger_path(args) if getattr(args, "ledger", None) else None  # else: env, default
     try:
         settings = Settings.resolve(flags)
     except ValueError as e:

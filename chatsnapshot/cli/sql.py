@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     import duckdb
 
     query = sys.stdin.read() if args.query == "-" else args.query
-    with common.open_reader(args) as ledger:
+    with common.open_readers(args) as ledger:
         try:
             table = ledger.sql(query)
         except duckdb.Error as e:

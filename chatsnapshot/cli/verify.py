@@ -32,16 +32,17 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 def run(args: argparse.Namespace) -> int:
     extends: CheckpointReport | None = None
-    if args.checkpoint and (args.server or args.correlation_id):
-        raise common.UserError("--checkpoint covers the whole ledger: give no CORRELATION_ID, and no --server")
+    if args.checkpoint and (args.server or args.correlation_id or len(common.ledger_paths(args)) > 1):
+        raise common.UserError("--checkpoint covers the whole of one ledger: give no CORRELATION_ID, no --server, "
+                               "one --ledger")
     if args.server:
         with common.connect(args) as client:
             report = common.remote(lambda: client.verify(args.correlation_id), args.server)
     else:
-        with common.open_reader(args) as ledger:
+        with common.open_readers(args) as ledger:
             run_id = common.resolve_run(ledger, args.correlation_id) if args.correlation_id else None
             report = ledger.verify(run_id)
-            if args.checkpoint:
+            if args.checkpoint and isinstance(ledger, LedgerReader):
                 extends = _extends(ledger, args)
     if args.correlation_id and report.correlations == 0 and not report.breaks:
         raise common.UserError(f"there is no run {args.correlation_id!r} in the ledger; "

@@ -24,6 +24,7 @@ The same views over a copied directory with plain DuckDB (no ChatSnapshot)::
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -128,12 +129,13 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
-def dead_letters_view(path: str, exists: bool) -> str:
-    if not exists:
+def dead_letters_view(paths: list[str]) -> str:
+    """The view over the dead-letter files ``paths`` (those that exist; none: an empty view)."""
+    if not paths:
         columns = ", ".join(f"NULL::{t} AS {name}" for name, t in DEAD_LETTERS_COLUMNS.items())
         return f"CREATE OR REPLACE VIEW dead_letters AS SELECT {columns} WHERE false"
     types = ", ".join(f"{name}: '{t}'" for name, t in DEAD_LETTERS_COLUMNS.items())
-    return (f"CREATE OR REPLACE VIEW dead_letters AS SELECT * FROM read_json({_quote(path)}, "
+    return (f"CREATE OR REPLACE VIEW dead_letters AS SELECT * FROM read_json([{', '.join(map(_quote, paths))}], "
             f"format = 'newline_delimited', ignore_errors = true, columns = {{{types}}})")
 
 
@@ -147,32 +149,33 @@ def _arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
 
 
 class SqlEngine:
-    """One in-memory DuckDB connection whose views follow the ledger's snapshots."""
+    """One in-memory DuckDB connection whose views follow the snapshots of one ledger, or of
+    several read as one (``ledger.union``: their rows side by side)."""
 
     def __init__(self) -> None:
         self._con: duckdb.DuckDBPyConnection | None = None  # connected on the first query
         self._lock = threading.Lock()
         self._files: tuple[str, ...] | None = None
-        self._unsealed_key: tuple[int, int] | None = None
-        self._dead_letters: bool | None = None  # whether the view reads the file (it exists)
+        self._unsealed_key: tuple[tuple[int, int], ...] | None = None
+        self._dead_letters: tuple[str, ...] | None = None  # the files the view reads (those that exist)
 
-    def query(self, snap: Snapshot, sql: str, layout: Layout) -> pa.Table:
-        """Run ``sql`` against the views over ``snap``; raises duckdb.Error."""
+    def query(self, sources: Sequence[tuple[Snapshot, Layout]], sql: str) -> pa.Table:
+        """Run ``sql`` against the views over the snapshots in ``sources``; raises duckdb.Error."""
         with self._lock:
             if self._con is None:
                 import duckdb  # not imported by readers that never run SQL
 
                 self._con = duckdb.connect(":memory:")
-            self._refresh(snap, layout)
+            self._refresh(sources)
             return _arrow(self._con.sql(sql))
 
-    def _refresh(self, snap: Snapshot, layout: Layout) -> None:
+    def _refresh(self, sources: Sequence[tuple[Snapshot, Layout]]) -> None:
         assert self._con is not None
-        root = str(layout.root)
-        files = tuple(f"{root}/{s.entry.file}" for s in snap.segments if s.file is not None)
-        unsealed_key = (snap.durable, sum(len(b) for b in snap.buffers))
+        files = tuple(f"{layout.root}/{s.entry.file}" for snap, layout in sources for s in snap.segments
+                      if s.file is not None)
+        unsealed_key = tuple((snap.durable, sum(len(b) for b in snap.buffers)) for snap, _ in sources)
         if unsealed_key != self._unsealed_key:
-            self._con.register("_unsealed", records_to_table(snap.unsealed()))
+            self._con.register("_unsealed", records_to_table([r for snap, _ in sources for r in snap.unsealed()]))
             self._unsealed_key = unsealed_key
         if files != self._files:
             if files:
@@ -182,13 +185,12 @@ class SqlEngine:
             self._con.execute(f"CREATE OR REPLACE VIEW _sealed AS {source}")
             create_views(self._con)
             self._files = files
-        exists = layout.dead_letters.exists()
-        if exists != self._dead_letters:
-            self._con.execute(dead_letters_view(str(layout.dead_letters), exists))
-            self._dead_letters = exists
+        dead = tuple(str(layout.dead_letters) for _, layout in sources if layout.dead_letters.exists())
+        if dead != self._dead_letters:
+            self._con.execute(dead_letters_view(list(dead)))
+            self._dead_letters = dead
 
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
                 self._con.close()
-

@@ -58,7 +58,7 @@ def test_the_receiver_is_a_native_sidecar_with_valid_flags_probes_and_one_writer
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["startupProbe"]["httpGet"]["port"] == "otlp-http"
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    assert args.ledger == mounts["ledger"] and args.token_file.startswith(mounts["token"])
+    assert args.ledger == [mounts["ledger"]] and args.token_file.startswith(mounts["token"])
     claim = next(c for c in spec["volumeClaimTemplates"] if c["metadata"]["name"] == "ledger")
     assert claim["spec"]["accessModes"] == ["ReadWriteOncePod"]
     token = next(v for v in pod["volumes"] if v["name"] == "token")
