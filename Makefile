@@ -81,6 +81,7 @@ bench: $(STAMP) $(STAMP0)
 	$(ERA0)/bin/python bench/ag2.py
 	$(PY) bench/projections.py
 	$(PY) bench/checkpoints.py
+	$(PY) bench/scaleout.py
 
 proto: $(STAMP)
 	$(PY) -m chatsnapshot.proto.generate

@@ -51,6 +51,7 @@ class LedgerUnion:
             raise ValueError("a union needs at least one ledger")
         self.readers = list(readers)
         self._sql = SqlEngine()
+        self._conflicts: tuple[tuple[int, ...], list[Conflict]] | None = None  # (what it was computed at, found)
 
     @classmethod
     def open(cls, paths: Sequence[str | Path]) -> LedgerUnion:
@@ -70,12 +71,15 @@ class LedgerUnion:
         return [r.path for r in self.readers]
 
     def conflicts(self) -> list[Conflict]:
-        """The correlations held by more than one ledger."""
-        where: dict[str, list[Path]] = {}
-        for r in self.readers:
-            for run in r.runs():
-                where.setdefault(run.correlation_id, []).append(r.path)
-        return [Conflict((c, tuple(p))) for c, p in where.items() if len(p) > 1]
+        """The correlations held by more than one ledger (computed again only once a ledger grew)."""
+        at = tuple(r.last_position for r in self.readers)
+        if self._conflicts is None or self._conflicts[0] != at:
+            where: dict[str, list[Path]] = {}
+            for r in self.readers:
+                for run in r.sql("SELECT DISTINCT correlation_id FROM envelopes").column(0).to_pylist():
+                    where.setdefault(run, []).append(r.path)
+            self._conflicts = (at, [Conflict((c, tuple(p))) for c, p in where.items() if len(p) > 1])
+        return self._conflicts[1]
 
     def _check_routing(self) -> None:
         found = self.conflicts()
