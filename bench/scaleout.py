@@ -31,10 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import grpc  # noqa: E402
-import ingest  # noqa: E402  (bench/ingest.py: the same requests and receiver)
+import grpc
+import ingest
 
-from chatsnapshot.ledger import Envelope, Ledger, LedgerUnion  # noqa: E402
+from chatsnapshot.ledger import Envelope, Ledger, LedgerUnion
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 64
