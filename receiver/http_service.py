@@ -161,7 +161,18 @@ class _Handler(BaseHTTPRequestHandler):
                                "use /v1/traces, /v1/logs or /v1/metrics", encoding, drain=True)
         try:
             self._check_headers(content_type)
-            outcome = self.ingest.export(signal, self._body(), content_type)
+            length = self.headers.get("Content-Length")
+            try:  # admitted before the body is read; refused, it is never read (and the connection closes)
+                ticket = self.ingest.admit(size=int(length) if length is not None and length.isdigit() else None)
+            except Exception:
+                self.close_connection = True
+                raise
+            try:
+                body = self._body()
+            except BaseException:
+                ticket.release()
+                raise
+            outcome = self.ingest.export(signal, body, content_type, ticket=ticket)
         except Exception as e:
             return self._failed(e, signal, encoding)
         metrics.add("requests", signal=signal, transport="http", outcome="ok")

@@ -10,13 +10,15 @@ retryable errors (``StoreUnavailableError``; ``LedgerClosedError`` while
 shutting down). On a retryable error nothing of the request was acknowledged;
 the client re-sends it and idempotency makes that safe.
 
-Admission comes first: the bytes of requests in flight are bounded
-(``max_pending_bytes``) before any decoding or promotion, and a request that
-cannot be admitted in time gets ``Overloaded`` with a retry delay that grows
-with the backlog. A request whose deadline (gRPC) has passed is not started,
-nor one whose turn would come after it (the bytes admitted ahead of it at the
-measured rate: refused at once with that wait as the retry delay), and one whose
-deadline passes before its commit is not committed (``DeadlineExpired``).
+Admission comes first (``admit``), before the body is read: the bytes of
+requests in flight are bounded (``max_pending_bytes``; a gRPC body, whose size
+is not known before it is read, counts as the running average until it is,
+``Ticket.resize``), and a request that cannot be admitted in time gets
+``Overloaded`` with a retry delay that grows with the backlog. A request whose
+deadline (gRPC) has passed is not started, nor one whose turn would come after
+it (the bytes admitted ahead of it at the measured rate: refused at once with
+that wait as the retry delay), and one whose deadline passes before its commit
+is not committed (``DeadlineExpired``). Refused, a body is never read.
 
 Backpressure: the queue is a budget of envelopes admitted and not yet
 committed (``max_pending``). A request that does not fit waits up to
@@ -45,7 +47,7 @@ from chatsnapshot.receiver.promotion import ATTRIBUTE_LIMIT, Promotion
 from chatsnapshot.receiver.span_rules import Rules
 from chatsnapshot.receiver.workers import PromotionPool, promote_request
 
-__all__ = ["Ingest", "Outcome"]
+__all__ = ["Ingest", "Outcome", "Ticket"]
 
 log = logging.getLogger("chatsnapshot.receiver")
 
@@ -99,6 +101,45 @@ class _Throughput:
         return ahead / rate if rate else None
 
 
+class _Sizes:
+    """The running average size of requests: what a request whose size is not known yet (a gRPC
+    body not read yet) is admitted as."""
+
+    def __init__(self, initial: int = 256 << 10) -> None:
+        self._average = float(initial)
+
+    def observe(self, n: int) -> None:
+        self._average = 0.9 * self._average + 0.1 * n  # a float update: no lock needed for an estimate
+
+    def estimate(self) -> int:
+        return int(self._average)
+
+
+class Ticket:
+    """Bytes of the in-flight budget held by one request, from before its body is read until it is
+    answered: ``size`` is what it counts as, ``held`` what it took (less for a request larger than
+    the whole budget, which goes alone). ``release`` is idempotent."""
+
+    def __init__(self, ingest: Ingest, size: int, held: int, deadline: float | None) -> None:
+        self._ingest, self.size, self.held, self.deadline = ingest, size, held, deadline
+
+    def resize(self, size: int) -> None:
+        """Count as ``size`` bytes instead (the body's real size): more is taken like any
+        admission (raises ``Overloaded``), the excess is given back."""
+        if size > self.size:
+            self.held += self._ingest._take(size - self.size, self.deadline)
+        elif size < self.size:
+            excess = min(self.size - size, self.held)
+            self._ingest._bytes.release(excess)
+            self.held -= excess
+        self.size = size
+
+    def release(self) -> None:
+        if self.held:
+            self._ingest._bytes.release(self.held)
+            self.held = 0
+
+
 class _Budget:
     """Work admitted and not yet done (envelopes, or request bytes), bounded."""
 
@@ -119,19 +160,22 @@ class _Budget:
     def used(self) -> int:
         return self._used
 
-    def acquire(self, n: int, timeout: float) -> bool:
-        n = min(n, self.capacity)  # a request larger than the whole queue goes alone
+    def acquire(self, n: int, timeout: float) -> int | None:
+        """Take ``n`` (at most the whole capacity: a request larger than the queue goes alone);
+        returns what was taken, to be released, or None when it did not fit within ``timeout``."""
+        n = min(n, self.capacity)
         with self._cond:
             if not self._cond.wait_for(lambda: self._used + n <= self.capacity, timeout):
-                return False
+                return None
             self._used += n
             if self._metrics is not None:
                 self._metrics.queue_depth = self._used
-            return True
+            return n
 
     def release(self, n: int) -> None:
+        """Give back what ``acquire`` returned."""
         with self._cond:
-            self._used -= min(n, self.capacity)
+            self._used -= n
             if self._metrics is not None:
                 self._metrics.queue_depth = self._used
             self._cond.notify_all()
@@ -154,32 +198,59 @@ class Ingest:
         self._budget = _Budget(max_pending, self.metrics)
         self._bytes = _Budget(max_pending_bytes)  # taken before any decoding: what requests in flight hold
         self._throughput = _Throughput()
+        self._sizes = _Sizes()
 
-    def export(self, signal: Signal, body: bytes, content_type: str = "application/x-protobuf", *,
-               deadline: float | None = None) -> Outcome:
-        """Commit the facts of one request; see the module docstring for the errors. ``deadline``
-        (``time.monotonic()`` seconds): past it, the request is not started, and not committed."""
+    @property
+    def bytes_in_flight(self) -> int:
+        """Bytes of requests admitted and not yet answered (0 when idle: every ticket was given back)."""
+        return self._bytes.used
+
+    def admit(self, deadline: float | None = None, size: int | None = None) -> Ticket:
+        """Admission, before the body is read: raises ``DeadlineExpired`` when ``deadline`` has
+        passed, and ``Overloaded`` (with a retry delay) when the work ahead would take past it or
+        the bytes in flight leave no room in time. Takes ``size`` bytes, or, when the size is not
+        known yet (gRPC), the running average of request sizes; ``Ticket.resize`` corrects it."""
         _check_deadline(deadline, "before it started")
         if deadline is not None and self._bytes.used:  # its turn would come after its deadline: refuse now
             turn = self._throughput.wait(self._bytes.used)  # when the work ahead of it is done
             if turn is not None and time.monotonic() + turn > deadline:
                 raise Overloaded(f"about {turn:.1f} s of requests are ahead of this one, more than its deadline "
                                  "leaves; retry later", min(max(turn, self.retry_after), 9.0))
+        estimate = size if size is not None else self._sizes.estimate()
+        return Ticket(self, estimate, self._take(estimate, deadline), deadline)
+
+    def _take(self, n: int, deadline: float | None) -> int:
+        """Take ``n`` bytes of the in-flight budget (what was taken), or raise."""
         wait = self._admit_timeout if deadline is None else min(self._admit_timeout, deadline - time.monotonic())
-        if not self._bytes.acquire(len(body), max(wait, 0.0)):
+        taken = self._bytes.acquire(n, max(wait, 0.0))
+        if taken is None:
             _check_deadline(deadline, "waiting for admission")
             delay = min(self.retry_after * (1 + 4 * self._bytes.backlog), 9.0)  # grows with the backlog, < 10 s
             raise Overloaded(f"{self._bytes.capacity >> 20} MiB of requests in flight; retry later", delay)
+        return taken
+
+    def export(self, signal: Signal, body: bytes, content_type: str = "application/x-protobuf", *,
+               deadline: float | None = None, ticket: Ticket | None = None) -> Outcome:
+        """Commit the facts of one request; see the module docstring for the errors. ``deadline``
+        (``time.monotonic()`` seconds): past it, the request is not started, and not committed.
+        ``ticket``: the admission taken before the body was read (``admit``), else taken here."""
+        ticket = ticket if ticket is not None else self.admit(deadline, len(body))
+        try:
+            ticket.resize(len(body))
+        except BaseException:
+            ticket.release()
+            raise
+        self._sizes.observe(len(body))
         self._throughput.started()
         try:
             if self.pool is not None and signal != "metrics":
                 promotion = self.pool.promote(signal, body, content_type)  # WorkerLost: retryable, answered as such
             else:
                 promotion = promote_request(signal, body, content_type, self.rules)
-            _check_deadline(deadline, "before it was committed")
+            _check_deadline(ticket.deadline, "before it was committed")
             outcome = self.commit(promotion)
         finally:
-            self._bytes.release(len(body))
+            ticket.release()
             self._throughput.done(len(body))
         if self.forwarder is not None:
             protobuf = content_type.split(";")[0].strip().lower() == "application/x-protobuf"
@@ -192,7 +263,8 @@ class Ingest:
         n = len(promotion.envelopes) + len(promotion.rejected)
         if not n:
             return Outcome()
-        if not self._budget.acquire(n, self._admit_timeout):
+        taken = self._budget.acquire(n, self._admit_timeout)
+        if taken is None:
             raise Overloaded(f"ingest queue full ({self._budget.capacity} envelopes pending); retry later",
                              self.retry_after)
         started = time.monotonic()
@@ -202,7 +274,7 @@ class Ingest:
             log.warning("store unavailable, asking clients to retry: %s", e)
             raise
         finally:
-            self._budget.release(n)
+            self._budget.release(taken)
         self.metrics.observe_commit(time.monotonic() - started)
         rejected = committed.rejected
         self.metrics.add("envelopes_committed", committed.stored)

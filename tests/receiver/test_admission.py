@@ -95,3 +95,29 @@ def test_a_request_whose_turn_would_come_after_its_deadline_is_refused_at_once(s
     gate.set()
     first.join(10)
     assert stored(store) == 1
+
+
+def test_a_body_not_read_yet_is_admitted_as_the_average_and_corrected_when_read(store):
+    body = one_fact_request()
+    b = len(body)
+    ingest = Ingest(store, max_pending_bytes=4 * b, admit_timeout=0.05)
+    for _ in range(200):  # the running average learns the size of requests
+        ingest.export("traces", body)
+    unread = ingest.admit()  # a gRPC body not read yet counts as the average
+    assert abs(unread.size - b) <= b // 20 and ingest.bytes_in_flight == unread.held == unread.size
+    unread.resize(b)
+    others = [ingest.admit(size=b) for _ in range(3)]  # the budget is full...
+    with pytest.raises(Overloaded):
+        ingest.admit()  # ...so the next is refused before its body is read
+    with pytest.raises(Overloaded):
+        unread.resize(2 * b)  # its body turned out larger than the room left: refused as read
+    assert ingest.bytes_in_flight == 4 * b  # the failed resize took nothing
+    others[0].resize(1)  # a smaller body gives back the rest at once
+    assert ingest.bytes_in_flight == 3 * b + 1
+    unread.release()
+    ingest.export("traces", body, ticket=ingest.admit(size=b))  # the room is used again, and given back
+    for t in others:
+        t.release()
+        t.release()  # idempotent
+    assert ingest.bytes_in_flight == 0
+    assert stored(store) == 1  # one_fact_request is the same fact every time: stored once

@@ -71,6 +71,7 @@ def test_three_times_capacity_with_workers_gets_only_ok_or_unavailable_and_loses
         for t in threads:
             t.join(timeout=60)
         stored = [e.event_id for r in receiver.ledger.runs() for e in receiver.ledger.replay(r.correlation_id)]
+        in_flight = receiver.ingest.bytes_in_flight  # admitted before their bodies were read, all given back
     finally:
         receiver.stop(grace=5)
     print(f"answers: {answers}")
@@ -78,4 +79,5 @@ def test_three_times_capacity_with_workers_gets_only_ok_or_unavailable_and_loses
     assert answers.get("OK", 0) > 0 and answers.get("UNAVAILABLE", 0) > 0  # the load really was too much
     assert len(stored) == len(set(stored))  # each fact once
     assert set(stored) == committed  # exactly what was acknowledged: nothing refused was committed
+    assert in_flight == 0
 
