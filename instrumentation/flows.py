@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -127,16 +128,30 @@ def flow_scope(flow: Flow) -> Iterator[Flow]:
         _flow.reset(token)
 
 
-def recorded_facts(source: Ledger | str | Path | Iterable[Envelope], correlation_id: str) -> list[Envelope]:
+def recorded_facts(source: Ledger | str | Path | Iterable[Envelope] | None, correlation_id: str, *,
+                   server: str | None = None) -> list[Envelope]:
     """The facts of ``correlation_id`` in ledger order, from a ledger, a ledger directory
-    (opened read-only) or envelopes already replayed. Raises ``LookupError`` when there are none,
-    and when payloads of the run were erased (what they said is gone: a restored conversation
-    would silently miss it)."""
-    if isinstance(source, Ledger):
+    (opened read-only: it sees what a writer in any process has made durable), envelopes
+    already replayed, or a running receiver (``server="HOST:PORT"``, with
+    ``CHATSNAPSHOT_TOKEN`` as the bearer token). Facts this process recorded are flushed
+    first (``configure()``'s pipeline: committed, or acknowledged by the receiver), so a
+    run is readable the moment it ends. Raises ``LookupError`` when there are none, and when
+    payloads of the run were erased (what they said is gone: a restored conversation would
+    silently miss it)."""
+    _flush_own_facts(remote=server is not None or not isinstance(source, Ledger))
+    if server is not None:
+        from chatsnapshot.environment_variables import CHATSNAPSHOT_TOKEN
+        from chatsnapshot.receiver.client import LedgerClient
+
+        with LedgerClient(server, token=os.environ.get(CHATSNAPSHOT_TOKEN)) as client:
+            facts = list(client.replay(correlation_id))
+    elif isinstance(source, Ledger):
         facts = list(source.replay(correlation_id))
     elif isinstance(source, str | Path):
         with Ledger.open(source, readonly=True) as ledger:
             facts = list(ledger.replay(correlation_id))
+    elif source is None:
+        raise ValueError("give the ledger (a Ledger or its directory), the replayed envelopes, or server=HOST:PORT")
     else:
         facts = sorted((e for e in source if e.correlation_id == correlation_id),
                        key=lambda e: (e.seq is None, e.seq or 0))
@@ -148,6 +163,16 @@ def recorded_facts(source: Ledger | str | Path | Iterable[Envelope], correlation
                           f"{', '.join(map(str, erased[:5]))}{', ...' if len(erased) > 5 else ''}): the conversation "
                           "cannot be restored as it was")
     return facts
+
+
+def _flush_own_facts(*, remote: bool) -> None:
+    """Make what this process recorded readable: commit the embedded pipeline's queue, and
+    (``remote``) wait for the receiver to acknowledge what the spool holds."""
+    from chatsnapshot.instrumentation.configuration import current_pipeline
+
+    pipeline = current_pipeline()
+    if pipeline is not None:
+        pipeline.delivered() if remote else pipeline.force_flush()
 
 
 def span_tracer(switch: Switch) -> Any:

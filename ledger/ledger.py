@@ -23,7 +23,9 @@ Contracts (docs/contracts.md), each with its test in the conformance suite:
   and keeps every hash (they commit to salted payload digests); ``verify`` names
   the first broken ``(correlation, seq)``.
 * One writer per directory (a second gets ``LedgerLockedError`` naming the
-  holder); any number of read-only opens in other processes see what is sealed.
+  holder); any number of read-only opens, in this process or others, see everything it
+  acknowledged, at once: the sealed segments and, beyond them, the writer's WAL (read your
+  writes; a frame written and not yet fsync'd is seen too, at most one group commit early).
 
 ``LedgerReader`` has the reading verbs; ``Ledger`` is a reader that also
 writes. ``Ledger.open(path, readonly=True)`` (or ``LedgerReader.open(path)``)
@@ -120,8 +122,8 @@ class LedgerReader:
     def replay(self, correlation_id: str, after_seq: int = 0) -> Iterator[Envelope]:
         """The envelopes of ``correlation_id`` with ``seq > after_seq``, in seq order.
 
-        A writer sees everything durable; a reader sees what is sealed (and,
-        when no writer runs, what a crashed writer left in the WAL).
+        Every handle sees everything durable: a reader reads a running writer's WAL beyond
+        the sealed segments (and, when no writer runs, what a crashed writer left there).
         """
         self._check_open()
         snap = self._snapshot()
@@ -159,8 +161,8 @@ class LedgerReader:
 
     def since(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
         """Up to ``limit`` envelopes with ``position > after_position``, in position
-        (commit) order, across all correlations: what ``tail`` follows. A writer
-        sees everything durable, a reader what is sealed."""
+        (commit) order, across all correlations: what ``tail`` follows. Every handle
+        sees everything durable."""
         self._check_open()
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")

@@ -14,7 +14,7 @@ class LedgerOptions:
     """How a writer seals and compacts, and how much a reader keeps open.
 
     seal_interval       seconds a non-empty WAL may wait before it is sealed into a
-                        segment (what other processes can read lags by at most this)
+                        segment (readers see the WAL's records before that, too)
     seal_max_bytes      seal as soon as the unsealed records reach about this size
     max_unsealed_bytes  backpressure: appends wait while more than this is unsealed (the
                         sealer is behind: a slow or full disk), and after

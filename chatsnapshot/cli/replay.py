@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p = subparsers.add_parser(
         "replay", parents=[parent], help="print one correlation's envelopes in seq order",
         description="Print the envelopes of one correlation (run, workflow, session) in seq order. "
-                    "Reads what is sealed; a running writer seals at least every few seconds.",
+                    "Sees everything acknowledged, at once, also while a receiver writes the ledger.",
     )
     p.add_argument("correlation_id", metavar="CORRELATION_ID", help=common.RUN_HELP)
     p.add_argument("--format", choices=("table", "jsonl", "json"), default="table",

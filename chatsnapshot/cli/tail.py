@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p = subparsers.add_parser(
         "tail", parents=[parent], help="follow new envelopes as they commit",
         description="Print envelopes in commit (position) order as they arrive, from a running receiver "
-                    "(--server: everything durable, at once) or by watching the ledger directory (what is "
-                    "sealed: a writer seals at least every few seconds). Ctrl-C stops.",
+                    "(--server) or by watching the ledger directory (a running writer's WAL included): either way "
+                    "everything durable, at once. Ctrl-C stops.",
     )
     p.add_argument("--after-position", type=common.non_negative, default=None, metavar="N",
                    help="start after this ledger position (default: the current end; 0: from the beginning)")

@@ -105,11 +105,13 @@ def correlation_of(stream: Any) -> str | None:
     return entry[0] if entry else None
 
 
-async def restore(source: Ledger | str | Path | Iterable[Envelope], correlation_id: str,
-                  stream: Any = None) -> Any:
+async def restore(source: Ledger | str | Path | Iterable[Envelope] | None = None, correlation_id: str | None = None,
+                  stream: Any = None, *, server: str | None = None) -> Any:
     """Rebuild a recorded conversation's stream from the ledger, ready to continue.
 
-    ``source`` is a ledger, a ledger directory or replayed envelopes. Returns
+    ``source`` is a ledger, a ledger directory or replayed envelopes; or give
+    ``server="HOST:PORT"``, a running receiver. What this process recorded is
+    readable at once (``flows.recorded_facts``). Returns
     ``stream`` (default: a new ``MemoryStream`` with the recorded stream's id) with
     its history replaced by the recorded one — the top-level conversation's
     events, not those of agents it delegated to. Nothing is re-recorded; the next
@@ -122,7 +124,9 @@ async def restore(source: Ledger | str | Path | Iterable[Envelope], correlation_
     from ag2.events._serialization import deserialize_value
     from ag2.stream import MemoryStream
 
-    facts = recorded_facts(source, correlation_id)
+    if correlation_id is None:
+        raise TypeError("restore() needs the run's correlation_id")
+    facts = recorded_facts(source, correlation_id, server=server)
     started = next((f.payload for f in facts if f.event_type == "execution.run_started"
                     and f.source.runtime == _SWITCH.runtime), None)
     if started is None:

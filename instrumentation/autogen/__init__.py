@@ -126,9 +126,13 @@ class Restored:
     context_variables: dict[str, Any] = field(default_factory=dict)
 
 
-def restore(source: Ledger | str | Path | Iterable[Envelope], correlation_id: str, agents: Iterable[Any],
-            *, groupchat: Any = None) -> Restored:
+def restore(source: Ledger | str | Path | Iterable[Envelope] | None, correlation_id: str, agents: Iterable[Any],
+            *, groupchat: Any = None, server: str | None = None) -> Restored:
     """Rebuild the conversation state of ``agents`` from a recorded run, ready to continue.
+
+    ``source`` is a ledger, a ledger directory or replayed envelopes; or None with
+    ``server="HOST:PORT"``, a running receiver. What this process recorded is readable at
+    once (``flows.recorded_facts``).
 
     Each agent's ``chat_messages`` gets back what it held: every recorded message
     is appended to the sender's history (role assistant) and the recipient's (role
@@ -140,7 +144,7 @@ def restore(source: Ledger | str | Path | Iterable[Envelope], correlation_id: st
     agents with ``clear_history=False`` records into the same correlation, its first
     fact caused by the last recorded one.
     """
-    facts = recorded_facts(source, correlation_id)
+    facts = recorded_facts(source, correlation_id, server=server)
     by_name = {a.name: a for a in agents}
     restored = Restored(correlation_id)
     for fact in facts:

@@ -1,7 +1,9 @@
 """The two faces of the engine that ``Ledger`` and ``LedgerReader`` stand on.
 
 ``ReadingEngine`` reads a directory without changing it and follows a writer in
-another process by re-reading the MANIFEST when it was replaced. ``WritingEngine``
+another process: it re-reads the MANIFEST when it was replaced, and reads the
+records the writer has put in its WAL but not sealed yet (read your writes from
+another process), again only when a WAL file changed size. ``WritingEngine``
 holds the writer lock and owns the writer, the sealer, the compactor, the
 manifest keeper and the dead-letter file. The facade calls only these methods;
 nothing outside ``_engine`` touches the parts.
@@ -14,12 +16,14 @@ from collections.abc import Callable, Iterable, Sequence
 
 import pyarrow as pa
 
+from chatsnapshot.ledger._engine.buffer import Buffer
 from chatsnapshot.ledger._engine.deadletters import DeadLetters
 from chatsnapshot.ledger._engine.erasure import erase
 from chatsnapshot.ledger._engine.layout import Layout
+from chatsnapshot.ledger._engine.lock import writer_alive
 from chatsnapshot.ledger._engine.manifest import Manifest
 from chatsnapshot.ledger._engine.opening import ReaderParts, manifest_stamp, open_reader, open_writer
-from chatsnapshot.ledger._engine.recovery import RecoveryReport
+from chatsnapshot.ledger._engine.recovery import RecoveryReport, recover_wal
 from chatsnapshot.ledger._engine.snapshot import Snapshot
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.options import LedgerOptions
@@ -39,20 +43,49 @@ class ReadingEngine:
         self._layout, self._options = layout, options
         self._stamp = manifest_stamp(layout)
         self._parts: ReaderParts = open_reader(layout, options)
+        self._tail: tuple[tuple[tuple[str, int], ...], tuple[Buffer, ...], int] | None = None  # (WAL sizes, ...)
 
     @property
     def recovery(self) -> RecoveryReport:
         return self._parts.report
 
     def snapshot(self, *, force: bool = False) -> Snapshot:
-        """What is sealed now (and what a crashed writer left in the WAL); ``force``
-        re-reads the MANIFEST even if it looks unchanged."""
-        stamp = manifest_stamp(self._layout)
-        if force or stamp != self._stamp:
-            # Old snapshots keep their own segment files open; nothing is closed here.
-            self._parts, self._stamp = open_reader(self._layout, self._options, self._parts), stamp
+        """What is durable now: what is sealed, and what the writer's WAL holds beyond it (a
+        running writer's unsealed records, or what a crashed writer left); ``force`` re-reads the
+        MANIFEST even if it looks unchanged."""
+        for _ in range(5):
+            stamp = manifest_stamp(self._layout)
+            if force or stamp != self._stamp:
+                # Old snapshots keep their own segment files open; nothing is closed here.
+                self._parts, self._stamp = open_reader(self._layout, self._options, self._parts), stamp
+                self._tail = None
+            try:
+                buffers, durable = self._live_tail()
+            except FileNotFoundError:  # the writer sealed and dropped a WAL file meanwhile
+                buffers, durable = None, 0
+            if buffers is not None and manifest_stamp(self._layout) == stamp:
+                break
+            force = True  # sealed while the WAL was read: read both again
+        else:
+            buffers, durable = (), 0  # a writer sealing without pause: what is sealed is still right
         parts = self._parts
-        return Snapshot(tuple(parts.catalog.segments), parts.buffers, parts.durable)
+        return Snapshot(tuple(parts.catalog.segments), parts.buffers + buffers, max(parts.durable, durable))
+
+    def _live_tail(self) -> tuple[tuple[Buffer, ...], int]:
+        """A running writer's records above what is sealed, read from its WAL (cached while the
+        WAL files keep their sizes). A frame being written (a torn tail) is not read; a frame
+        written and not yet fsync'd is: at most one group commit ahead of what is acknowledged."""
+        layout = self._layout
+        if self._parts.buffers or not layout.wal.is_dir() or not writer_alive(layout.lock):
+            return (), 0  # no writer: open_reader read what a crashed one left
+        key = tuple((p.name, p.stat().st_size) for p in layout.wal_files())
+        if self._tail is None or self._tail[0] != key:
+            wal = recover_wal(layout, self._parts.manifest.sealed_through, {}, RecoveryReport(), quarantine=False)
+            buf = Buffer(wal.sources)
+            for record in wal.records:
+                buf.add(record)
+            self._tail = (key, (buf,) if wal.records else (), wal.records[-1].position if wal.records else 0)
+        return self._tail[1], self._tail[2]
 
     def manifest(self) -> Manifest:
         """The MANIFEST this view was opened with (and the losses a crashed writer's WAL shows)."""

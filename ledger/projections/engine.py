@@ -13,8 +13,9 @@ new one: the work is proportional to what is new, not to the ledger. A checkpoin
 version of the projection, or one ahead of the ledger (a ledger replaced by another), is
 discarded and the projection rebuilt from position 0. Checkpoints are a cache: deleting the
 folder only costs a rebuild, and a ledger folder that cannot be written to still gets the
-right answer (without saving it). A read-only handle folds what is sealed, a writer what is
-durable; positions are sealed in order, so either way the checkpoint is a prefix.
+right answer (without saving it). Every handle folds what is durable (a read-only one
+reads a running writer's WAL too); positions are committed in order, so the checkpoint is a
+prefix.
 """
 
 from __future__ import annotations

@@ -1,0 +1,56 @@
+"""Read your writes: whatever a writer acknowledged is readable at once, from another handle in
+the same process and from another process, before anything is sealed (the reader reads the
+writer's WAL beyond the sealed segments)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from chatsnapshot.ledger import Ledger, LedgerOptions, LedgerReader
+from tests.helpers import ROOT, LineCollector, make_facts, python
+
+
+def open_unsealed(path) -> Ledger:
+    """A writer that does not seal during the test: everything it holds is in its WAL."""
+    return Ledger.open(path, options=LedgerOptions(seal_interval=3600))
+
+
+def visible(path, ids: list[str]) -> set[str]:
+    with LedgerReader.open(path) as reader:
+        found = reader.sql("SELECT event_id::VARCHAR AS id FROM envelopes").column(0).to_pylist()
+        assert reader.verify().ok
+    return set(ids) & set(found)
+
+
+def test_another_handle_in_the_same_process_reads_what_was_just_appended(tmp_path):
+    with open_unsealed(tmp_path / "ledger") as writer:
+        facts = make_facts(300, correlations=3)
+        writer.append(facts)
+        with Ledger.open(tmp_path / "ledger", readonly=True) as reader:  # no seal, no wait
+            assert [e.event_id for e in reader.replay("run-1")] == [f.event_id for f in facts[1::3]]
+            assert reader.last_position == 300
+        assert writer.sql("SELECT count(*) AS n FROM envelopes").to_pylist() == [{"n": 300}]
+        assert not list((tmp_path / "ledger" / "segments").glob("*.parquet"))  # nothing was sealed
+
+
+def test_another_process_reads_every_acknowledged_fact_at_once(tmp_path):
+    ledger = tmp_path / "ledger"
+    proc = python("-m", "tests.ledger.writer_process", "tests.ledger.test_read_your_writes:open_unsealed",
+                  str(ledger), "loop", cwd=ROOT)
+    lines = LineCollector(proc)
+    try:
+        assert lines.ready.wait(30)
+        checks = 0
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            acked = [json.loads(line[4:])["id"] for line in list(lines.lines) if line.startswith("ACK ")]
+            if acked:
+                assert visible(ledger, acked) == set(acked)  # every acknowledged fact, the moment it was
+                checks += 1
+            time.sleep(0.1)
+        assert checks >= 5
+        assert not list((ledger / "segments").glob("*.parquet"))  # all of it read from the running writer's WAL
+    finally:
+        proc.kill()
+        proc.wait()
