@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import ssl
 import threading
 from concurrent import futures
@@ -108,20 +109,29 @@ class Receiver:
             add_services(server, self.ingest, self.auth, self._health)
             add_ledger_service(server, self.ledger, self.auth, self._stopping)
             address = f"[{s.grpc[0]}]:{s.grpc[1]}" if ":" in s.grpc[0] else f"{s.grpc[0]}:{s.grpc[1]}"
+            credentials = None
             if self._tls_files is not None:
                 key, cert, client_ca = self._tls_files
                 credentials = grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca,
                                                           require_client_auth=client_ca is not None)
-                self.grpc_port = server.add_secure_port(address, credentials)
-            else:
-                self.grpc_port = server.add_insecure_port(address)
+            try:
+                _probe(s.grpc)  # our own message, before grpcio logs its own at C level
+                self.grpc_port = (server.add_secure_port(address, credentials) if credentials is not None
+                                  else server.add_insecure_port(address))
+            except (OSError, RuntimeError):  # the address is taken, or not this host's
+                self.grpc_port = 0
             if not self.grpc_port:
-                raise OSError(f"cannot listen for OTLP/gRPC on {address} (in use?); change --grpc")
+                raise OSError(f"cannot listen for OTLP/gRPC on {address}: the port is in use or the address is "
+                              "not this machine's; change --grpc")
             server.start()
             self._grpc = server
         if s.http is not None:
-            self._http = HttpReceiver(s.http, self.ingest, self.auth, max_request_bytes=s.max_request_bytes,
-                                      ready=self.ready, tls=self._http_tls())
+            try:
+                self._http = HttpReceiver(s.http, self.ingest, self.auth, max_request_bytes=s.max_request_bytes,
+                                          ready=self.ready, tls=self._http_tls())
+            except OSError as e:
+                raise OSError(f"cannot listen for OTLP/HTTP on {s.http[0]}:{s.http[1]}: {e.strerror or e}; "
+                              "change --http") from None
             self._http.start()
             self.http_address = self._http.address
         threading.Thread(target=self._watch_health, name="chatsnapshot-health", daemon=True).start()
@@ -220,3 +230,13 @@ def _where(configured: tuple[str, int] | None, bound: object) -> str:
     port = bound[1] if isinstance(bound, tuple) else bound
     return f"{configured[0]}:{port}"
 
+
+def _probe(address: tuple[str, int]) -> None:
+    """Raise OSError when ``address`` cannot be listened on now (a port in use, a foreign address)."""
+    host, port = address
+    if not port:
+        return  # the OS chooses: always available
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpcio binds: TIME_WAIT is no obstacle
+        probe.bind((host, port))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+from pathlib import Path
 
 from chatsnapshot.cli import common
 
@@ -70,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings.resolve(flags)
     except ValueError as e:
         raise common.UserError(str(e)) from None
+    created = not Path(settings.ledger).exists()
     try:
         return serve(settings)
     except (ValueError, OSError) as e:
+        if created:  # a failed start leaves nothing behind: nothing was ever acknowledged into it
+            shutil.rmtree(settings.ledger, ignore_errors=True)
         raise common.UserError(str(e)) from None
