@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from chatsnapshot.cli import common
+from chatsnapshot.cli.output import add_format_argument, write_jsonl
 from chatsnapshot.ledger.projections import context
 from chatsnapshot.ledger.projections.context import MIN_BUDGET
 
@@ -18,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     "older facts were left out.",
     )
     common.add_run_arguments(p)
+    add_format_argument(p, ("json", "jsonl"), default="json")
     p.add_argument("--max-chars", type=_budget, default=8000, metavar="N",
                    help=f"the budget: characters of message content (default 8000, at least {MIN_BUDGET})")
     p.set_defaults(func=run)
@@ -32,6 +34,9 @@ def _budget(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     result = context(common.run_envelopes(args), args.max_chars)
-    common.write_text(result.to_json(), None)
+    if args.format == "jsonl":
+        write_jsonl(result.messages)
+    else:
+        common.write_text(result.to_json(), None)
     print(f"{result.kept} facts in {result.chars} characters; {result.left_out} older left out", file=sys.stderr)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from chatsnapshot.cli import common
+from chatsnapshot.cli.output import add_format_argument
 from chatsnapshot.ledger.projections import causal_dag
 
 
@@ -16,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     "Example: chatsnapshot dag ID --format dot | dot -Tsvg > run.svg",
     )
     common.add_run_arguments(p)
-    p.add_argument("--format", choices=("json", "dot", "mermaid"), default="json", help="default: json")
+    add_format_argument(p, ("json", "dot", "mermaid"), default="json",
+                        extra={"dot": "Graphviz (dot -Tsvg)", "mermaid": "a Mermaid flowchart"})
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=run)
 

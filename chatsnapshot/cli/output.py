@@ -17,7 +17,18 @@ import pyarrow as pa
 
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
-__all__ = ["arrow_rows", "json_default", "print_table", "shorten", "write_csv", "write_jsonl"]
+__all__ = [
+    "FORMATS", "add_format_argument", "arrow_rows", "emit", "json_default", "print_table", "shorten", "write_csv",
+    "write_jsonl",
+]
+
+# The one --format grammar: the same word means the same thing in every command that takes it.
+FORMATS = {
+    "table": "aligned columns for people",
+    "json": "one JSON document",
+    "jsonl": "one JSON object per line",
+    "csv": "RFC 4180 CSV, a header row, LF line endings (NULL is an empty field)",
+}
 
 TABLE_ROW_LIMIT = 1000
 
@@ -37,9 +48,46 @@ def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
+def add_format_argument(p: Any, choices: Sequence[str], *, default: str = "table",
+                        aliases: dict[str, str] | None = None, extra: dict[str, str] | None = None) -> None:
+    """``--format`` with ``choices`` from ``FORMATS`` (and ``extra``: formats of this command alone, such as
+    dag's dot), each explained the same way everywhere; ``aliases``: older words still accepted."""
+    import argparse
+
+    meaning = {**FORMATS, **(extra or {})}
+    names = aliases or {}
+
+    def parse(text: str) -> str:
+        value = names.get(text, text)
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
+        return value
+
+    described = "; ".join(f"{c}: {meaning[c]}" + (" (default)" if c == default else "") for c in choices)
+    p.add_argument("--format", type=parse, default=default, metavar="{" + ",".join(choices) + "}", help=described)
+
+
+def emit(fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, elastic: str | None = None,
+         out: TextIO | None = None) -> None:
+    """``rows`` (Python values: JSON stays JSON, None is null) as ``fmt`` of ``FORMATS``."""
+    out = out or sys.stdout
+    if fmt == "table":
+        print_table(columns, rows, out, elastic=elastic)
+    elif fmt == "jsonl":
+        write_jsonl((dict(zip(columns, row, strict=True)) for row in rows), out)
+    elif fmt == "json":
+        json.dump([dict(zip(columns, row, strict=True)) for row in rows], out, ensure_ascii=False, indent=2,
+                  default=json_default)
+        out.write("\n")
+    elif fmt == "csv":
+        _write_csv_rows(columns, rows, out)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+
+
 def _cell(value: Any) -> str:
     if value is None:
-        return "null"
+        return "NULL"  # the SQL null: a string "null" prints as null
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, default=json_default)
     return str(value)
@@ -90,10 +138,13 @@ def arrow_rows(table: pa.Table) -> tuple[list[str], list[tuple[Any, ...]]]:
 
 
 def write_csv(table: pa.Table, out: TextIO | None = None) -> None:
-    out = out or sys.stdout
     names, rows = arrow_rows(table)
-    w = csv.writer(out)
-    w.writerow(names)
+    _write_csv_rows(names, rows, out or sys.stdout)
+
+
+def _write_csv_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
+    w = csv.writer(out, lineterminator="\n")  # LF: `tail -1`, `grep -x` and friends see whole lines
+    w.writerow(columns)
     for row in rows:
-        w.writerow(["" if v is None else json.dumps(v, default=json_default) if isinstance(v, dict | list)
-                    else v for v in row])
+        w.writerow(["" if v is None else json.dumps(v, ensure_ascii=False, default=json_default)
+                    if isinstance(v, dict | list) else v for v in row])

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Mapping
 
 from chatsnapshot.cli import common
-from chatsnapshot.cli.output import print_table, write_jsonl
+from chatsnapshot.cli.output import add_format_argument, emit, print_table
 from chatsnapshot.ledger import envelope_to_json
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
@@ -20,8 +18,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     "Sees everything acknowledged, at once, also while a receiver writes the ledger.",
     )
     p.add_argument("correlation_id", metavar="CORRELATION_ID", help=common.RUN_HELP)
-    p.add_argument("--format", choices=("table", "jsonl", "json"), default="table",
-                   help="table for people (default); jsonl or json: the full envelopes")
+    add_format_argument(p, ("table", "json", "jsonl", "csv"))
     p.add_argument("--after-seq", type=common.non_negative, default=0, metavar="N",
                    help="only envelopes with seq > N (resume a replay)")
     common.add_server_argument(p)
@@ -44,11 +41,10 @@ def run(args: argparse.Namespace) -> int:
             f"no envelopes for correlation {args.correlation_id!r} in {where} "
             "('chatsnapshot runs' lists the correlations)"
         )
-    if args.format == "jsonl":
-        write_jsonl(envelope_to_json(e) for e in envelopes)
-    elif args.format == "json":
-        json.dump([envelope_to_json(e) for e in envelopes], sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+    if args.format != "table":  # the full envelopes
+        documents = [envelope_to_json(e) for e in envelopes]
+        columns = list(documents[0]) if documents else []
+        emit(args.format, columns, [tuple(d.get(c) for c in columns) for d in documents])
     else:
         seq_of = {e.event_id: e.seq for e in envelopes}
         rows = [

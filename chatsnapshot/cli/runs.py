@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from chatsnapshot.cli import common
-from chatsnapshot.cli.output import print_table, write_jsonl
+from chatsnapshot.cli.output import add_format_argument, emit, print_table
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
 
@@ -15,21 +15,19 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         description="List every correlation: first and last occurred_at, envelope count, last event type, and "
                     "the conversation it belongs to when a producer said (gen_ai.conversation.id, session.id).",
     )
-    p.add_argument("--format", choices=("table", "jsonl"), default="table")
+    add_format_argument(p, ("table", "json", "jsonl", "csv"))
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     with common.open_readers(args) as ledger:
         runs = ledger.runs()
-    if args.format == "jsonl":
-        write_jsonl({
-            "correlation_id": r.correlation_id,
-            "first_occurred_at": format_rfc3339_ns(r.first_occurred_at),
-            "last_occurred_at": format_rfc3339_ns(r.last_occurred_at),
-            "envelopes": r.envelopes, "event_types": r.event_types,
-            "last_event_type": r.last_event_type, "last_seq": r.last_seq, "conversation_id": r.conversation_id,
-        } for r in runs)
+    if args.format != "table":
+        columns = ("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes", "event_types",
+                   "last_event_type", "last_seq", "conversation_id")
+        emit(args.format, columns, [(r.correlation_id, format_rfc3339_ns(r.first_occurred_at),
+                                     format_rfc3339_ns(r.last_occurred_at), r.envelopes, r.event_types,
+                                     r.last_event_type, r.last_seq, r.conversation_id) for r in runs])
     else:
         head: tuple[str, ...] = ("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes",
                                  "last_event_type")

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from chatsnapshot.cli import common
-from chatsnapshot.cli.output import arrow_rows, print_table, write_csv, write_jsonl
+from chatsnapshot.cli.output import add_format_argument, arrow_rows, emit, write_csv
 
 EXAMPLE = "SELECT event_type, count(*) AS n FROM envelopes GROUP BY 1 ORDER BY n DESC"
 
@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         epilog=f'example: chatsnapshot sql "{EXAMPLE}"',
     )
     p.add_argument("query", metavar="QUERY", help="the SQL; '-' reads it from stdin")
-    p.add_argument("--format", choices=("table", "csv", "jsonl"), default="table")
+    add_format_argument(p, ("table", "json", "jsonl", "csv"))
     p.set_defaults(func=run)
 
 
@@ -31,13 +31,15 @@ def run(args: argparse.Namespace) -> int:
         try:
             table = ledger.sql(query)
         except duckdb.Error as e:
-            raise common.UserError(f"SQL error: {str(e).splitlines()[0]}") from e
+            raise common.UserError(f"SQL error: {_message(e)}") from e
     if args.format == "csv":
         write_csv(table)
     else:
         names, rows = arrow_rows(table)
-        if args.format == "jsonl":
-            write_jsonl(dict(zip(names, row, strict=True)) for row in rows)
-        else:
-            print_table(names, rows)
+        emit(args.format, names, rows)
     return 0
+
+
+def _message(error: Exception) -> str:
+    """DuckDB's message whole, hints included ("Did you mean ...", candidate bindings), on one line."""
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from chatsnapshot.cli import common
-from chatsnapshot.cli.output import print_table, write_jsonl
+from chatsnapshot.cli.output import add_format_argument, emit, print_table
 from chatsnapshot.ledger.projections import ProjectionEngine, RunMetricsProjection, metrics
 
 _PROGRESS_EVERY = 100_000  # positions between progress lines while catching up
@@ -23,8 +23,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     )
     p.add_argument("correlation_id", metavar="ID", nargs="?",
                    help="one run (its correlation id or a unique start of it); default: every run")
-    p.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
-                   help="table for people (default); json (one run) or jsonl (one line per run)")
+    add_format_argument(p, ("table", "json", "jsonl", "csv"))
     common.add_server_argument(p)
     p.set_defaults(func=run)
 
@@ -39,10 +38,11 @@ def run(args: argparse.Namespace) -> int:
         with common.open_reader(args) as ledger:
             state = ProjectionEngine(ledger, RunMetricsProjection()).update(_Progress())
         rows = sorted((m.summary() for m in state.values()), key=lambda m: (m["correlation_id"]))
-    if args.format == "jsonl" or (args.format == "json" and len(rows) != 1):
-        write_jsonl(rows)
-    elif args.format == "json":
-        common.write_text(_json(rows[0]), None)
+    if args.format == "json" and args.correlation_id is not None:
+        common.write_text(_json(rows[0]), None)  # one run: its object
+    elif args.format != "table":
+        columns = list(rows[0]) if rows else []
+        emit(args.format, columns, [tuple(r.get(c) for c in columns) for r in rows])
     elif args.correlation_id is not None:
         _print_one(rows[0])
     else:

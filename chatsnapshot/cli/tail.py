@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 from chatsnapshot.cli import common
-from chatsnapshot.cli.output import write_jsonl
+from chatsnapshot.cli.output import add_format_argument, write_jsonl
 from chatsnapshot.ledger import Envelope, envelope_to_json
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
@@ -26,8 +26,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                    help="start after this ledger position (default: the current end; 0: from the beginning)")
     p.add_argument("--count", type=common.non_negative, default=None, metavar="N",
                    help="exit after N envelopes")
-    p.add_argument("--format", choices=("line", "jsonl"), default="line",
-                   help="line: one short line per envelope (default); jsonl: the full envelopes")
+    add_format_argument(p, ("table", "jsonl"), aliases={"line": "table"})
     common.add_server_argument(p)
     p.set_defaults(func=run)
 

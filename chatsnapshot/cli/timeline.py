@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from chatsnapshot.cli import common
+from chatsnapshot.cli.output import add_format_argument
 from chatsnapshot.ledger.projections import render_timeline, timeline
 
 
@@ -15,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     "operations (run, turn, tool, human wait, LLM call) with their durations.",
     )
     common.add_run_arguments(p)
-    p.add_argument("--format", choices=("text", "json"), default="text", help="text for people (default), json")
+    add_format_argument(p, ("table", "json"), aliases={"text": "table"})
     p.set_defaults(func=run)
 
 

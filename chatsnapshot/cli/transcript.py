@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from chatsnapshot.cli import common
+from chatsnapshot.cli.output import add_format_argument
 from chatsnapshot.ledger.projections import render_transcript, transcript, transcript_json
 
 
@@ -17,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     )
     common.add_run_arguments(p)
     p.add_argument("--agent", metavar="NAME", help="only what NAME said or did, and what was addressed to it")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="text for people (default), json")
+    add_format_argument(p, ("table", "json"), aliases={"text": "table"})
     p.set_defaults(func=run)
 
 
