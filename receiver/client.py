@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import grpc
 
-from chatsnapshot.ledger import ChainBreak, Envelope, Problem, VerifyReport, envelope_from_proto
+from chatsnapshot.ledger import ChainBreak, Envelope, Problem, RunSummary, VerifyReport, envelope_from_proto
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2 as pb
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2_grpc as pb_grpc
 
@@ -59,6 +59,13 @@ class LedgerClient:
         """The newest checkpoint the receiver's ledger wrote (None: none yet)."""
         answer = self._stub.Checkpoint(pb.CheckpointRequest(), metadata=self._metadata, timeout=timeout)
         return answer.note or None
+
+    def runs(self, timeout: float = 60.0) -> list[RunSummary]:
+        """One summary per run, ordered by first occurrence (as ``Ledger.runs``)."""
+        response = self._stub.Runs(pb.RunsRequest(), metadata=self._metadata, timeout=timeout)
+        return [RunSummary(r.correlation_id, r.first_occurred_at, r.last_occurred_at, r.envelopes,
+                           dict(r.event_types), r.last_event_type, r.last_seq, r.conversation_id or None)
+                for r in response.runs]
 
     def close(self) -> None:
         self._channel.close()

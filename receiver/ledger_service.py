@@ -1,4 +1,4 @@
-"""``chatsnapshot.v1.LedgerService`` on the receiver's gRPC port: Replay, Tail, Verify, Checkpoint.
+"""``chatsnapshot.v1.LedgerService`` on the receiver's gRPC port: Replay, Tail, Verify, Checkpoint, Runs.
 
 Served by the process that writes the ledger, so it sees every durable envelope,
 not only what is sealed. Authentication is the same bearer token as OTLP.
@@ -72,6 +72,14 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
     def Checkpoint(self, request: pb.CheckpointRequest, context: grpc.ServicerContext) -> pb.CheckpointResponse:
         self._check(context)
         return pb.CheckpointResponse(note=self._ledger.latest_checkpoint() or "")
+
+    def Runs(self, request: pb.RunsRequest, context: grpc.ServicerContext) -> pb.RunsResponse:
+        self._check(context)
+        return pb.RunsResponse(runs=[pb.RunSummary(
+            correlation_id=r.correlation_id, first_occurred_at=r.first_occurred_at,
+            last_occurred_at=r.last_occurred_at, envelopes=r.envelopes, event_types=r.event_types,
+            last_event_type=r.last_event_type, last_seq=r.last_seq, conversation_id=r.conversation_id or "",
+        ) for r in self._ledger.runs()])
 
 
 def add_ledger_service(server: grpc.Server, ledger: StoreReader, auth: Authenticator,

@@ -21,9 +21,23 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 __all__ = [
-    "EXIT_ERROR", "EXIT_NO", "UserError", "add_run_arguments", "add_server_argument", "connect", "ledger_path",
-    "ledger_paths", "non_negative", "open_reader", "open_readers",
-    "open_writer", "remote", "run_envelopes", "write_text",
+    "EXIT_ERROR",
+    "EXIT_NO",
+    "UserError",
+    "add_run_arguments",
+    "add_server_argument",
+    "connect",
+    "ledger_path",
+    "ledger_paths",
+    "non_negative",
+    "open_reader",
+    "open_readers",
+    "open_writer",
+    "remote",
+    "resolve_remote_run",
+    "resolve_run",
+    "run_envelopes",
+    "write_text",
 ]
 
 EXIT_NO = 1  # the answer is no: a broken chain, a conflict
@@ -167,8 +181,17 @@ def resolve_run(ledger: LedgerReader | LedgerUnion, wanted: str, *, missing_ok: 
     ``wanted`` itself: the caller says what no envelopes means)."""
     if ledger.holds(wanted):
         return wanted
-    matches = [r.correlation_id for r in ledger.runs()
-               if r.correlation_id.startswith(wanted) or r.correlation_id.endswith(wanted)]
+    return _one_run(wanted, [r.correlation_id for r in ledger.runs()], str(ledger.path), missing_ok=missing_ok)
+
+
+def resolve_remote_run(client: LedgerClient, wanted: str, server: str, *, missing_ok: bool = False) -> str:
+    """``resolve_run`` against a running receiver (its Runs RPC)."""
+    ids = [r.correlation_id for r in remote(client.runs, server)]
+    return wanted if wanted in ids else _one_run(wanted, ids, server, missing_ok=missing_ok)
+
+
+def _one_run(wanted: str, ids: list[str], where: str, *, missing_ok: bool) -> str:
+    matches = [c for c in ids if c.startswith(wanted) or c.endswith(wanted)]
     if len(matches) > 1:
         part = ("the start" if all(m.startswith(wanted) for m in matches) else
                 "the end" if all(m.endswith(wanted) for m in matches) else "the start or end")
@@ -177,7 +200,7 @@ def resolve_run(ledger: LedgerReader | LedgerUnion, wanted: str, *, missing_ok: 
     if not matches:
         if missing_ok:
             return wanted
-        raise UserError(f"no run {wanted!r} in {ledger.path} ('chatsnapshot runs' lists them)")
+        raise UserError(f"no run {wanted!r} in {where} ('chatsnapshot runs' lists them)")
     return matches[0]
 
 
@@ -187,15 +210,15 @@ def run_envelopes(args: argparse.Namespace) -> list[Envelope]:
     wanted = args.correlation_id
     if args.server:
         with connect(args) as client:
-            envelopes = remote(lambda: list(client.replay(wanted)), args.server)
+            run_id = resolve_remote_run(client, wanted, args.server)
+            envelopes = remote(lambda: list(client.replay(run_id)), args.server)
         where = args.server
     else:
         with open_reader(args) as ledger:
             envelopes = list(ledger.replay(resolve_run(ledger, wanted)))
         where = str(ledger.path)
     if not envelopes:
-        hint = "give the whole correlation id with --server" if args.server else "'chatsnapshot runs' lists them"
-        raise UserError(f"no run {wanted!r} in {where} ({hint})")
+        raise UserError(f"no run {wanted!r} in {where} ('chatsnapshot runs' lists them)")
     return envelopes
 
 

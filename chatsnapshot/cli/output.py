@@ -117,9 +117,10 @@ def write_jsonl(objects: Any, out: TextIO | None = None) -> None:
         out.write(json.dumps(obj, ensure_ascii=False, default=json_default) + "\n")
 
 
-def arrow_rows(table: pa.Table) -> tuple[list[str], list[tuple[Any, ...]]]:
+def arrow_rows(table: pa.Table, json_columns: frozenset[str] = frozenset()) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Column names and Python rows; timestamps become RFC 3339 text in UTC with
-    nanoseconds (Python datetimes would drop them), JSON columns are parsed,
+    nanoseconds (Python datetimes would drop them), JSON columns (Arrow's JSON type, or
+    text columns named in ``json_columns``: DuckDB hands JSON over as text) are parsed,
     maps become objects."""
     columns = []
     values: list[Any]
@@ -129,7 +130,7 @@ def arrow_rows(table: pa.Table) -> tuple[list[str], list[tuple[Any, ...]]]:
             values = [None if v is None else format_rfc3339_ns(v) for v in ns]
         elif pa.types.is_map(field.type):
             values = [None if v is None else dict(v) for v in col.to_pylist()]
-        elif isinstance(field.type, pa.JsonType):
+        elif isinstance(field.type, pa.JsonType) or (field.name in json_columns and pa.types.is_string(field.type)):
             values = [None if v is None else json.loads(v) for v in col.cast(pa.string()).to_pylist()]
         else:
             values = col.to_pylist()

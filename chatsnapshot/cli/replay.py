@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 def run(args: argparse.Namespace) -> int:
     if args.server:
         with common.connect(args) as client:
-            envelopes = common.remote(lambda: list(client.replay(args.correlation_id, after_seq=args.after_seq)),
-                                      args.server)
+            run_id = common.resolve_remote_run(client, args.correlation_id, args.server, missing_ok=True)
+            envelopes = common.remote(lambda: list(client.replay(run_id, after_seq=args.after_seq)), args.server)
         where = args.server
     else:
         with common.open_readers(args) as ledger:
@@ -37,10 +37,7 @@ def run(args: argparse.Namespace) -> int:
             envelopes = list(ledger.replay(run_id, after_seq=args.after_seq))
         where = str(ledger.path)
     if not envelopes and args.after_seq == 0:
-        raise common.UserError(
-            f"no envelopes for correlation {args.correlation_id!r} in {where} "
-            "('chatsnapshot runs' lists the correlations)"
-        )
+        raise common.UserError(f"no run {args.correlation_id!r} in {where} ('chatsnapshot runs' lists them)")
     if args.format != "table":  # the full envelopes
         documents = [envelope_to_json(e) for e in envelopes]
         columns = list(documents[0]) if documents else []

@@ -16,12 +16,17 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     "the conversation it belongs to when a producer said (gen_ai.conversation.id, session.id).",
     )
     add_format_argument(p, ("table", "json", "jsonl", "csv"))
+    common.add_server_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    with common.open_readers(args) as ledger:
-        runs = ledger.runs()
+    if args.server:
+        with common.connect(args) as client:
+            runs = common.remote(client.runs, args.server)
+    else:
+        with common.open_readers(args) as ledger:
+            runs = ledger.runs()
     if args.format != "table":
         columns = ("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes", "event_types",
                    "last_event_type", "last_seq", "conversation_id")

@@ -7,6 +7,7 @@ import sys
 
 from chatsnapshot.cli import common
 from chatsnapshot.cli.output import add_format_argument, arrow_rows, emit, write_csv
+from chatsnapshot.ledger import LedgerReader, LedgerUnion
 
 EXAMPLE = "SELECT event_type, count(*) AS n FROM envelopes GROUP BY 1 ORDER BY n DESC"
 
@@ -32,12 +33,25 @@ def run(args: argparse.Namespace) -> int:
             table = ledger.sql(query)
         except duckdb.Error as e:
             raise common.UserError(f"SQL error: {_message(e)}") from e
+        json_columns = _json_columns(ledger, query)
     if args.format == "csv":
         write_csv(table)
     else:
-        names, rows = arrow_rows(table)
+        names, rows = arrow_rows(table, json_columns)
         emit(args.format, names, rows)
     return 0
+
+
+def _json_columns(ledger: LedgerReader | LedgerUnion, query: str) -> frozenset[str]:
+    """The result columns DuckDB types JSON (they arrive as text): JSON values stay JSON."""
+    import duckdb
+
+    try:
+        described = ledger.sql(f"DESCRIBE {query}")
+    except duckdb.Error:  # not a query DESCRIBE takes (PRAGMA, SET, ...): no JSON columns to know of
+        return frozenset()
+    return frozenset(n for n, t in zip(described.column("column_name").to_pylist(),
+                                       described.column("column_type").to_pylist(), strict=True) if t == "JSON")
 
 
 def _message(error: Exception) -> str:

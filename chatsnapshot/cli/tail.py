@@ -54,7 +54,8 @@ def _follow(args: argparse.Namespace) -> Iterator[Envelope]:
     if args.server:
         with common.connect(args) as client:
             yield from common.remote_iter(client.tail(args.after_position), args.server)
-        return
+        raise common.UserError(f"the receiver at {args.server} ended the stream (it is shutting down); "
+                               "nothing more will arrive from it")
     with common.open_reader(args) as ledger:
         position = ledger.last_position if args.after_position is None else args.after_position
         while True:

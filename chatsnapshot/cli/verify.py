@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
                                "one --ledger")
     if args.server:
         with common.connect(args) as client:
-            report = common.remote(lambda: client.verify(args.correlation_id), args.server)
+            run_id = (common.resolve_remote_run(client, args.correlation_id, args.server)
+                      if args.correlation_id else None)
+            report = common.remote(lambda: client.verify(run_id), args.server)
     else:
         with common.open_readers(args) as ledger:
             run_id = common.resolve_run(ledger, args.correlation_id) if args.correlation_id else None

@@ -78,7 +78,7 @@ def test_ledger_from_environment(ledger):
 
 
 @pytest.mark.parametrize(("args", "stdin", "message"), [
-    (["replay", "nope"], None, "no envelopes for correlation 'nope'"),
+    (["replay", "nope"], None, "no run 'nope' in"),
     (["sql", "SELECT nope FROM envelopes"], None, "SQL error"),
     (["append", "-"], '{"event_type": "Bad", "correlation_id": "x"}\n', "-:1: event_type"),
     (["append", "-"], "not json\n", "-:1: not JSON"),

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2 as chatsnapshot_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chatsnapshot/v1/ledger_service.proto\x12\x0f\x63hatsnapshot.v1\x1a\x1e\x63hatsnapshot/v1/envelope.proto\":\n\rReplayRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\"7\n\x0bTailRequest\x12\x16\n\x0e\x61\x66ter_position\x18\x01 \x01(\x04\x12\x10\n\x08\x66rom_end\x18\x02 \x01(\x08\"\'\n\rVerifyRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\"A\n\nChainBreak\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"+\n\x0b\x46ileProblem\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa2\x01\n\x0eVerifyResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x14\n\x0c\x63orrelations\x18\x02 \x01(\x04\x12\x11\n\tenvelopes\x18\x03 \x01(\x04\x12+\n\x06\x62reaks\x18\x04 \x03(\x0b\x32\x1b.chatsnapshot.v1.ChainBreak\x12.\n\x08problems\x18\x05 \x03(\x0b\x32\x1c.chatsnapshot.v1.FileProblem\"\x13\n\x11\x43heckpointRequest\"\"\n\x12\x43heckpointResponse\x12\x0c\n\x04note\x18\x01 \x01(\t2\xc5\x02\n\rLedgerService\x12J\n\x06Replay\x12\x1e.chatsnapshot.v1.ReplayRequest\x1a\x1e.chatsnapshot.v1.EnvelopeBatch0\x01\x12\x46\n\x04Tail\x12\x1c.chatsnapshot.v1.TailRequest\x1a\x1e.chatsnapshot.v1.EnvelopeBatch0\x01\x12I\n\x06Verify\x12\x1e.chatsnapshot.v1.VerifyRequest\x1a\x1f.chatsnapshot.v1.VerifyResponse\x12U\n\nCheckpoint\x12\".chatsnapshot.v1.CheckpointRequest\x1a#.chatsnapshot.v1.CheckpointResponseBb\n\x12io.chatsnapshot.v1P\x01ZJgithub.com/chatsnapshot/chatsnapshot/gen/go/chatsnapshot/v1;chatsnapshotv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chatsnapshot/v1/ledger_service.proto\x12\x0f\x63hatsnapshot.v1\x1a\x1e\x63hatsnapshot/v1/envelope.proto\":\n\rReplayRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\"7\n\x0bTailRequest\x12\x16\n\x0e\x61\x66ter_position\x18\x01 \x01(\x04\x12\x10\n\x08\x66rom_end\x18\x02 \x01(\x08\"\'\n\rVerifyRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\"A\n\nChainBreak\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"+\n\x0b\x46ileProblem\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa2\x01\n\x0eVerifyResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x14\n\x0c\x63orrelations\x18\x02 \x01(\x04\x12\x11\n\tenvelopes\x18\x03 \x01(\x04\x12+\n\x06\x62reaks\x18\x04 \x03(\x0b\x32\x1b.chatsnapshot.v1.ChainBreak\x12.\n\x08problems\x18\x05 \x03(\x0b\x32\x1c.chatsnapshot.v1.FileProblem\"\x13\n\x11\x43heckpointRequest\"\"\n\x12\x43heckpointResponse\x12\x0c\n\x04note\x18\x01 \x01(\t\"\r\n\x0bRunsRequest\"\xa5\x02\n\nRunSummary\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x19\n\x11\x66irst_occurred_at\x18\x02 \x01(\x03\x12\x18\n\x10last_occurred_at\x18\x03 \x01(\x03\x12\x11\n\tenvelopes\x18\x04 \x01(\x04\x12@\n\x0b\x65vent_types\x18\x05 \x03(\x0b\x32+.chatsnapshot.v1.RunSummary.EventTypesEntry\x12\x17\n\x0flast_event_type\x18\x06 \x01(\t\x12\x10\n\x08last_seq\x18\x07 \x01(\x04\x12\x17\n\x0f\x63onversation_id\x18\x08 \x01(\t\x1a\x31\n\x0f\x45ventTypesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"9\n\x0cRunsResponse\x12)\n\x04runs\x18\x01 \x03(\x0b\x32\x1b.chatsnapshot.v1.RunSummary2\x8a\x03\n\rLedgerService\x12J\n\x06Replay\x12\x1e.chatsnapshot.v1.ReplayRequest\x1a\x1e.chatsnapshot.v1.EnvelopeBatch0\x01\x12\x46\n\x04Tail\x12\x1c.chatsnapshot.v1.TailRequest\x1a\x1e.chatsnapshot.v1.EnvelopeBatch0\x01\x12I\n\x06Verify\x12\x1e.chatsnapshot.v1.VerifyRequest\x1a\x1f.chatsnapshot.v1.VerifyResponse\x12U\n\nCheckpoint\x12\".chatsnapshot.v1.CheckpointRequest\x1a#.chatsnapshot.v1.CheckpointResponse\x12\x43\n\x04Runs\x12\x1c.chatsnapshot.v1.RunsRequest\x1a\x1d.chatsnapshot.v1.RunsResponseBb\n\x12io.chatsnapshot.v1P\x01ZJgithub.com/chatsnapshot/chatsnapshot/gen/go/chatsnapshot/v1;chatsnapshotv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,6 +33,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chatsnapshot.v1.ledger_serv
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\022io.chatsnapshot.v1P\001ZJgithub.com/chatsnapshot/chatsnapshot/gen/go/chatsnapshot/v1;chatsnapshotv1'
+  _globals['_RUNSUMMARY_EVENTTYPESENTRY']._loaded_options = None
+  _globals['_RUNSUMMARY_EVENTTYPESENTRY']._serialized_options = b'8\001'
   _globals['_REPLAYREQUEST']._serialized_start=89
   _globals['_REPLAYREQUEST']._serialized_end=147
   _globals['_TAILREQUEST']._serialized_start=149
@@ -49,6 +51,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKPOINTREQUEST']._serialized_end=543
   _globals['_CHECKPOINTRESPONSE']._serialized_start=545
   _globals['_CHECKPOINTRESPONSE']._serialized_end=579
-  _globals['_LEDGERSERVICE']._serialized_start=582
-  _globals['_LEDGERSERVICE']._serialized_end=907
+  _globals['_RUNSREQUEST']._serialized_start=581
+  _globals['_RUNSREQUEST']._serialized_end=594
+  _globals['_RUNSUMMARY']._serialized_start=597
+  _globals['_RUNSUMMARY']._serialized_end=890
+  _globals['_RUNSUMMARY_EVENTTYPESENTRY']._serialized_start=841
+  _globals['_RUNSUMMARY_EVENTTYPESENTRY']._serialized_end=890
+  _globals['_RUNSRESPONSE']._serialized_start=892
+  _globals['_RUNSRESPONSE']._serialized_end=949
+  _globals['_LEDGERSERVICE']._serialized_start=952
+  _globals['_LEDGERSERVICE']._serialized_end=1346
 # @@protoc_insertion_point(module_scope)

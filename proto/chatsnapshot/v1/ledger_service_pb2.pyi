@@ -70,3 +70,40 @@ class CheckpointResponse(_message.Message):
     NOTE_FIELD_NUMBER: _ClassVar[int]
     note: str
     def __init__(self, note: _Optional[str] = ...) -> None: ...
+
+class RunsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RunSummary(_message.Message):
+    __slots__ = ("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes", "event_types", "last_event_type", "last_seq", "conversation_id")
+    class EventTypesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    correlation_id: str
+    first_occurred_at: int
+    last_occurred_at: int
+    envelopes: int
+    event_types: _containers.ScalarMap[str, int]
+    last_event_type: str
+    last_seq: int
+    conversation_id: str
+    def __init__(self, correlation_id: _Optional[str] = ..., first_occurred_at: _Optional[int] = ..., last_occurred_at: _Optional[int] = ..., envelopes: _Optional[int] = ..., event_types: _Optional[_Mapping[str, int]] = ..., last_event_type: _Optional[str] = ..., last_seq: _Optional[int] = ..., conversation_id: _Optional[str] = ...) -> None: ...
+
+class RunsResponse(_message.Message):
+    __slots__ = ("runs",)
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[RunSummary]
+    def __init__(self, runs: _Optional[_Iterable[_Union[RunSummary, _Mapping]]] = ...) -> None: ...

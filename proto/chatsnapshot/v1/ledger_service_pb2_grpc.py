@@ -55,6 +55,11 @@ class LedgerServiceStub:
                 request_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointRequest.SerializeToString,
                 response_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointResponse.FromString,
                 _registered_method=True)
+        self.Runs = channel.unary_unary(
+                '/chatsnapshot.v1.LedgerService/Runs',
+                request_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsRequest.SerializeToString,
+                response_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServiceServicer:
@@ -92,6 +97,14 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Runs(self, request, context):
+        """One summary per correlation (run), ordered by first occurrence: what
+        `chatsnapshot runs --server` lists and what a run's prefix or suffix resolves against.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LedgerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +127,11 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.Checkpoint,
                     request_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointRequest.FromString,
                     response_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointResponse.SerializeToString,
+            ),
+            'Runs': grpc.unary_unary_rpc_method_handler(
+                    servicer.Runs,
+                    request_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsRequest.FromString,
+                    response_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +242,33 @@ class LedgerService:
             '/chatsnapshot.v1.LedgerService/Checkpoint',
             chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointRequest.SerializeToString,
             chatsnapshot_dot_v1_dot_ledger__service__pb2.CheckpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Runs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chatsnapshot.v1.LedgerService/Runs',
+            chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsRequest.SerializeToString,
+            chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsResponse.FromString,
             options,
             channel_credentials,
             insecure,
