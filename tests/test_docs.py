@@ -117,3 +117,27 @@ def test_one_on_disk_diagram() -> None:
 def test_readme_mentions_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text()
     assert "make demo" in text and "make test" in text
+
+
+def test_the_command_table_of_docs_cli_matches_the_parsers() -> None:
+    """Every subcommand has its row in docs/cli.md; every flag a row names exists, and every
+    ``--format a|b`` there is exactly what the command accepts."""
+    import argparse
+    import re
+
+    from chatsnapshot.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    page = (ROOT / "docs" / "cli.md").read_text()
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `chatsnapshot ([a-z-]+)([^`]*)`", page, re.MULTILINE)}
+    assert set(commands) <= set(rows), sorted(set(commands) - set(rows))
+    for name, synopsis in rows.items():
+        options = {s for a in commands[name]._actions for s in a.option_strings}
+        for flag in re.findall(r"(--[a-z-]+)", synopsis):
+            assert flag in options, f"docs/cli.md names {name} {flag}, which --help does not have"
+        documented = re.search(r"--format ([a-z|\\]+)", synopsis)
+        action = next((a for a in commands[name]._actions if a.dest == "format"), None)
+        if documented is not None or action is not None:
+            assert documented is not None and action is not None, name
+            assert documented.group(1).replace("\\", "").split("|") == action.metavar.strip("{}").split(","), name
