@@ -165,6 +165,20 @@ def recorded_facts(source: Ledger | str | Path | Iterable[Envelope] | None, corr
     return facts
 
 
+def forked_facts(facts: list[Envelope], upto_seq: int) -> list[Envelope]:
+    """Fork the run ``facts`` at ``upto_seq`` (``ledger.fork``): the new run's facts are emitted
+    through this process's pipeline, as ``record()`` emits (each at its original time), and
+    flushed; returns the copies, which the new run's conversation continues from."""
+    from chatsnapshot.instrumentation.record import emit_envelope
+    from chatsnapshot.ledger.fork import fork_envelopes
+
+    new = fork_envelopes(facts, upto_seq)
+    for envelope in new:
+        emit_envelope(envelope)
+    _flush_own_facts(remote=False)
+    return new[1:]
+
+
 def _flush_own_facts(*, remote: bool) -> None:
     """Make what this process recorded readable: commit the embedded pipeline's queue, and
     (``remote``) wait for the receiver to acknowledge what the spool holds."""

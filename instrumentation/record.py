@@ -45,7 +45,7 @@ from opentelemetry import context as otel_context
 
 from chatsnapshot.environment_variables import CHATSNAPSHOT_ENDPOINT, CHATSNAPSHOT_LEDGER, CHATSNAPSHOT_TRANSPORT
 from chatsnapshot.errors import EnvelopeError
-from chatsnapshot.ledger.envelope import MAX_PAYLOAD_BYTES, ORIGINS, canonical_json, check_event_type
+from chatsnapshot.ledger.envelope import MAX_PAYLOAD_BYTES, ORIGINS, Envelope, canonical_json, check_event_type
 from chatsnapshot.ledger.ids import uuid7
 from chatsnapshot.proto import attributes as A
 
@@ -149,6 +149,20 @@ def _attributes(event_type: str, correlation_id: str | None, payload: dict[str, 
     if agent is not None:
         attributes[A.SOURCE_AGENT] = agent
     return attributes, event_id, correlation_id
+
+
+def emit_envelope(envelope: Envelope) -> None:
+    """Emit a fact made elsewhere (a fork's copies, ``ledger.fork``) as ``record()`` emits one:
+    its id, cause, source and payload as given, at its own ``occurred_at``."""
+    s = envelope.source
+    attributes: dict[str, Any] = {
+        A.EVENT_TYPE: envelope.event_type, A.EVENT_ID: envelope.event_id, A.CORRELATION_ID: envelope.correlation_id,
+        A.SOURCE_ORIGIN: s.origin, A.SOURCE_RUNTIME: s.runtime, A.PAYLOAD: envelope.payload_json,
+        A.CAUSATION_ID: envelope.causation_id or "",
+    }
+    if s.agent is not None:
+        attributes[A.SOURCE_AGENT] = s.agent
+    _emit(envelope.event_type, attributes, envelope.occurred_at)
 
 
 def _uuid(name: str, value: object) -> str:

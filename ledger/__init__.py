@@ -47,6 +47,7 @@ from chatsnapshot.ledger.codec import (
     fact_from_json,
 )
 from chatsnapshot.ledger.envelope import Envelope, Source, canonical_json
+from chatsnapshot.ledger.fork import fork
 from chatsnapshot.ledger.ids import uuid7
 from chatsnapshot.ledger.ledger import Ledger, LedgerReader, RepairReport, repair
 from chatsnapshot.ledger.options import LedgerOptions
@@ -99,6 +100,7 @@ __all__ = [
     "envelope_to_json",
     "envelope_to_proto",
     "fact_from_json",
+    "fork",
     "repair",
     "uuid7",
 ]

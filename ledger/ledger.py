@@ -191,7 +191,10 @@ class LedgerReader:
         rows = zip(*(c.to_pylist() for c in table.columns), strict=True)
         conversations = {r["correlation_id"]: r["conversation_id"]
                          for r in self.sql("SELECT correlation_id, conversation_id FROM run_conversations").to_pylist()}
-        return [RunSummary(c, f, la, n, dict(t), e, s, conversations.get(c)) for c, f, la, n, t, e, s in rows]
+        forks = {r["correlation_id"]: r["forked_from"]
+                 for r in self.sql("SELECT correlation_id, forked_from FROM run_lineage").to_pylist()}
+        return [RunSummary(c, f, la, n, dict(t), e, s, conversations.get(c), forks.get(c))
+                for c, f, la, n, t, e, s in rows]
 
     def sql(self, query: str) -> pa.Table:
         """Run a DuckDB query over the views ``envelopes``, ``runs`` and ``dead_letters``.

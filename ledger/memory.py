@@ -37,6 +37,7 @@ from chatsnapshot.ledger._engine.segment import records_to_table
 from chatsnapshot.ledger._engine.sqlviews import create_views
 from chatsnapshot.ledger.causes import SqlCauseLookup, resolve_causes
 from chatsnapshot.ledger.envelope import Envelope, check_not_reserved
+from chatsnapshot.ledger.fork import FORK_TYPE
 from chatsnapshot.ledger.ids import uuid_bytes
 from chatsnapshot.ledger.records import (
     GENESIS,
@@ -226,9 +227,11 @@ class MemoryLedger:
                 counts[r.event_type] = counts.get(r.event_type, 0) + 1
             named = [c for r in chain if r.source_runtime == "none"
                      and isinstance(c := json.loads(r.payload).get("conversation_id"), str)]
-            summaries.append(RunSummary(chain[0].correlation_id, min(r.occurred_at for r in chain),
+            first = chain[0]
+            forked = json.loads(first.payload).get("forked_from") if first.event_type == FORK_TYPE else None
+            summaries.append(RunSummary(first.correlation_id, min(r.occurred_at for r in chain),
                                         max(r.occurred_at for r in chain), len(chain), counts,
-                                        chain[-1].event_type, chain[-1].seq, max(named, default=None)))
+                                        chain[-1].event_type, chain[-1].seq, max(named, default=None), forked))
         return sorted(summaries, key=lambda s: (s.first_occurred_at, s.correlation_id))
 
     def sql(self, query: str) -> pa.Table:

@@ -132,3 +132,4 @@ class RunSummary(NamedTuple):
     last_event_type: str
     last_seq: int
     conversation_id: str | None = None  # the conversation this run belongs to, when a producer said
+    forked_from: str | None = None  # the run this one was forked from (ledger.fork), if any

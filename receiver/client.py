@@ -64,7 +64,8 @@ class LedgerClient:
         """One summary per run, ordered by first occurrence (as ``Ledger.runs``)."""
         response = self._stub.Runs(pb.RunsRequest(), metadata=self._metadata, timeout=timeout)
         return [RunSummary(r.correlation_id, r.first_occurred_at, r.last_occurred_at, r.envelopes,
-                           dict(r.event_types), r.last_event_type, r.last_seq, r.conversation_id or None)
+                           dict(r.event_types), r.last_event_type, r.last_seq, r.conversation_id or None,
+                           r.forked_from or None)
                 for r in response.runs]
 
     def close(self) -> None:

@@ -79,6 +79,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
             correlation_id=r.correlation_id, first_occurred_at=r.first_occurred_at,
             last_occurred_at=r.last_occurred_at, envelopes=r.envelopes, event_types=r.event_types,
             last_event_type=r.last_event_type, last_seq=r.last_seq, conversation_id=r.conversation_id or "",
+            forked_from=r.forked_from or "",
         ) for r in self._ledger.runs()])
 
 

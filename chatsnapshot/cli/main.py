@@ -21,6 +21,7 @@ from chatsnapshot.cli import (
     context,
     dag,
     erase,
+    fork,
     keygen,
     prove,
     repair,
@@ -42,8 +43,8 @@ from chatsnapshot.ledger import EnvelopeError, LedgerError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stats, view, sql, verify, checkpoint, prove,
-             keygen, compact, erase, repair, append, schema)
+_COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stats, view, fork, sql, verify, checkpoint,
+             prove, keygen, compact, erase, repair, append, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:

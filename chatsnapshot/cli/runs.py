@@ -29,18 +29,22 @@ def run(args: argparse.Namespace) -> int:
             runs = ledger.runs()
     if args.format != "table":
         columns = ("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes", "event_types",
-                   "last_event_type", "last_seq", "conversation_id")
+                   "last_event_type", "last_seq", "conversation_id", "forked_from")
         emit(args.format, columns, [(r.correlation_id, format_rfc3339_ns(r.first_occurred_at),
                                      format_rfc3339_ns(r.last_occurred_at), r.envelopes, r.event_types,
-                                     r.last_event_type, r.last_seq, r.conversation_id) for r in runs])
+                                     r.last_event_type, r.last_seq, r.conversation_id, r.forked_from) for r in runs])
     else:
         head: tuple[str, ...] = ("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes",
                                  "last_event_type")
         conversations = any(r.conversation_id for r in runs)  # GenAI / OpenInference runs: which one
         if conversations:
             head += ("conversation",)
+        forks = any(r.forked_from for r in runs)  # lineage: the run each fork came from
+        if forks:
+            head += ("forked_from",)
         rows = [(r.correlation_id, format_rfc3339_ns(r.first_occurred_at), format_rfc3339_ns(r.last_occurred_at),
-                 r.envelopes, r.last_event_type, *((r.conversation_id or "",) if conversations else ()))
+                 r.envelopes, r.last_event_type, *((r.conversation_id or "",) if conversations else ()),
+                 *((r.forked_from or "",) if forks else ()))
                 for r in runs]
         print_table(head, rows)
     return 0

@@ -47,6 +47,7 @@ from chatsnapshot.instrumentation.flows import (
     current_flow,
     elapsed_ms,
     flow_scope,
+    forked_facts,
     recorded_facts,
     warn_once,
 )
@@ -106,12 +107,14 @@ def correlation_of(stream: Any) -> str | None:
 
 
 async def restore(source: Ledger | str | Path | Iterable[Envelope] | None = None, correlation_id: str | None = None,
-                  stream: Any = None, *, server: str | None = None) -> Any:
+                  stream: Any = None, *, server: str | None = None, upto_seq: int | None = None) -> Any:
     """Rebuild a recorded conversation's stream from the ledger, ready to continue.
 
     ``source`` is a ledger, a ledger directory or replayed envelopes; or give
     ``server="HOST:PORT"``, a running receiver. What this process recorded is
-    readable at once (``flows.recorded_facts``). Returns
+    readable at once (``flows.recorded_facts``). ``upto_seq``: fork the run there
+    (``ledger.fork``): the history is the run's up to that seq, and what the agents
+    do next is recorded into the new run (``correlation_of(stream)`` names it). Returns
     ``stream`` (default: a new ``MemoryStream`` with the recorded stream's id) with
     its history replaced by the recorded one — the top-level conversation's
     events, not those of agents it delegated to. Nothing is re-recorded; the next
@@ -127,6 +130,9 @@ async def restore(source: Ledger | str | Path | Iterable[Envelope] | None = None
     if correlation_id is None:
         raise TypeError("restore() needs the run's correlation_id")
     facts = recorded_facts(source, correlation_id, server=server)
+    if upto_seq is not None:
+        facts = forked_facts(facts, upto_seq)
+        correlation_id = facts[0].correlation_id
     started = next((f.payload for f in facts if f.event_type == "execution.run_started"
                     and f.source.runtime == _SWITCH.runtime), None)
     if started is None:

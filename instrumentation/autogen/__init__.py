@@ -54,7 +54,7 @@ from typing import Any
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from chatsnapshot.instrumentation.autogen import hooks, runs
-from chatsnapshot.instrumentation.flows import recorded_facts
+from chatsnapshot.instrumentation.flows import forked_facts, recorded_facts
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.ledger import Ledger
 
@@ -127,12 +127,14 @@ class Restored:
 
 
 def restore(source: Ledger | str | Path | Iterable[Envelope] | None, correlation_id: str, agents: Iterable[Any],
-            *, groupchat: Any = None, server: str | None = None) -> Restored:
+            *, groupchat: Any = None, server: str | None = None, upto_seq: int | None = None) -> Restored:
     """Rebuild the conversation state of ``agents`` from a recorded run, ready to continue.
 
     ``source`` is a ledger, a ledger directory or replayed envelopes; or None with
     ``server="HOST:PORT"``, a running receiver. What this process recorded is readable at
-    once (``flows.recorded_facts``).
+    once (``flows.recorded_facts``). ``upto_seq``: fork the run there (``ledger.fork``): the
+    state is the run's up to that seq, and the agents' next chat is recorded into the new run
+    (``Restored.correlation_id`` names it).
 
     Each agent's ``chat_messages`` gets back what it held: every recorded message
     is appended to the sender's history (role assistant) and the recipient's (role
@@ -145,6 +147,9 @@ def restore(source: Ledger | str | Path | Iterable[Envelope] | None, correlation
     fact caused by the last recorded one.
     """
     facts = recorded_facts(source, correlation_id, server=server)
+    if upto_seq is not None:
+        facts = forked_facts(facts, upto_seq)
+        correlation_id = facts[0].correlation_id
     by_name = {a.name: a for a in agents}
     restored = Restored(correlation_id)
     for fact in facts:

@@ -9,7 +9,8 @@ read as NULL). ``runs`` has one row per correlation: first and last
 ``occurred_at``, the count, counts per event type (a MAP), the last event type and
 seq. ``causes`` has one row per envelope: its stored ``causation_id``, the
 ``cause_id`` it resolves to and whether that ``dangling`` (``ledger.causes``,
-resolved over the whole ledger). ``run_conversations`` has the ``conversation_id``
+resolved over the whole ledger). ``run_lineage`` has, for each forked run, the run it was forked from and where
+(``ledger.fork``). ``run_conversations`` has the ``conversation_id``
 of the runs whose span facts (promoted by rules) carry the span's
 ``gen_ai.conversation.id`` or ``session.id``; ``conversations`` groups runs by it.
 ``dead_letters`` has the facts the receiver rejected (``ledger._engine.deadletters``).
@@ -109,6 +110,14 @@ FROM envelopes
 WHERE source_runtime = 'none' AND payload->>'$.conversation_id' IS NOT NULL
 GROUP BY correlation_id
 """
+# Where a forked run came from: its first fact, a system.run_forked marker (ledger.fork).
+RUN_LINEAGE_VIEW = """
+CREATE OR REPLACE VIEW run_lineage AS
+SELECT correlation_id, payload->>'$.forked_from' AS forked_from, (payload->>'$.at_seq')::BIGINT AS forked_at_seq,
+       (payload->>'$.fact_id')::UUID AS forked_fact_id
+FROM envelopes
+WHERE event_type = 'system.run_forked' AND seq = 1
+"""
 CONVERSATIONS_VIEW = """
 CREATE OR REPLACE VIEW conversations AS
 SELECT conversation_id,
@@ -124,7 +133,8 @@ GROUP BY conversation_id
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
     """The views over ``_sealed`` and ``_unsealed`` (which the caller made): envelopes, runs, causes."""
-    for statement in (ALL_VIEW, ENVELOPES_VIEW, RUNS_VIEW, RUN_CONVERSATIONS_VIEW, CONVERSATIONS_VIEW, *ANCHOR_MACROS,
+    for statement in (ALL_VIEW, ENVELOPES_VIEW, RUNS_VIEW, RUN_CONVERSATIONS_VIEW, RUN_LINEAGE_VIEW, CONVERSATIONS_VIEW,
+                      *ANCHOR_MACROS,
                       CAUSES_VIEW):
         con.execute(statement)
 

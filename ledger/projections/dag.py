@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chatsnapshot.ledger.envelope import Envelope
+from chatsnapshot.ledger.fork import FORK_TYPE
 from chatsnapshot.ledger.projections._facts import dumps, lane_of, short_type
 
 __all__ = ["CausalDag", "DagNode", "causal_dag"]
@@ -33,13 +34,15 @@ class CausalDag:
     correlation_id: str = ""
     nodes: list[DagNode] = field(default_factory=list)
     edges: list[tuple[str, str]] = field(default_factory=list)  # (cause event_id, effect event_id)
+    forked_from: dict[str, Any] | None = None  # a forked run's lineage: the run, the seq, that fact's id
 
     @property
     def dangling(self) -> list[DagNode]:
         return [n for n in self.nodes if n.dangling_cause is not None]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"correlation_id": self.correlation_id,
+        lineage = {"forked_from": self.forked_from} if self.forked_from is not None else {}
+        return {"correlation_id": self.correlation_id, **lineage,
                 "nodes": [{k: v for k, v in asdict(n).items() if v is not None} for n in self.nodes],
                 "edges": [{"from": a, "to": b} for a, b in self.edges]}
 
@@ -89,6 +92,8 @@ def causal_dag(envelopes: Iterable[Envelope]) -> CausalDag:
         cause = e.cause_id or e.causation_id  # resolved on read (ledger.causes)
         dangling = cause if cause is not None and cause not in present else None
         payload = e.payload  # parsed once: lane and label both read it
+        if e.event_type == FORK_TYPE and e.seq == 1:
+            dag.forked_from = {k: payload.get(k) for k in ("forked_from", "at_seq", "fact_id")}
         dag.nodes.append(DagNode(e.event_id, e.seq or 0, e.event_type, lane_of(e, payload), _label(e, payload),
                                  dangling))
         if cause is not None and dangling is None:
@@ -97,6 +102,8 @@ def causal_dag(envelopes: Iterable[Envelope]) -> CausalDag:
 
 
 def _label(e: Envelope, payload: dict[str, Any]) -> str:
+    if e.event_type == FORK_TYPE:
+        return f"{short_type(e.event_type)} from {payload.get('forked_from')} at seq {payload.get('at_seq')}"
     detail = payload.get("name") or payload.get("kind") or payload.get("status") or ""
     return f"{short_type(e.event_type)} {detail}".strip()
 

@@ -20,7 +20,8 @@ from tests.receiver.conftest import start_receiver
 RUN_A = "0190b6a2-7c4e-7d3a-9f1e-2b8c4d5e6f70"
 RUN_B = "0190b6a2-7c4e-7d3a-9f1e-aaaaaaaaaaaa"  # the same start as RUN_A: only its end tells it apart
 EXTRA = {"view": ["-o", "{tmp}/run.html"], "tail": ["--after-position", "0", "--count", "3"]}
-NOT_READING = {"serve", "keygen", "append", "compact", "erase", "repair", "verify-proof", "schema"}
+NOT_READING = {"serve", "keygen", "append", "compact", "erase", "repair", "verify-proof", "schema",
+               "fork"}  # fork writes (its run names: tests/ledger/test_fork.py)
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

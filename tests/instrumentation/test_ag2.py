@@ -248,6 +248,47 @@ def test_restore_right_after_the_run_sees_the_whole_run(tmp_path, through):
             receiver.stop(grace=2)
 
 
+def test_restore_upto_a_seq_forks_the_run_and_the_agents_continue_the_fork(tmp_path):
+    chatsnapshot.configure(ledger=tmp_path / "ledger")
+
+    async def two_turns() -> str:
+        reply = await agents(script("Anything else?"), ["yes"]).ask("What's the weather in Paris?")
+        await reply.ask("Thanks.")
+        return correlation_of(reply)
+
+    original = asyncio.run(two_turns())
+    from chatsnapshot.instrumentation.configuration import current_pipeline
+    from chatsnapshot.ledger import Ledger
+
+    assert current_pipeline().force_flush()
+    with Ledger.open(tmp_path / "ledger", readonly=True) as ledger:
+        before = list(ledger.replay(original))
+    starts = [f.seq for f in before if f.event_type == "execution.run_started"]
+    at = starts[1] - 1  # the end of the first ask: the second one is what the fork does differently
+
+    async def fork_and_continue() -> str:
+        stream = await restore(tmp_path / "ledger", original, upto_seq=at)
+        assistant = agents(TestConfig("Take an umbrella.", raise_tool_errors=False), [])
+        reply = await assistant.ask("Should I take an umbrella?", stream=stream)
+        assert correlation_of(reply) == correlation_of(stream) != original
+        return correlation_of(reply)
+
+    forked = asyncio.run(fork_and_continue())
+    flush()
+    runs = read_runs(tmp_path / "ledger")  # verifies every chain
+    assert [(f.seq, f.event_id, f.payload) for f in runs[original]] == [(f.seq, f.event_id, f.payload) for f in before]
+    fork_facts = runs[forked]
+    assert fork_facts[0].event_type == "system.run_forked"
+    assert fork_facts[0].payload == {"forked_from": original, "at_seq": at, "fact_id": before[at - 1].event_id}
+    assert [f.payload for f in fork_facts[1:at + 1]] == [f.payload for f in before[:at]]  # the original's prefix
+    new = fork_facts[at + 1:]
+    assert new and new[0].event_type == "execution.run_started"  # then what the agents did next
+    assert any(f.payload.get("content") == "Should I take an umbrella?" for f in new)
+    assert new[0].causation_id == fork_facts[at].event_id  # caused by the last copied fact
+    with Ledger.open(tmp_path / "ledger", readonly=True) as ledger:
+        assert {r.correlation_id: r.forked_from for r in ledger.runs()} == {original: None, forked: original}
+
+
 def test_uninstrument_stops_recording_and_instrument_twice_records_once(tmp_path, instrumented):
     chatsnapshot.configure(ledger=tmp_path / "ledger")
 

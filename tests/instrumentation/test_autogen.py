@@ -6,6 +6,7 @@ scripted, as a ModelClient (``ScriptedClient``).
 """
 
 
+import json
 from typing import Any
 
 import pytest
@@ -219,6 +220,46 @@ def test_restore_right_after_the_chat_sees_the_whole_chat(tmp_path, through):
         _install(None)
         if receiver is not None:
             receiver.stop(grace=2)
+
+
+def test_restore_upto_a_seq_forks_the_chat_and_the_agents_continue_the_fork(tmp_path):
+    from chatsnapshot.instrumentation.configuration import current_pipeline
+    from chatsnapshot.ledger import Ledger
+
+    chatsnapshot.configure(ledger=tmp_path / "ledger")
+    ScriptedClient.SCRIPT[:] = [{"tool_calls": [("get_weather", {"city": "Paris"})]}, "Sunny in Paris. TERMINATE",
+                                {"tool_calls": [("get_weather", {"city": "London"})]}, "Rain in London. TERMINATE"]
+    assistant, user = pair()
+    user.human_input_mode = "NEVER"
+    user.initiate_chat(assistant, message="Paris?", max_turns=3)
+    user.initiate_chat(assistant, message="And London?", max_turns=3, clear_history=False)
+    original = correlation_of(user)
+    assert current_pipeline().force_flush()
+    with Ledger.open(tmp_path / "ledger", readonly=True) as ledger:
+        before = list(ledger.replay(original))
+
+    def says(fact, text: str) -> bool:
+        message = fact.payload.get("message")
+        return fact.event_type == "execution.message" and text in (
+            message, message.get("content") if isinstance(message, dict) else None)
+
+    at = next(f.seq for f in before if says(f, "And London?")) - 1  # the fork asks about Berlin instead
+
+    ScriptedClient.SCRIPT[:] = ["Berlin is cloudy. TERMINATE"]
+    fresh_assistant, fresh_user = pair()
+    fresh_user.human_input_mode = "NEVER"
+    restored = restore(tmp_path / "ledger", original, [fresh_assistant, fresh_user], upto_seq=at)
+    assert restored.correlation_id != original
+    assert [m["role"] for m in fresh_assistant.chat_messages[fresh_user]] == ["user", "assistant", "tool", "assistant"]
+    fresh_user.initiate_chat(fresh_assistant, message="And Berlin?", max_turns=1, clear_history=False)
+    flush()
+    runs = read_runs(tmp_path / "ledger")  # verifies every chain
+    assert [(f.event_id, f.payload) for f in runs[original]] == [(f.event_id, f.payload) for f in before]
+    forked = runs[restored.correlation_id]
+    assert forked[0].payload == {"forked_from": original, "at_seq": at, "fact_id": before[at - 1].event_id}
+    assert [f.payload for f in forked[1:at + 1]] == [f.payload for f in before[:at]]
+    assert any("Berlin" in json.dumps(f.payload) for f in forked[at + 1:])
+    assert not any("London" in json.dumps(f.payload) for f in forked)
 
 
 def test_group_chat_restore_resumes_with_the_recorded_messages(tmp_path):

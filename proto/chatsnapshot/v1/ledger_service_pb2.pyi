@@ -76,7 +76,7 @@ class RunsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class RunSummary(_message.Message):
-    __slots__ = ("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes", "event_types", "last_event_type", "last_seq", "conversation_id")
+    __slots__ = ("correlation_id", "first_occurred_at", "last_occurred_at", "envelopes", "event_types", "last_event_type", "last_seq", "conversation_id", "forked_from")
     class EventTypesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +92,7 @@ class RunSummary(_message.Message):
     LAST_EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    FORKED_FROM_FIELD_NUMBER: _ClassVar[int]
     correlation_id: str
     first_occurred_at: int
     last_occurred_at: int
@@ -100,7 +101,8 @@ class RunSummary(_message.Message):
     last_event_type: str
     last_seq: int
     conversation_id: str
-    def __init__(self, correlation_id: _Optional[str] = ..., first_occurred_at: _Optional[int] = ..., last_occurred_at: _Optional[int] = ..., envelopes: _Optional[int] = ..., event_types: _Optional[_Mapping[str, int]] = ..., last_event_type: _Optional[str] = ..., last_seq: _Optional[int] = ..., conversation_id: _Optional[str] = ...) -> None: ...
+    forked_from: str
+    def __init__(self, correlation_id: _Optional[str] = ..., first_occurred_at: _Optional[int] = ..., last_occurred_at: _Optional[int] = ..., envelopes: _Optional[int] = ..., event_types: _Optional[_Mapping[str, int]] = ..., last_event_type: _Optional[str] = ..., last_seq: _Optional[int] = ..., conversation_id: _Optional[str] = ..., forked_from: _Optional[str] = ...) -> None: ...
 
 class RunsResponse(_message.Message):
     __slots__ = ("runs",)
