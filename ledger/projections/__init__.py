@@ -26,6 +26,7 @@ from chatsnapshot.ledger.projections.dag import CausalDag, DagNode, causal_dag
 from chatsnapshot.ledger.projections.engine import Projection, ProjectionEngine, RunMetricsProjection
 from chatsnapshot.ledger.projections.metrics import RunMetrics, metrics
 from chatsnapshot.ledger.projections.runpage import run_page
+from chatsnapshot.ledger.projections.summary import fact_summary
 from chatsnapshot.ledger.projections.timeline import Operation, Timeline, render_timeline, timeline
 from chatsnapshot.ledger.projections.transcript import (
     TranscriptEntry,
@@ -47,6 +48,7 @@ __all__ = [
     "TranscriptEntry",
     "causal_dag",
     "context",
+    "fact_summary",
     "metrics",
     "render_timeline",
     "render_transcript",

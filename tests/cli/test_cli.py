@@ -46,7 +46,7 @@ def test_append_then_replay_runs_sql_verify(ledger, capsys):
     capsys.readouterr()
     assert main(["replay", "wf-1", "--ledger", str(ledger)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["seq", "occurred_at", "event_type", "agent", "cause", "payload"]
+    assert out[0].split() == ["seq", "occurred_at", "type", "agent", "cause", "says"]
     assert [line.split()[2] for line in out[1:]] == ["system.workflow_started", "system.task_scheduled"]
     assert main(["--ledger", str(ledger), "replay", "wf-1", "--format", "jsonl", "--after-seq", "1"]) == 0
     (doc,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
