@@ -20,6 +20,7 @@ from chatsnapshot.cli import (
     compact,
     context,
     dag,
+    describe,
     erase,
     fork,
     keygen,
@@ -43,8 +44,8 @@ from chatsnapshot.ledger import EnvelopeError, LedgerError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, replay, tail, runs, transcript, timeline, dag, context, stats, view, fork, sql, verify, checkpoint,
-             prove, keygen, compact, erase, repair, append, schema)
+_COMMANDS = (serve, replay, tail, runs, describe, transcript, timeline, dag, context, stats, view, fork, sql, verify,
+             checkpoint, prove, keygen, compact, erase, repair, append, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:
