@@ -138,7 +138,8 @@ def main() -> int:
         raise SystemExit(f"the receiver exited with {receiver.returncode}: {err}")
     show("the run, in order, with each fact's cause", "replay", run_id)
     show("the conversation, tool calls and human input inline", "transcript", run_id)
-    show("", "runs")
+    show("every run: status, agents, tokens, cost, lineage", "runs")
+    show("this run at a glance", "describe", run_id)
     show("SQL over the same data",
          "sql", "SELECT seq, event_type, source_agent AS agent, payload->>'name' AS tool, payload->>'kind' AS kind "
                 "FROM envelopes WHERE event_type IN ('execution.tool_call', 'execution.tool_result', "
@@ -152,9 +153,15 @@ def main() -> int:
           "without ChatSnapshot.")
     cli = f".venv/bin/chatsnapshot --ledger {LEDGER.name}"
     print("Try next (or activate the environment: source .venv/bin/activate):")
-    for args in (f"timeline {run_id}", f"dag {run_id} --format mermaid", "stats", f"replay {run_id} --format jsonl",
-                 "runs", "--help"):
-        print(f"  {cli} {args}")
+    seq = 3  # an early point of the run to branch from
+    for args, why in ((f"timeline {run_id}", "each fact's offset and lane, operations with durations"),
+                      (f"dag {run_id} --format mermaid", "the causal DAG"),
+                      (f"stats {run_id}", "tokens, cost, tools, human wait"),
+                      (f"replay {run_id} --type tool_call --wide", "only the tool calls, whole payloads"),
+                      (f"fork {run_id} --at {seq}", f"a new run with this one's history up to seq {seq}"),
+                      (f"view {run_id} -o run.html", "the run as one offline page"),
+                      ("--help", "every command")):
+        print(f"  {cli} {args:<48}  # {why}")
     return 0
 
 

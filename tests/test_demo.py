@@ -25,6 +25,14 @@ def test_the_demo_runs_end_to_end(tmp_path):
     assert "human → planner\n      Relaxed, please." in text  # the transcript
     assert (tmp_path / "demo-run.html").read_text().count('<g class="node') == int(
         re.search(r"ok: (\d+) envelopes", text).group(1))
+    suggested = [line.split("#")[0].split()[3:] for line in text.splitlines()
+                 if line.startswith("  .venv/bin/chatsnapshot --ledger demo-ledger ")]
+    assert {args[0] for args in suggested} >= {"timeline", "dag", "stats", "replay", "fork", "view"}
+    for args in suggested:  # every command it suggests works as printed
+        done = subprocess.run([sys.executable, "-m", "chatsnapshot.cli.main", "--ledger",
+                               str(tmp_path / "demo-ledger"), *args], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, (args, done.stderr)
 
 
 def test_the_demo_keeps_earlier_runs_unless_asked_and_cleans_its_spool(tmp_path):
