@@ -73,7 +73,9 @@ class Tls:
             raise ValueError("a client certificate needs its key and a key its certificate (mTLS: give both)")
         for path in (self.ca_file, self.cert_file, self.key_file):
             if path is not None and not os.access(path, os.R_OK):
-                raise ValueError(f"cannot read the TLS file {path}")
+                raise ValueError(f"cannot read the TLS file {path} (ca_file / client_cert_file / client_key_file, "
+                                 "or OTEL_EXPORTER_OTLP_CERTIFICATE / _CLIENT_CERTIFICATE / _CLIENT_KEY): check the "
+                                 "path")
 
     def grpc_credentials(self) -> Any:
         import grpc

@@ -185,8 +185,10 @@ def _flush_own_facts(*, remote: bool) -> None:
     from chatsnapshot.instrumentation.configuration import current_pipeline
 
     pipeline = current_pipeline()
-    if pipeline is not None:
-        pipeline.delivered() if remote else pipeline.force_flush()
+    if pipeline is not None and not (pipeline.delivered() if remote else pipeline.force_flush()):
+        log.warning("chatsnapshot: what this process recorded is not all %s yet (%s): the run read now may "
+                    "miss its last facts", "acknowledged by the receiver" if remote else "committed",
+                    pipeline.destination)
 
 
 def span_tracer(switch: Switch) -> Any:

@@ -2,10 +2,12 @@
 ``CHATSNAPSHOT_ENDPOINT``, or from the OpenTelemetry exporter variables.
 
 First that applies: ``configure(endpoint=...)``; ``CHATSNAPSHOT_ENDPOINT`` (with
-``CHATSNAPSHOT_PROTOCOL`` and ``CHATSNAPSHOT_TOKEN``); the OpenTelemetry exporter
-variables, the signal's own first (``OTEL_EXPORTER_OTLP_TRACES_*`` for the ``spans``
-transport, ``OTEL_EXPORTER_OTLP_LOGS_*`` for ``logs``), then the general
-``OTEL_EXPORTER_OTLP_*``; else nothing, and ``configure()`` writes an embedded ledger.
+``CHATSNAPSHOT_PROTOCOL`` and ``CHATSNAPSHOT_TOKEN``); ``CHATSNAPSHOT_LEDGER`` (embedded:
+an application whose own traces go where ``OTEL_EXPORTER_OTLP_ENDPOINT`` says keeps its
+facts in the ledger it names); the OpenTelemetry exporter variables, the signal's own
+first (``OTEL_EXPORTER_OTLP_TRACES_*`` for the ``spans`` transport,
+``OTEL_EXPORTER_OTLP_LOGS_*`` for ``logs``), then the general ``OTEL_EXPORTER_OTLP_*``;
+else nothing, and ``configure()`` writes an embedded ledger.
 
 The OpenTelemetry variables mean what the OTel SDKs make them mean:
 
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 
 from chatsnapshot.environment_variables import (
     CHATSNAPSHOT_ENDPOINT,
+    CHATSNAPSHOT_LEDGER,
     CHATSNAPSHOT_PROTOCOL,
     CHATSNAPSHOT_TOKEN,
     OTEL_EXPORTER_OTLP,
@@ -69,11 +72,15 @@ def resolve(transport: str, *, endpoint: str | None, protocol: str | None, token
         endpoint, chosen_by = env[CHATSNAPSHOT_ENDPOINT], CHATSNAPSHOT_ENDPOINT
     elif endpoint is not None:
         chosen_by = "configure(endpoint=...)"
+    elif env.get(CHATSNAPSHOT_LEDGER):
+        return None  # an embedded ledger named: it wins over where the program's own telemetry goes
     else:
-        return _from_otel(transport, env, token, headers, tls)
+        return _from_otel(transport, env, token or env.get(CHATSNAPSHOT_TOKEN), headers, tls)
     protocol = _protocol(protocol or env.get(CHATSNAPSHOT_PROTOCOL) or "grpc", "protocol / " + CHATSNAPSHOT_PROTOCOL)
     if tls is None and endpoint.startswith("https://"):
         tls = Tls()
+    if tls is not None and protocol == "http/protobuf" and endpoint.startswith("http://"):
+        raise ValueError(f"TLS settings were given for the plaintext URL {endpoint}: use https://")
     return Remote(endpoint, protocol, dict(headers or {}), token or env.get(CHATSNAPSHOT_TOKEN), tls,
                   chosen_by=chosen_by)
 

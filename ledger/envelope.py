@@ -29,6 +29,7 @@ from chatsnapshot.ledger.ids import canonical_uuid, is_lower_hex, uuid7
 from chatsnapshot.ledger.timestamps import MAX_NS
 
 __all__ = [
+    "FORK_TYPE",
     "MAX_PAYLOAD_BYTES",
     "NAMESPACES",
     "ORIGINS",
@@ -323,6 +324,7 @@ _SET_CAUSE = vars(Envelope)["cause_id"].__set__
 
 RESERVED_RUN = "chatsnapshot.erasures"  # where the ledger records erasures (ledger._engine.erasure)
 RESERVED_TYPE = "system.erasure"
+FORK_TYPE = "system.run_forked"  # the first fact of a forked run (ledger.fork)
 
 
 def check_not_reserved(event_type: object, correlation_id: object) -> None:

@@ -18,14 +18,16 @@ history (``restore(..., upto_seq=N)``), and everything after is the new run's ow
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from chatsnapshot.ledger.envelope import Envelope
+from chatsnapshot.ledger.envelope import FORK_TYPE, Envelope
 from chatsnapshot.ledger.ids import uuid7, uuid8_of
-from chatsnapshot.ledger.store import Store
+
+if TYPE_CHECKING:
+    from chatsnapshot.ledger.store import Store
 
 __all__ = ["FORK_TYPE", "fork", "fork_envelopes"]
 
-FORK_TYPE = "system.run_forked"
 _DOMAIN = b"chatsnapshot/v1/fork/"
 
 
@@ -44,7 +46,9 @@ def fork_envelopes(history: Sequence[Envelope], at_seq: int, new_run: str | None
         raise ValueError("a fork needs a correlation id of its own")
     base = _DOMAIN + new_run.encode() + b"/"
     marker = Envelope.create(
-        FORK_TYPE, correlation_id=new_run, event_id=uuid8_of(base + b"marker"), occurred_at=prefix[0].occurred_at,
+        FORK_TYPE, correlation_id=new_run, event_id=uuid8_of(base + b"marker/" + original.encode() + b"/"
+                                                             + str(at_seq).encode()),
+        occurred_at=prefix[0].occurred_at,
         payload={"forked_from": original, "at_seq": at_seq, "fact_id": prefix[-1].event_id},
     )
     copied: dict[str, str] = {}
@@ -64,10 +68,19 @@ def fork_envelopes(history: Sequence[Envelope], at_seq: int, new_run: str | None
 
 def fork(ledger: Store, correlation_id: str, at_seq: int, new_run: str | None = None) -> str:
     """Fork ``correlation_id`` at ``at_seq`` in ``ledger`` (its writer); returns the new run's id.
-    Raises ``ValueError`` (no such seq) or ``LookupError`` (no such run)."""
+    The same fork again is a no-op (its facts are duplicates). Raises ``ValueError`` (no such
+    seq; ``new_run`` already holds another run's facts) or ``LookupError`` (no such run)."""
     history = list(ledger.replay(correlation_id))
     if not history:
         raise LookupError(f"no run {correlation_id!r} in {ledger.path} ('chatsnapshot runs' lists them)")
     facts = fork_envelopes(history, at_seq, new_run)
+    check_new_run(list(ledger.replay(facts[0].correlation_id)), facts)
     ledger.append(facts)
     return facts[0].correlation_id
+
+
+def check_new_run(existing: list[Envelope], facts: list[Envelope]) -> None:
+    """Refuse a fork into a run that holds anything but this very fork (``ValueError``)."""
+    if existing and existing[0].event_id != facts[0].event_id:
+        raise ValueError(f"run {facts[0].correlation_id} already exists: a fork needs a correlation id of its own "
+                         "(drop --as for a new one)")

@@ -36,8 +36,7 @@ from chatsnapshot.errors import LedgerClosedError, LedgerLockedError
 from chatsnapshot.ledger._engine.segment import records_to_table
 from chatsnapshot.ledger._engine.sqlviews import create_views
 from chatsnapshot.ledger.causes import SqlCauseLookup, resolve_causes
-from chatsnapshot.ledger.envelope import Envelope, check_not_reserved
-from chatsnapshot.ledger.fork import FORK_TYPE
+from chatsnapshot.ledger.envelope import FORK_TYPE, Envelope, check_not_reserved
 from chatsnapshot.ledger.ids import uuid_bytes
 from chatsnapshot.ledger.records import (
     GENESIS,

@@ -12,17 +12,20 @@ from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2_grpc as pb_grp
 
 __all__ = ["LedgerClient"]
 
+_MAX_ANSWER = 256 << 20  # bytes: the summaries of about a million runs (gRPC's default stops at 4 MiB)
+
 
 class LedgerClient:
     """``LedgerClient("127.0.0.1:4317", token=..., ca_file=...)``; a context manager."""
 
     def __init__(self, target: str, *, token: str | None = None, ca_file: str | None = None) -> None:
+        options = [("grpc.max_receive_message_length", _MAX_ANSWER)]  # Runs answers in one message
         if ca_file is not None:
             with open(ca_file, "rb") as f:
                 credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
-            self._channel = grpc.secure_channel(target, credentials)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
         else:
-            self._channel = grpc.insecure_channel(target)
+            self._channel = grpc.insecure_channel(target, options=options)
         self._stub = pb_grpc.LedgerServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
 

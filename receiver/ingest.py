@@ -125,13 +125,14 @@ class Ticket:
 
     def resize(self, size: int) -> None:
         """Count as ``size`` bytes instead (the body's real size): more is taken like any
-        admission (raises ``Overloaded``), the excess is given back."""
-        if size > self.size:
-            self.held += self._ingest._take(size - self.size, self.deadline)
-        elif size < self.size:
-            excess = min(self.size - size, self.held)
-            self._ingest._bytes.release(excess)
-            self.held -= excess
+        admission (raises ``Overloaded``), the excess is given back. What is held never passes
+        the whole budget: a request larger than it goes alone."""
+        target = min(size, self._ingest._bytes.capacity)
+        if target > self.held:
+            self.held += self._ingest._take(target - self.held, self.deadline)
+        elif target < self.held:
+            self._ingest._bytes.release(self.held - target)
+            self.held = target
         self.size = size
 
     def release(self) -> None:

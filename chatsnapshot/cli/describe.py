@@ -10,7 +10,7 @@ from typing import Any
 from chatsnapshot.cli import common
 from chatsnapshot.cli.output import add_format_argument, json_default
 from chatsnapshot.ledger import Envelope, RunSummary
-from chatsnapshot.ledger.fork import FORK_TYPE
+from chatsnapshot.ledger.envelope import FORK_TYPE
 from chatsnapshot.ledger.projections import fact_summary, metrics
 from chatsnapshot.ledger.projections._facts import lane_of
 from chatsnapshot.ledger.timestamps import format_rfc3339_ns

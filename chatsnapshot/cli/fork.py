@@ -9,7 +9,7 @@ from typing import Any
 
 from chatsnapshot.cli import common
 from chatsnapshot.ledger import Envelope
-from chatsnapshot.ledger.fork import fork_envelopes
+from chatsnapshot.ledger.fork import check_new_run, fork_envelopes
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -34,12 +34,17 @@ def run(args: argparse.Namespace) -> int:
             run_id = common.resolve_remote_run(client, args.correlation_id, args.server)
             history = common.remote(lambda: list(client.replay(run_id)), args.server)
             facts = _fork(history, args)
+            existing = common.remote(lambda: list(client.replay(facts[0].correlation_id)), args.server)
+            _check(existing, facts)
         common.remote(lambda: _send(facts, args), args.server)
     else:
         with common.open_writer(args, existing=True) as ledger:
             run_id = common.resolve_run(ledger, args.correlation_id)
             facts = _fork(list(ledger.replay(run_id)), args)
-            ledger.append(facts)
+            _check(list(ledger.replay(facts[0].correlation_id)), facts)
+            results = ledger.append(facts)
+            if any(r.status == "conflict" for r in results):
+                raise common.UserError(f"run {facts[0].correlation_id} holds other facts under these ids")
     print(facts[0].correlation_id)
     return 0
 
@@ -47,6 +52,13 @@ def run(args: argparse.Namespace) -> int:
 def _fork(history: list[Envelope], args: argparse.Namespace) -> list[Envelope]:
     try:
         return fork_envelopes(history, args.at, args.new_id)
+    except ValueError as e:
+        raise common.UserError(str(e)) from None
+
+
+def _check(existing: list[Envelope], facts: list[Envelope]) -> None:
+    try:
+        check_new_run(existing, facts)
     except ValueError as e:
         raise common.UserError(str(e)) from None
 
@@ -60,11 +72,20 @@ def _send(facts: list[Envelope], args: argparse.Namespace) -> None:
     from chatsnapshot.proto import attributes as A
 
     request = trace_service_pb2.ExportTraceServiceRequest()
-    scope = request.resource_spans.add().scope_spans.add()
-    scope.scope.name = "chatsnapshot.fork"
+    scopes: dict[str | None, Any] = {}
     for e in facts:
-        span = scope.spans.add(trace_id=os.urandom(16), span_id=os.urandom(8), name=e.event_type,
-                               start_time_unix_nano=e.occurred_at, end_time_unix_nano=e.occurred_at)
+        if e.source.service not in scopes:  # one resource per service: the copies keep their source
+            resource = request.resource_spans.add()
+            if e.source.service:
+                resource.resource.attributes.add(key="service.name").value.string_value = e.source.service
+            scopes[e.source.service] = resource.scope_spans.add()
+            scopes[e.source.service].scope.name = "chatsnapshot.fork"
+        # No trace or span ids (the fork's facts name their causes): the same fork sent twice is the same
+        # request, duplicates and not conflicts.
+        span = scopes[e.source.service].spans.add(trace_id=b"", span_id=b"", name=e.event_type,
+                                                  start_time_unix_nano=e.occurred_at,
+                                                  end_time_unix_nano=e.occurred_at)
+        span.attributes.add(key=A.CORRELATION_ID).value.string_value = e.correlation_id  # routing by run
         event = span.events.add(time_unix_nano=e.occurred_at, name=e.event_type)
         values = {A.EVENT_TYPE: e.event_type, A.EVENT_ID: e.event_id, A.CORRELATION_ID: e.correlation_id,
                   A.CAUSATION_ID: e.causation_id or "", A.SOURCE_ORIGIN: e.source.origin,
@@ -79,5 +100,8 @@ def _send(facts: list[Envelope], args: argparse.Namespace) -> None:
     with channel:
         export: Any = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
                                      request_serializer=None, response_deserializer=None)
-        export(request.SerializeToString(), timeout=60,
-               metadata=(("authorization", f"Bearer {token}"),) if token else ())
+        answer = trace_service_pb2.ExportTraceServiceResponse.FromString(export(
+            request.SerializeToString(), timeout=60, metadata=(("authorization", f"Bearer {token}"),) if token else ()))
+    if answer.partial_success.rejected_spans:
+        raise common.UserError(f"the receiver refused {answer.partial_success.rejected_spans} fact(s) of the fork: "
+                               f"{answer.partial_success.error_message}")

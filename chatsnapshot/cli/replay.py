@@ -55,9 +55,9 @@ def _replay(args: argparse.Namespace, since: int | None, read: Callable[[int], l
     envelopes = read(args.after_seq)
     if not envelopes and args.after_seq == 0 and not args.follow:
         raise common.UserError(f"no run {args.correlation_id!r} in {where} ('chatsnapshot runs' lists them)")
-    agents = {lane_of(e) for e in envelopes}
+    agents = {lane_of(e) for e in (envelopes if not args.after_seq else read(0))}  # the whole run's
     for name in args.agent or ():
-        if name not in agents:
+        if name not in agents and not args.follow:  # --follow: the agent may speak later
             raise common.UserError(f"no agent {name!r} in run {run_id} (its agents: {', '.join(sorted(agents))})")
     keep = _filter(args, since)
     seq_of = {e.event_id: e.seq for e in envelopes}

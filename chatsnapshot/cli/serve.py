@@ -76,6 +76,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         return serve(settings)
     except (ValueError, OSError) as e:
-        if created:  # a failed start leaves nothing behind: nothing was ever acknowledged into it
+        if created and _holds_nothing(Path(settings.ledger)):  # a failed start leaves nothing behind
             shutil.rmtree(settings.ledger, ignore_errors=True)
         raise common.UserError(str(e)) from None
+
+
+def _holds_nothing(ledger: Path) -> bool:
+    """Whether a ledger directory holds no fact at all (no segment, every WAL file empty): only then may a
+    failed start remove the directory it created. A failure later in the receiver's life keeps everything."""
+    if any((ledger / "segments").glob("*.parquet")):
+        return False
+    return all(f.stat().st_size == 0 for f in (ledger / "wal").glob("*.wal")) if (ledger / "wal").is_dir() else True

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from chatsnapshot.cli import common
-from chatsnapshot.errors import CheckpointError
+from chatsnapshot.errors import CheckpointError, RoutingError
 from chatsnapshot.ledger import CheckpointReport, LedgerReader
 from chatsnapshot.ledger.checkpoint import VerifierKey
 
@@ -42,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
             report = common.remote(lambda: client.verify(run_id), args.server)
     else:
         with common.open_readers(args) as ledger:
-            run_id = common.resolve_run(ledger, args.correlation_id) if args.correlation_id else None
+            try:
+                run_id = common.resolve_run(ledger, args.correlation_id) if args.correlation_id else None
+            except RoutingError:  # split between ledgers: the answer is no, and verify says where (a break)
+                run_id = args.correlation_id
             report = ledger.verify(run_id)
             if args.checkpoint and isinstance(ledger, LedgerReader):
                 extends = _extends(ledger, args)

@@ -130,14 +130,15 @@ async def restore(source: Ledger | str | Path | Iterable[Envelope] | None = None
     if correlation_id is None:
         raise TypeError("restore() needs the run's correlation_id")
     facts = recorded_facts(source, correlation_id, server=server)
-    if upto_seq is not None:
-        facts = forked_facts(facts, upto_seq)
-        correlation_id = facts[0].correlation_id
     started = next((f.payload for f in facts if f.event_type == "execution.run_started"
-                    and f.source.runtime == _SWITCH.runtime), None)
+                    and f.source.runtime == _SWITCH.runtime and (upto_seq is None or (f.seq or 0) <= upto_seq)),
+                   None)
     if started is None:
         raise LookupError(f"correlation {correlation_id!r} holds no AG2 1.x run (no execution.run_started "
-                          "from runtime 'ag2')")
+                          "from runtime 'ag2')" + (f" up to seq {upto_seq}" if upto_seq is not None else ""))
+    if upto_seq is not None:  # checked first: a fork is written only for a run that can be restored
+        facts = forked_facts(facts, upto_seq)
+        correlation_id = facts[0].correlation_id
     stream_id = started["stream"]
     history: list[Any] = []
     batch: list[str] = []  # tool call ids of the last ModelResponse still waiting for their results

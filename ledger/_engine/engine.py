@@ -43,7 +43,8 @@ class ReadingEngine:
         self._layout, self._options = layout, options
         self._stamp = manifest_stamp(layout)
         self._parts: ReaderParts = open_reader(layout, options)
-        self._tail: tuple[tuple[tuple[str, int], ...], tuple[Buffer, ...], int] | None = None  # (WAL sizes, ...)
+        self._tail: tuple[tuple[tuple[str, int, int, int], ...], tuple[Buffer, ...], int] | None = None
+        self._writer_seen = writer_alive(layout.lock)  # when it changes, what the WAL means changes
 
     @property
     def recovery(self) -> RecoveryReport:
@@ -53,6 +54,9 @@ class ReadingEngine:
         """What is durable now: what is sealed, and what the writer's WAL holds beyond it (a
         running writer's unsealed records, or what a crashed writer left); ``force`` re-reads the
         MANIFEST even if it looks unchanged."""
+        alive = writer_alive(self._layout.lock)
+        if alive != self._writer_seen:  # a writer came, or died: its WAL is read the other way now
+            self._writer_seen, force = alive, True
         for _ in range(5):
             stamp = manifest_stamp(self._layout)
             if force or stamp != self._stamp:
@@ -74,11 +78,12 @@ class ReadingEngine:
     def _live_tail(self) -> tuple[tuple[Buffer, ...], int]:
         """A running writer's records above what is sealed, read from its WAL (cached while the
         WAL files keep their sizes). A frame being written (a torn tail) is not read; a frame
-        written and not yet fsync'd is: at most one group commit ahead of what is acknowledged."""
+        written and not yet fsync'd is: at most one group commit ahead of what is acknowledged (and,
+        should that fsync fail, a fact the writer then rolls back and never acknowledges)."""
         layout = self._layout
         if self._parts.buffers or not layout.wal.is_dir() or not writer_alive(layout.lock):
             return (), 0  # no writer: open_reader read what a crashed one left
-        key = tuple((p.name, p.stat().st_size) for p in layout.wal_files())
+        key = tuple((p.name, (st := p.stat()).st_ino, st.st_size, st.st_mtime_ns) for p in layout.wal_files())
         if self._tail is None or self._tail[0] != key:
             wal = recover_wal(layout, self._parts.manifest.sealed_through, {}, RecoveryReport(), quarantine=False)
             buf = Buffer(wal.sources)

@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from chatsnapshot.ledger.envelope import Envelope
-from chatsnapshot.ledger.fork import FORK_TYPE
+from chatsnapshot.ledger.envelope import FORK_TYPE, Envelope
 from chatsnapshot.ledger.projections._facts import dumps, lane_of, short_type
 
 __all__ = ["CausalDag", "DagNode", "causal_dag"]

@@ -56,6 +56,8 @@ def test_a_run_in_two_ledgers_is_a_routing_error_never_merged(two, tmp_path):
     verify = run_cli("verify", *flags)
     assert verify.returncode == 1
     assert "BROKEN correlation run-a1 seq 1: run run-a1 is in 2 ledgers" in verify.stdout
+    one = run_cli("verify", *flags, "run-a1")  # the split run itself: the same answer, no
+    assert one.returncode == 1 and "is in 2 ledgers" in one.stdout
     assert run_cli("replay", *flags, "run-b1").returncode == 0  # runs routed whole still read
 
 

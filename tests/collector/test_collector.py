@@ -2,7 +2,8 @@
 deploy/collector.yaml exactly as deployed: the Collector's own ``validate`` accepts the file,
 and apps exporting with the official Python and JS SDKs lose nothing while the receiver is
 SIGKILLed mid-stream, or the Collector is. Every fact an app exported is in the ledger exactly
-once, the chains verify, and re-deliveries are refused as duplicates."""
+once and the chains verify (re-deliveries, when a kill fell between a commit and its answer, are
+refused as duplicates: the test prints how many)."""
 
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ def test_the_otel_variables_mean_what_the_sdks_make_them_mean():
                             OTEL + "PROTOCOL": "http/protobuf"})
     assert (own.endpoint, own.url_is_full, own.chosen_by) == ("http://l:9/ingest", True, OTEL + "LOGS_ENDPOINT")
     assert remote(**{OTEL + "TRACES_ENDPOINT": "http://t:4317"}).endpoint == "http://t:4317"
+    # a named embedded ledger wins over where the program's own telemetry goes
+    assert remote(**{CHATSNAPSHOT_LEDGER: "facts", OTEL + "ENDPOINT": "http://jaeger:4317"}) is None
     # CHATSNAPSHOT_ENDPOINT wins over them; an argument over both
     assert remote(**{CHATSNAPSHOT_ENDPOINT: "127.0.0.1:1", OTEL + "ENDPOINT": "http://c:4317"}).chosen_by == \
         CHATSNAPSHOT_ENDPOINT

@@ -80,6 +80,9 @@ def test_a_fork_of_a_fork_and_the_same_fork_twice(ledger):
         fork(ledger, "orig", 7)
     with pytest.raises(ValueError, match="own"):
         fork(ledger, "orig", 2, "orig")
+    with pytest.raises(ValueError, match="already exists"):
+        fork(ledger, "orig", 2, "first-fork")  # into another fork: refused, nothing appended
+    assert len(list(ledger.replay("first-fork"))) == 5
     with pytest.raises(LookupError):
         fork(ledger, "nope", 1)
 
@@ -110,8 +113,13 @@ def test_fork_through_a_running_receiver_gives_the_same_facts(tmp_path):
         assert done.returncode == 0, done.stderr
         got = list(receiver.ledger.replay("served-fork"))
         expected = fork_envelopes(list(receiver.ledger.replay("served-run")), 4, "served-fork")
-        assert [(e.event_id, e.event_type, e.occurred_at, e.causation_id, e.payload, e.source.agent) for e in got] == \
-            [(e.event_id, e.event_type, e.occurred_at, e.causation_id, e.payload, e.source.agent) for e in expected]
+        assert [(e.event_id, *e.content()) for e in got] == [(e.event_id, *e.content()) for e in expected]
+        again = run_cli("fork", "served-run", "--at", "4", "--as", "served-fork", "--server",
+                        f"127.0.0.1:{receiver.grpc_port}")
+        assert again.returncode == 0 and len(list(receiver.ledger.replay("served-fork"))) == 5  # duplicates
+        other = run_cli("fork", "served-run", "--at", "2", "--as", "served-fork", "--server",
+                        f"127.0.0.1:{receiver.grpc_port}")
+        assert other.returncode == 2 and "already exists" in other.stderr  # never merged into another fork
         assert receiver.ledger.verify().ok
     finally:
         receiver.stop(grace=1)

@@ -51,6 +51,13 @@ def test_another_process_reads_every_acknowledged_fact_at_once(tmp_path):
             time.sleep(0.1)
         assert checks >= 5
         assert not list((ledger / "segments").glob("*.parquet"))  # all of it read from the running writer's WAL
+        with LedgerReader.open(ledger) as reader:  # a reader open while the writer dies keeps what was acked
+            proc.kill()
+            proc.wait()
+            lines.join()
+            acked = [json.loads(line[4:])["id"] for line in lines.lines if line.startswith("ACK ")]
+            found = set(reader.sql("SELECT event_id::VARCHAR AS id FROM envelopes").column(0).to_pylist())
+            assert set(acked) <= found
     finally:
         proc.kill()
         proc.wait()

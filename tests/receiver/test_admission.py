@@ -121,3 +121,15 @@ def test_a_body_not_read_yet_is_admitted_as_the_average_and_corrected_when_read(
         t.release()  # idempotent
     assert ingest.bytes_in_flight == 0
     assert stored(store) == 1  # one_fact_request is the same fact every time: stored once
+
+
+def test_a_body_larger_than_the_whole_budget_goes_alone_whatever_it_is_resized_to(store):
+    ingest = Ingest(store, max_pending_bytes=100, admit_timeout=0.05)
+    ticket = ingest.admit(size=150)
+    assert ticket.held == 100 == ingest.bytes_in_flight  # alone: the whole budget, no more
+    ticket.resize(200)  # its body turned out larger still: it still goes alone
+    assert ticket.held == 100 == ingest.bytes_in_flight
+    ticket.resize(50)
+    assert ticket.held == 50 == ingest.bytes_in_flight
+    ticket.release()
+    assert ingest.bytes_in_flight == 0
