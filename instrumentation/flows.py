@@ -69,8 +69,10 @@ class Flow:
         self.anchors: dict[str, str] = {}
 
     def emit(self, event_type: str, payload: dict[str, Any], *, agent: str | None = None,
-             cause: str | None = None, origin: str = "agent") -> str | None:
-        """Record one fact caused by ``cause`` (default: this flow's last fact); its id, or None."""
+             cause: str | None = None, origin: str = "agent", chain: bool = True) -> str | None:
+        """Record one fact caused by ``cause`` (default: this flow's last fact); its id, or None.
+        ``chain=False``: a fact beside the chain (what a model is asked with): the next fact's
+        cause stays the last one."""
         if not self.switch.on:
             return None
         try:
@@ -81,7 +83,8 @@ class Flow:
             warn_once(event_type, "could not record a %s fact (%s: %s); the conversation goes on",
                        event_type, type(e).__name__, e)
             return None
-        self.last = event_id
+        if chain:
+            self.last = event_id
         return event_id
 
     @contextlib.contextmanager
@@ -163,6 +166,27 @@ def recorded_facts(source: Ledger | str | Path | Iterable[Envelope] | None, corr
                           f"{', '.join(map(str, erased[:5]))}{', ...' if len(erased) > 5 else ''}): the conversation "
                           "cannot be restored as it was")
     return facts
+
+
+def model_inputs(flow: Flow, agent: str | None, system_prompt: list[str], tools: list[dict[str, Any]],
+                 parameters: dict[str, Any]) -> str | None:
+    """Record what ``agent``'s model is asked with (``execution.model_inputs``) when this run has
+    not recorded the same yet; the id of the fact that holds them (None when switched off), for
+    the LLM call to name."""
+    import hashlib
+
+    from chatsnapshot.ledger.envelope import canonical_json
+
+    inputs = {"system_prompt": system_prompt, "tools": tools, "parameters": parameters}
+    digest = hashlib.sha256(canonical_json(jsonable(inputs)).encode()).hexdigest()[:16]
+    key = f"model_inputs:{agent}"
+    if flow.anchors.get(key + ":digest") == digest:
+        return flow.anchors.get(key)
+    fact = flow.emit("execution.model_inputs", {"agent": agent, **inputs, "digest": digest}, agent=agent,
+                     chain=False)
+    if fact is not None:
+        flow.anchors[key], flow.anchors[key + ":digest"] = fact, digest
+    return fact
 
 
 def forked_facts(facts: list[Envelope], upto_seq: int) -> list[Envelope]:

@@ -67,9 +67,22 @@ def describe(facts: list[Envelope], runs: list[RunSummary]) -> dict[str, Any]:
         "tools": {"calls": m["tool_calls"], "failures": m["tool_failures"]},
         "human": {"requests": m["human_requests"], "wait_ms": m["human_wait_ms"]},
         "errors": errors,
+        "model_inputs": _model_inputs(facts),
         "forked_from": ({k: marker.get(k) for k in ("forked_from", "at_seq", "fact_id")} if marker else None),
         "forks": [r.correlation_id for r in runs if r.forked_from == run_id],
     }
+
+
+def _model_inputs(facts: list[Envelope]) -> dict[str, dict[str, Any]]:
+    """What each agent's model was last asked with (``execution.model_inputs``), by agent."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in facts:
+        if f.event_type == "execution.model_inputs":
+            p = f.payload
+            out[str(p.get("agent") or lane_of(f))] = {
+                "system_prompt": p.get("system_prompt", []), "tools": [t.get("name") for t in p.get("tools", [])],
+                "parameters": p.get("parameters", {}), "seq": f.seq}
+    return out
 
 
 def _failed(f: Envelope) -> bool:
@@ -101,6 +114,12 @@ def render(d: dict[str, Any]) -> str:
         lines.append(("forked from", f"{f['forked_from']} at seq {f['at_seq']} (fact {f['fact_id']})"))
     if d["forks"]:
         lines.append(("forks", ", ".join(d["forks"])))
+    for agent, inputs in d["model_inputs"].items():
+        prompt = " ".join(" / ".join(inputs["system_prompt"]).split())
+        lines.append((f"model {agent}", f"system: {prompt[:100] + ('…' if len(prompt) > 100 else '') or '-'}; "
+                                        f"tools: {', '.join(inputs['tools']) or '-'}; "
+                                        f"parameters: {json.dumps(inputs['parameters'], ensure_ascii=False)} "
+                                        f"(seq {inputs['seq']})"))
     out = [f"{k:<12} {v}" for k, v in lines]
     errors = d["errors"]
     out.append(f"{'errors':<12} {len(errors) or 'none'}")

@@ -48,6 +48,7 @@ from chatsnapshot.instrumentation.flows import (
     elapsed_ms,
     flow_scope,
     forked_facts,
+    model_inputs,
     recorded_facts,
     warn_once,
 )
@@ -254,17 +255,19 @@ class _Hooks:
             return await call_next(events, context)
         agent = agent_name(context)
         request = {"events": len(events), "last": type(events[-1]).__name__ if events else None}
+        prompt = [t for p in getattr(context, "prompt", None) or [] if (t := text(p)) is not None]
+        inputs = model_inputs(flow, agent, prompt, *_offered(call_next))
         with flow.span("ag2.llm_call", agent=agent):
             started = time.perf_counter()
             try:
                 response = await call_next(events, context)
             except BaseException as e:
                 flow.emit("execution.llm_call", {"status": "error", "request": request, "error": e,
-                                                 "duration_ms": elapsed_ms(started)}, agent=agent)
+                                                 "duration_ms": elapsed_ms(started), "inputs": inputs}, agent=agent)
                 raise
             calls = [{"id": c.id, "name": c.name, "arguments": text(c.arguments)} for c in response.tool_calls.calls]
             fact = flow.emit("execution.llm_call", {
-                "status": "ok", "request": request, "duration_ms": elapsed_ms(started),
+                "status": "ok", "request": request, "duration_ms": elapsed_ms(started), "inputs": inputs,
                 "response": {"content": text(response.content), "tool_calls": calls,
                              "finish_reason": response.finish_reason},
                 "model": response.model, "provider": response.provider, "usage": usage_fields(response.usage),
@@ -337,3 +340,33 @@ def _failure_reason(error: BaseException) -> str:
     if type(error).__name__ in ("HaltError", "HaltedError", "Halted"):
         return "halted"
     return "error"
+
+
+_PARAMETERS = ("model", "temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty")
+
+
+def _offered(call_next: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The tools and model parameters of the LLM call ``call_next`` leads to: AG2 binds them into
+    the innermost callable (``partial(client, tools=..., ...)``) under any middlewares."""
+    import functools
+
+    inner: Any = call_next
+    for _ in range(64):  # middlewares wrap it one partial each
+        if not isinstance(inner, functools.partial):
+            break
+        if "tools" in inner.keywords:
+            client, schemas = inner.func, inner.keywords.get("tools") or []
+            tools = []
+            for schema in schemas:
+                function = getattr(schema, "function", None)
+                name = getattr(function, "name", None) or getattr(schema, "name", None)
+                if name:
+                    tools.append({"name": name, "description": getattr(function, "description", None),
+                                  "parameters": getattr(function, "parameters", None)})
+            config = getattr(client, "config", None)
+            parameters = {k: v for k in _PARAMETERS
+                          if (v := getattr(client, k, None) if getattr(client, k, None) is not None
+                              else getattr(config, k, None)) is not None}
+            return tools, parameters
+        inner = inner.args[0] if inner.args else inner.func
+    return [], {}

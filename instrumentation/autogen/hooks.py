@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from chatsnapshot.instrumentation.autogen.runs import MISSING, flow_of, name_of, quiet
-from chatsnapshot.instrumentation.flows import elapsed_ms, warn_once
+from chatsnapshot.instrumentation.flows import elapsed_ms, model_inputs, warn_once
 from chatsnapshot.instrumentation.payloads import exact, jsonable, text
 
 __all__ = ["a_execute_function", "a_generate_reply", "a_get_human_input", "a_quietly", "a_select_speaker", "a_send",
@@ -132,13 +132,14 @@ def create(original: Any, self: Any, **config: Any) -> Any:
     messages = config.get("messages") or []
     request = {"messages": len(messages), "last_role": messages[-1].get("role") if messages and isinstance(
         messages[-1], dict) else None, "models": [c.get("model") for c in getattr(self, "_config_list", [])]}
+    inputs = model_inputs(flow, agent, *_asked_with(self, config, messages))
     with flow.span("autogen.llm_call", agent=agent):
         started = time.perf_counter()
         try:
             response = original(self, **config)
         except BaseException as e:
             flow.emit("execution.llm_call", {"status": "error", "request": request, "error": e,
-                                             "duration_ms": elapsed_ms(started)}, agent=agent)
+                                             "duration_ms": elapsed_ms(started), "inputs": inputs}, agent=agent)
             raise
         usage = getattr(response, "usage", None)
         usage = {k: getattr(usage, k, None) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
@@ -148,7 +149,7 @@ def create(original: Any, self: Any, **config: Any) -> Any:
             get = message.get if isinstance(message, dict) else lambda k, m=message: getattr(m, k, None)
             choices.append({"content": text(jsonable(get("content"))), "tool_calls": jsonable(get("tool_calls"))})
         fact = flow.emit("execution.llm_call", {
-            "status": "ok", "request": request, "duration_ms": elapsed_ms(started),
+            "status": "ok", "request": request, "duration_ms": elapsed_ms(started), "inputs": inputs,
             "model": getattr(response, "model", None),
             "response": choices, "usage": usage, "cost": getattr(response, "cost", None),
         }, agent=agent)
@@ -158,6 +159,28 @@ def create(original: Any, self: Any, **config: Any) -> Any:
             flow.emit("execution.usage", {"scope": "llm_call", "model": getattr(response, "model", None), **usage,
                                           "cost": getattr(response, "cost", None)}, agent=agent)
         return response
+
+
+_PARAMETERS = ("model", "temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty")
+
+
+def _asked_with(wrapper: Any, config: dict[str, Any],
+                messages: list[Any]) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
+    """The system prompt, the tools offered and the model parameters of one ``OpenAIWrapper.create``:
+    the system messages, ``tools`` (OpenAI's function format), and the parameters of the call and of
+    the wrapper's first config (never its credentials)."""
+    system = [m["content"] for m in messages if isinstance(m, dict) and m.get("role") == "system"
+              and isinstance(m.get("content"), str)]
+    first = (getattr(wrapper, "_config_list", None) or [{}])[0]
+    first = first if isinstance(first, dict) else {}
+    tools = []
+    for tool in config.get("tools") or first.get("tools") or []:  # the call's, else the client's (llm_config)
+        function = tool.get("function", tool) if isinstance(tool, dict) else {}
+        if function.get("name"):
+            tools.append({"name": function["name"], "description": function.get("description"),
+                          "parameters": function.get("parameters")})
+    parameters = {k: v for k in _PARAMETERS if (v := config.get(k, first.get(k))) is not None}
+    return system, tools, jsonable(parameters)
 
 
 @contextlib.contextmanager

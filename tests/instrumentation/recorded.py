@@ -8,7 +8,8 @@ from pathlib import Path
 from chatsnapshot import Envelope, Ledger
 
 GOLDEN = Path(__file__).parent / "golden"
-VOLATILE = {"ag2", "duration_ms", "stream", "call_id", "request_id", "task_id", "tool_call_id", "id"}
+VOLATILE = {"ag2", "duration_ms", "stream", "call_id", "request_id", "task_id", "tool_call_id", "id",
+            "inputs"}  # ids of this run's own facts
 
 
 def read_runs(path: Path) -> dict[str, list[Envelope]]:

@@ -289,6 +289,30 @@ def test_restore_upto_a_seq_forks_the_run_and_the_agents_continue_the_fork(tmp_p
         assert {r.correlation_id: r.forked_from for r in ledger.runs()} == {original: None, forked: original}
 
 
+def test_what_the_model_was_asked_with_is_recorded_once_and_each_call_names_it(tmp_path):
+    chatsnapshot.configure(ledger=tmp_path / "ledger")
+
+    async def ask() -> None:
+        await Agent("assistant", "You are helpful.", config=TestConfig(
+            ToolCallEvent(name="get_weather", arguments='{"city": "Paris"}'), "sunny"), tools=[get_weather]).ask("?")
+
+    asyncio.run(ask())
+    flush()
+    facts = only_run(tmp_path / "ledger")
+    inputs = [f for f in facts if f.event_type == "execution.model_inputs"]
+    assert len(inputs) == 1  # the same inputs for both calls: recorded once
+    payload = inputs[0].payload
+    assert payload["agent"] == "assistant" and payload["system_prompt"] == ["You are helpful."]
+    assert [t["name"] for t in payload["tools"]] == ["get_weather"]
+    assert payload["tools"][0]["description"] == "Return a fake weather report."
+    assert payload["tools"][0]["parameters"]["required"] == ["city"]
+    calls = [f for f in facts if f.event_type == "execution.llm_call"]
+    assert len(calls) == 2 and {c.payload["inputs"] for c in calls} == {inputs[0].event_id}
+    from chatsnapshot.ledger.payloads import check
+
+    assert check("execution.model_inputs", payload) == []
+
+
 def test_uninstrument_stops_recording_and_instrument_twice_records_once(tmp_path, instrumented):
     chatsnapshot.configure(ledger=tmp_path / "ledger")
 
@@ -307,7 +331,7 @@ def test_uninstrument_stops_recording_and_instrument_twice_records_once(tmp_path
     runs = read_runs(tmp_path / "ledger")
     assert set(runs) == {once, twice}  # nothing after uninstrument()
     assert [f.event_type for f in runs[once]] == [f.event_type for f in runs[twice]]
-    assert len({f.event_id for f in runs[twice]}) == len(runs[twice]) == len(runs[once]) == 12
+    assert len({f.event_id for f in runs[twice]}) == len(runs[twice]) == len(runs[once]) == 13
 
 
 class Unjsonable:

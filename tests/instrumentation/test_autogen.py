@@ -262,6 +262,23 @@ def test_restore_upto_a_seq_forks_the_chat_and_the_agents_continue_the_fork(tmp_
     assert not any("London" in json.dumps(f.payload) for f in forked)
 
 
+def test_what_the_model_was_asked_with_is_recorded_and_each_call_names_it(tmp_path):
+    chatsnapshot.configure(ledger=tmp_path / "ledger")
+    ScriptedClient.SCRIPT[:] = [{"tool_calls": [("get_weather", {"city": "Paris"})]}, "Sunny. TERMINATE"]
+    assistant, user = pair()
+    user.human_input_mode = "NEVER"
+    user.initiate_chat(assistant, message="Paris?", max_turns=3)
+    flush()
+    facts = only_run(tmp_path / "ledger")
+    inputs = [f for f in facts if f.event_type == "execution.model_inputs"]
+    assert len(inputs) == 1  # the same for both calls
+    payload = inputs[0].payload
+    assert payload["system_prompt"] == ["You are helpful."] and payload["parameters"]["model"] == "scripted-model"
+    assert [(t["name"], t["description"]) for t in payload["tools"]] == [("get_weather", "Get the weather for a city")]
+    calls = [f for f in facts if f.event_type == "execution.llm_call"]
+    assert len(calls) == 2 and {c.payload["inputs"] for c in calls} == {inputs[0].event_id}
+
+
 def test_group_chat_restore_resumes_with_the_recorded_messages(tmp_path):
     chatsnapshot.configure(ledger=tmp_path / "ledger")
     ScriptedClient.SCRIPT[:] = ["Plan: research then write.", "Draft written. TERMINATE"]
