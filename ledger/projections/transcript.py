@@ -29,7 +29,8 @@ __all__ = ["TranscriptEntry", "render_transcript", "transcript", "transcript_jso
 @dataclass(frozen=True)
 class TranscriptEntry:
     """One line of a transcript. ``kind``: message, tool_call, tool_result,
-    human_input_requested, human_input_received, handoff."""
+    human_input_requested, human_input_received, handoff, model_inputs (what the agent's model
+    is asked with beside the conversation: system prompt, tools, parameters)."""
 
     seq: int
     at: str
@@ -88,10 +89,15 @@ def _entry(envelope: Envelope) -> TranscriptEntry | None:
     if kind == "handoff":
         what = payload.get("kind", "handoff")
         return entry(what, to=payload.get("to"))
+    if kind == "model_inputs":
+        tools = ", ".join(str(t.get("name")) for t in payload.get("tools", []) if isinstance(t, dict)) or "-"
+        system = "\n".join(s for s in payload.get("system_prompt", []) if isinstance(s, str)) or "-"
+        return entry(snippet(f"system: {system}\ntools: {tools}\nparameters: {dumps(payload.get('parameters', {}))}"))
     return None
 
 
-_KINDS = ("message", "tool_call", "tool_result", "human_input_requested", "human_input_received", "handoff")
+_KINDS = ("message", "tool_call", "tool_result", "human_input_requested", "human_input_received", "handoff",
+          "model_inputs")
 
 
 def render_transcript(entries: list[TranscriptEntry]) -> str:
@@ -105,6 +111,7 @@ def render_transcript(entries: list[TranscriptEntry]) -> str:
             "human_input_requested": f"{e.agent} asks the human",
             "human_input_received": f"human → {e.agent}",
             "handoff": f"{e.agent} hands off to {e.to}",
+            "model_inputs": f"{e.agent}'s model is asked with",
         }[e.kind]
         out.append(f"#{e.seq:<4} {e.at}  {header}")
         if e.kind != "handoff":
