@@ -29,7 +29,7 @@ from google.rpc import code_pb2, status_pb2
 
 from chatsnapshot.errors import BadRequest, RequestTooLarge, Unauthenticated, UnsupportedContentType
 from chatsnapshot.receiver.auth import Authenticator
-from chatsnapshot.receiver.ingest import Ingest
+from chatsnapshot.receiver.ingest import Ingest, Ticket
 from chatsnapshot.receiver.otlp import Signal, export_response
 from chatsnapshot.receiver.status import retry_after_header, wire_status
 
@@ -152,6 +152,10 @@ class _Handler(BaseHTTPRequestHandler):
         encoding = _JSON if content_type == _JSON else _PROTOBUF
         signal = _PATHS.get(path)
         metrics = self.ingest.metrics
+        pending, self._ticket = self._ticket, None  # an admission taken before 100 Continue (one request's)
+        if pending is not None and (self.receiver.stopping or signal is None):
+            pending.release()
+            pending = None
         if self.receiver.stopping:
             self.close_connection = True
             return self._error(HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE, "the receiver is shutting down",
@@ -161,12 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
                                "use /v1/traces, /v1/logs or /v1/metrics", encoding, drain=True)
         try:
             self._check_headers(content_type)
-            length = self.headers.get("Content-Length")
-            try:  # admitted before the body is read; refused, it is never read (and the connection closes)
-                ticket = self.ingest.admit(size=int(length) if length is not None and length.isdigit() else None)
-            except Exception:
-                self.close_connection = True
-                raise
+            ticket = pending or self._admit()
             try:
                 body = self._body()
             except BaseException:
@@ -203,17 +202,33 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise problem
 
+    _ticket: Ticket | None = None  # an admission taken before 100 Continue, for _export
+
+    def _admit(self) -> Ticket:
+        """Admission before the body is read, by its declared size; refused, it is never read (and
+        the connection closes: the unread body cannot be skipped)."""
+        length = self.headers.get("Content-Length")
+        try:
+            return self.ingest.admit(size=int(length) if length is not None and length.isdigit() else None)
+        except Exception:
+            self.close_connection = True
+            raise
+
     def handle_expect_100(self) -> bool:
-        """``Expect: 100-continue``: say continue only to a request its headers do not already refuse."""
+        """``Expect: 100-continue``: say continue only to a request its headers do not already refuse
+        and that admission takes: a refused client never sends its body."""
         content_type = self._content_type()
         signal = _PATHS.get(self.path.split("?", 1)[0])
         if signal is not None and not self.receiver.stopping:
             try:
                 self._check_headers(content_type)
+                self._ticket = self._admit()
             except Exception as e:
                 self._failed(e, signal, _JSON if content_type == _JSON else _PROTOBUF)
                 return False
-        return super().handle_expect_100()
+        go_on = super().handle_expect_100()
+        self.wfile.flush()  # writes are buffered (wbufsize): the client waits for this line before the body
+        return go_on
 
     def _body(self) -> bytes:
         """The request body as sent (``Content-Length`` or ``Transfer-Encoding: chunked``, the

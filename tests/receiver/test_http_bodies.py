@@ -166,3 +166,26 @@ def test_gunzip_holds_no_more_than_the_limit_and_a_piece():
     assert peak < limit + (3 << 20), f"peak {peak >> 20} MiB for a limit of {limit >> 20} MiB"
     two_members = gzip.compress(b"abc" * 1000) + gzip.compress(b"xyz")
     assert bytes(_gunzip(two_members, limit)) == b"abc" * 1000 + b"xyz"
+
+
+def test_expect_100_continue_is_said_only_to_a_request_admission_takes(tmp_path):
+    body = one_fact_request()
+    r = start_receiver(tmp_path / "ledger", memory=True, max_pending_bytes=4 * len(body))
+    try:
+        host, port = r.http_address
+        head = (f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n").encode()
+        held = r.ingest.admit(size=4 * len(body))  # the budget is full
+        with socket.create_connection((host, port), timeout=5) as s:
+            s.sendall(head)
+            answer = s.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 503") and b"100 Continue" not in answer and b"Retry-After" in answer
+        held.release()
+        with socket.create_connection((host, port), timeout=5) as s:  # room again: continue, then committed
+            s.sendall(head)
+            assert s.recv(65536).startswith(b"HTTP/1.1 100")
+            s.sendall(body)
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        assert r.ingest.bytes_in_flight == 0
+    finally:
+        r.stop(grace=2)
