@@ -15,6 +15,7 @@ variable                    meaning                                             
 ``CHATSNAPSHOT_SPOOL_DIR``  remote mode's durable spool                                     ``./chatsnapshot-spool``
 ``CHATSNAPSHOT_TOKEN``      bearer token sent to a receiver (remote mode, ``--server``)     none
 ``CHATSNAPSHOT_TRANSPORT``  facts as ``spans`` (span events) or ``logs`` (log records)      ``spans``
+``CHATSNAPSHOT_PRICES``     a TOML table of model prices: cost estimated where none reported  none: no estimates
 ==========================  ==============================================================  =========================
 
 Without ``CHATSNAPSHOT_ENDPOINT``, ``configure()`` follows the OpenTelemetry exporter
@@ -65,6 +66,7 @@ __all__ = [
     "CHATSNAPSHOT_MAX_PENDING",
     "CHATSNAPSHOT_MAX_PENDING_BYTES",
     "CHATSNAPSHOT_MAX_REQUEST_BYTES",
+    "CHATSNAPSHOT_PRICES",
     "CHATSNAPSHOT_PROMOTE_SPANS",
     "CHATSNAPSHOT_PROTOCOL",
     "CHATSNAPSHOT_RULES",
@@ -95,6 +97,7 @@ CHATSNAPSHOT_SPOOL_DIR = "CHATSNAPSHOT_SPOOL_DIR"
 DEFAULT_SPOOL = "./chatsnapshot-spool"
 CHATSNAPSHOT_TOKEN = "CHATSNAPSHOT_TOKEN"
 CHATSNAPSHOT_TRANSPORT = "CHATSNAPSHOT_TRANSPORT"
+CHATSNAPSHOT_PRICES = "CHATSNAPSHOT_PRICES"  # ledger.projections.prices
 
 # The OpenTelemetry exporter conventions, which configure() follows when no CHATSNAPSHOT_ENDPOINT
 # is set (instrumentation.remote): each also exists per signal, OTEL_EXPORTER_OTLP_TRACES_* and

@@ -18,6 +18,7 @@ from typing import Any
 
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.projections._facts import short_type
+from chatsnapshot.ledger.projections.prices import estimate
 
 __all__ = ["RunMetrics", "metrics"]
 
@@ -41,6 +42,7 @@ class RunMetrics:
     completion_tokens: int = 0
     total_tokens: int = 0
     cost: float | None = None
+    cost_estimated: bool = False  # some of the cost comes from the price table (projections.prices)
     human_requests: int = 0
     human_wait_ns: int = 0
     pending_human: dict[str, int] = field(default_factory=dict)  # request event_id / request_id -> time asked
@@ -71,8 +73,12 @@ class RunMetrics:
             for key in _TOKENS:
                 if _number(payload.get(key)):
                     setattr(self, key, getattr(self, key) + int(payload[key]))
-            if _number(payload.get("cost")):
-                self.cost = round((self.cost or 0.0) + payload["cost"], 12)
+            cost = payload.get("cost")
+            if not _number(cost):  # none reported: the user's price table, if it knows the model
+                cost = estimate(payload.get("model"), payload.get("prompt_tokens"), payload.get("completion_tokens"))
+                self.cost_estimated = self.cost_estimated or cost is not None
+            if cost is not None:
+                self.cost = round((self.cost or 0.0) + cost, 12)
         elif kind == "human_input_requested":
             self.human_requests += 1
             self.pending_human[e.event_id] = e.occurred_at
@@ -99,7 +105,7 @@ class RunMetrics:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RunMetrics:
-        return cls(**state)
+        return cls(**{"cost_estimated": False, **state})  # a state saved before the field existed
 
 
 _COUNTED = {"run_started", "run_completed", "run_failed", "tool_call", "tool_result", "llm_call", "usage",
