@@ -141,3 +141,25 @@ def test_the_command_table_of_docs_cli_matches_the_parsers() -> None:
         if documented is not None or action is not None:
             assert documented is not None and action is not None, name
             assert documented.group(1).replace("\\", "").split("|") == action.metavar.strip("{}").split(","), name
+
+
+def test_every_command_line_the_readme_shows_parses_as_written() -> None:
+    """The README's shell lines and inline commands use commands and flags the parser has."""
+    import re
+    import shlex
+
+    from chatsnapshot.cli.main import build_parser
+
+    text = (ROOT / "README.md").read_text()
+    shell = re.findall(r"^(?:\.venv/bin/)?chatsnapshot ([^`\n#]+)", text, re.MULTILINE)  # shell blocks
+    inline = re.findall(r"`(?:\.venv/bin/)?chatsnapshot ([^`]+)`", text)  # `chatsnapshot serve --promote-spans`
+    lines = shell + inline
+    assert len(lines) >= 3
+    parser = build_parser()
+    for line in lines:
+        words = [w if w not in ("RUN", "ID") else "some-run" for w in shlex.split(line.strip())]
+        try:
+            parser.parse_args(words)
+        except SystemExit as e:  # 0: --help, which printed the help
+            if e.code != 0:
+                raise AssertionError(f"README: chatsnapshot {line.strip()!r} does not parse") from e

@@ -248,6 +248,26 @@ def test_restore_right_after_the_run_sees_the_whole_run(tmp_path, through):
             receiver.stop(grace=2)
 
 
+def test_another_process_restores_a_run_the_moment_its_recorder_acknowledged_it(tmp_path):
+    """The recording process keeps the ledger open (its writer alive, nothing sealed yet); this one
+    restores the run at once, reading the writer's WAL."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    recorder = subprocess.Popen([sys.executable, "-m", "tests.instrumentation.ag2_recorder", str(tmp_path / "l")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert recorder.stdout is not None
+        _, correlation, events = recorder.stdout.readline().split()
+        assert not list((tmp_path / "l" / "segments").glob("*.parquet"))  # nothing sealed: only the WAL has it
+        stream = asyncio.run(restore(tmp_path / "l", correlation))
+        assert len(asyncio.run(stream.history.get_events())) == int(events) > 3
+    finally:
+        recorder.communicate("", timeout=60)
+
+
 def test_restore_upto_a_seq_forks_the_run_and_the_agents_continue_the_fork(tmp_path):
     chatsnapshot.configure(ledger=tmp_path / "ledger")
 
