@@ -25,7 +25,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -62,13 +61,7 @@ def ingest_rate(n: int, requests: list[tuple[str, bytes]], work: Path) -> float:
             for c in channels:
                 c.close()
 
-        threads = [threading.Thread(target=client, args=(c,)) for c in chunks]
-        started = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return len(requests) * ingest.SPANS / (time.perf_counter() - started)
+        return len(requests) * ingest.SPANS / ingest.in_threads(client, chunks)
     finally:
         for p in procs:
             p.terminate()

@@ -168,6 +168,9 @@ def recorded_facts(source: Ledger | str | Path | Iterable[Envelope] | None, corr
     return facts
 
 
+MODEL_PARAMETERS = ("model", "temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty")
+
+
 def model_inputs(flow: Flow, agent: str | None, system_prompt: list[str], tools: list[dict[str, Any]],
                  parameters: dict[str, Any]) -> str | None:
     """Record what ``agent``'s model is asked with (``execution.model_inputs``) when this run has

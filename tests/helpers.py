@@ -31,6 +31,15 @@ def make_facts(n: int, correlations: int = 3, *, prefix: str = "run", words: int
     return out
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def python(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
     """Start ``python args...`` with the project importable, stdout piped; ``env`` adds variables."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}

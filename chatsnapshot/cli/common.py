@@ -14,6 +14,7 @@ from chatsnapshot import environment_variables
 from chatsnapshot.environment_variables import CHATSNAPSHOT_SIGNING_KEY, CHATSNAPSHOT_TOKEN
 from chatsnapshot.errors import PermanentError
 from chatsnapshot.ledger import Envelope, Ledger, LedgerReader, LedgerUnion
+from chatsnapshot.ledger.timestamps import parse_rfc3339_ns
 
 if TYPE_CHECKING:
     from chatsnapshot.receiver.client import LedgerClient
@@ -27,6 +28,7 @@ __all__ = [
     "add_run_arguments",
     "add_server_argument",
     "connect",
+    "database_message",
     "ledger_path",
     "ledger_paths",
     "non_negative",
@@ -37,6 +39,7 @@ __all__ = [
     "resolve_remote_run",
     "resolve_run",
     "run_envelopes",
+    "since_ns",
     "write_text",
 ]
 
@@ -109,6 +112,21 @@ def open_writer(args: argparse.Namespace, *, existing: bool = False) -> Ledger:
     if existing:
         LedgerReader.open(ledger_path(args)).close()  # LedgerNotFoundError: nothing is created
     return Ledger.open(ledger_path(args))
+
+
+def since_ns(text: str | None, flag: str = "--since") -> int | None:
+    """An RFC 3339 time given to ``flag`` in nanoseconds (None stays None); a UserError otherwise."""
+    if text is None:
+        return None
+    try:
+        return parse_rfc3339_ns(text)
+    except ValueError:
+        raise UserError(f"{flag} {text!r} is not an RFC 3339 time like 2026-12-01T14:00:00Z") from None
+
+
+def database_message(error: Exception) -> str:
+    """DuckDB's message whole, hints included ("Did you mean ...", candidate bindings), on one line."""
+    return " ".join(str(error).split())
 
 
 def non_negative(text: str) -> int:

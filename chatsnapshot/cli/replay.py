@@ -13,7 +13,7 @@ from chatsnapshot.cli.output import add_format_argument, emit, print_table, writ
 from chatsnapshot.ledger import Envelope, envelope_to_json
 from chatsnapshot.ledger.projections import fact_summary
 from chatsnapshot.ledger.projections._facts import lane_of
-from chatsnapshot.ledger.timestamps import format_rfc3339_ns, parse_rfc3339_ns
+from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
 _FOLLOW_POLL = 0.2  # seconds between looks for new facts with --follow
 
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 def run(args: argparse.Namespace) -> int:
     if args.follow and args.format not in ("table", "jsonl"):
         raise common.UserError("--follow prints as facts arrive: use --format table or jsonl")
-    since = _since(args.since)
+    since = common.since_ns(args.since)
     with contextlib.ExitStack() as stack:
         return _replay(args, since, *_reader(args, stack))
 
@@ -115,15 +115,6 @@ def _follow(read: Callable[[int], list[Envelope]], after: int) -> Iterator[Envel
             after = batch[-1].seq or after
         else:
             time.sleep(_FOLLOW_POLL)
-
-
-def _since(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_rfc3339_ns(text)
-    except ValueError:
-        raise common.UserError(f"--since {text!r} is not an RFC 3339 time like 2026-12-01T14:00:00Z") from None
 
 
 def _filter(args: argparse.Namespace, since: int | None) -> Callable[[Envelope], bool]:

@@ -9,7 +9,7 @@ from chatsnapshot.cli import common
 from chatsnapshot.cli.output import add_format_argument, emit
 from chatsnapshot.ledger import LedgerReader, LedgerUnion, RunSummary
 from chatsnapshot.ledger.projections import ProjectionEngine, RunMetrics, RunMetricsProjection
-from chatsnapshot.ledger.timestamps import format_rfc3339_ns, parse_rfc3339_ns
+from chatsnapshot.ledger.timestamps import format_rfc3339_ns
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -32,13 +32,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
-    since = None
-    if args.since is not None:
-        try:
-            since = parse_rfc3339_ns(args.since)
-        except ValueError:
-            raise common.UserError(f"--since {args.since!r} is not an RFC 3339 time like 2026-12-01T14:00:00Z") \
-                from None
+    since = common.since_ns(args.since)
     if args.server:
         if args.agent or args.service or args.query or args.status:
             raise common.UserError("--status, --agent, --service and --query read the ledger directory: "
@@ -48,10 +42,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         with common.open_readers(args) as ledger:
             summaries, metrics, parts = ledger.runs(), _metrics(ledger), _parts(ledger, args.query)
-            rows = [_row(r, metrics.get(r.correlation_id), parts.get(r.correlation_id, {})) for r in summaries]
-            if args.query:
-                rows = [row for row in rows if row["correlation_id"] in parts and parts[row["correlation_id"]]
-                        .get("matched")]
+            rows = [_row(r, metrics.get(r.correlation_id), parts.get(r.correlation_id, {})) for r in summaries
+                    if not args.query or parts.get(r.correlation_id, {}).get("matched")]
     rows = [row for row in rows if (args.status is None or row["status"] == args.status)
             and (since is None or row["first_ns"] >= since)
             and (args.agent is None or args.agent in row["agents"])
@@ -118,6 +110,6 @@ def _parts(ledger: LedgerReader | LedgerUnion, query: str | None) -> dict[str, d
                            "FROM envelopes GROUP BY 1")
     except duckdb.Error as e:
         raise common.UserError(f"--query is not a condition over the envelopes view: "
-                               f"{' '.join(str(e).split())}") from None
+                               f"{common.database_message(e)}") from None
     return {row["correlation_id"]: {"agents": row["agents"] or [], "services": row["services"] or [],
                                     "matched": row["matched"]} for row in table.to_pylist()}

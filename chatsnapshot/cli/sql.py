@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             table = ledger.sql(query)
         except duckdb.Error as e:
-            raise common.UserError(f"SQL error: {_message(e)}") from e
+            raise common.UserError(f"SQL error: {common.database_message(e)}") from e
         json_columns = _json_columns(ledger, query)
     if args.format == "csv":
         write_csv(table)
@@ -54,6 +54,3 @@ def _json_columns(ledger: LedgerReader | LedgerUnion, query: str) -> frozenset[s
                                        described.column("column_type").to_pylist(), strict=True) if t == "JSON")
 
 
-def _message(error: Exception) -> str:
-    """DuckDB's message whole, hints included ("Did you mean ...", candidate bindings), on one line."""
-    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())

@@ -42,6 +42,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 
 from chatsnapshot.instrumentation.ag2.events import agent_name, on_event, usage_fields
 from chatsnapshot.instrumentation.flows import (
+    MODEL_PARAMETERS,
     Flow,
     Switch,
     current_flow,
@@ -342,9 +343,6 @@ def _failure_reason(error: BaseException) -> str:
     return "error"
 
 
-_PARAMETERS = ("model", "temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty")
-
-
 def _offered(call_next: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The tools and model parameters of the LLM call ``call_next`` leads to: AG2 binds them into
     the innermost callable (``partial(client, tools=..., ...)``) under any middlewares."""
@@ -364,7 +362,7 @@ def _offered(call_next: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                     tools.append({"name": name, "description": getattr(function, "description", None),
                                   "parameters": getattr(function, "parameters", None)})
             config = getattr(client, "config", None)
-            parameters = {k: v for k in _PARAMETERS
+            parameters = {k: v for k in MODEL_PARAMETERS
                           if (v := getattr(client, k, None) if getattr(client, k, None) is not None
                               else getattr(config, k, None)) is not None}
             return tools, parameters

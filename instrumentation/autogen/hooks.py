@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from chatsnapshot.instrumentation.autogen.runs import MISSING, flow_of, name_of, quiet
-from chatsnapshot.instrumentation.flows import elapsed_ms, model_inputs, warn_once
+from chatsnapshot.instrumentation.flows import MODEL_PARAMETERS, elapsed_ms, model_inputs, warn_once
 from chatsnapshot.instrumentation.payloads import exact, jsonable, text
 
 __all__ = ["a_execute_function", "a_generate_reply", "a_get_human_input", "a_quietly", "a_select_speaker", "a_send",
@@ -161,9 +161,6 @@ def create(original: Any, self: Any, **config: Any) -> Any:
         return response
 
 
-_PARAMETERS = ("model", "temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty")
-
-
 def _asked_with(wrapper: Any, config: dict[str, Any],
                 messages: list[Any]) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
     """The system prompt, the tools offered and the model parameters of one ``OpenAIWrapper.create``:
@@ -179,7 +176,7 @@ def _asked_with(wrapper: Any, config: dict[str, Any],
         if function.get("name"):
             tools.append({"name": function["name"], "description": function.get("description"),
                           "parameters": function.get("parameters")})
-    parameters = {k: v for k in _PARAMETERS if (v := config.get(k, first.get(k))) is not None}
+    parameters = {k: v for k in MODEL_PARAMETERS if (v := config.get(k, first.get(k))) is not None}
     return system, tools, jsonable(parameters)
 
 

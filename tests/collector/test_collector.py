@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,17 +23,11 @@ import pytest
 
 from chatsnapshot.ledger import Ledger
 from chatsnapshot.receiver.client import LedgerClient
-from tests.helpers import ROOT
+from tests.helpers import ROOT, free_port
 
 CONFIG = ROOT / "deploy" / "collector.yaml"
 JS = ROOT / "tests" / "js"
 TOKEN = "collector-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(check, what: str, timeout: float = 30.0) -> None:

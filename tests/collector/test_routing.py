@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 from chatsnapshot.ledger import LedgerUnion
-from tests.collector.test_collector import finish, free_port, wait_for
-from tests.helpers import ROOT
+from tests.collector.test_collector import finish, wait_for
+from tests.helpers import ROOT, free_port
 
 RUNS, FACTS = 24, 40
 SHAPE = ("SELECT correlation_id, count(*) AS n, list((payload->>'i')::INTEGER ORDER BY seq) AS facts, "

@@ -6,19 +6,12 @@ answers ``/readyz``."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
-from tests.helpers import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers import ROOT, free_port
 
 
 def test_the_wheel_installs_into_a_fresh_venv_and_serves(tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from chatsnapshot import Envelope, Ledger
@@ -68,3 +70,25 @@ def comparable(fact: Envelope, by_id: dict[str, Envelope]) -> tuple:
     payload = {k: v for k, v in fact.payload.items() if k not in VOLATILE}
     cause = by_id.get(fact.causation_id) if fact.causation_id else None
     return fact.event_type, fact.source.agent, cause.event_type if cause else None, repr(sorted(payload.items()))
+
+
+@contextlib.contextmanager
+def configured(through: str, tmp_path: Path) -> Iterator[str | None]:
+    """``configure()`` into an embedded ledger (``through="embedded"``: yields None) or through a real
+    receiver on loopback (``"receiver"``: yields its gRPC address); uninstalled afterwards."""
+    import chatsnapshot
+    from chatsnapshot.instrumentation.configuration import _install
+    from tests.receiver.conftest import start_receiver
+
+    receiver = start_receiver(tmp_path / "served") if through == "receiver" else None
+    try:
+        if receiver is None:
+            chatsnapshot.configure(ledger=tmp_path / "ledger")
+            yield None
+        else:
+            chatsnapshot.configure(endpoint=f"127.0.0.1:{receiver.grpc_port}", spool_dir=tmp_path / "spool")
+            yield f"127.0.0.1:{receiver.grpc_port}"
+    finally:
+        _install(None)
+        if receiver is not None:
+            receiver.stop(grace=2)

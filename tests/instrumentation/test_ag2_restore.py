@@ -16,8 +16,7 @@ from ag2.testing import TestConfig
 
 import chatsnapshot
 from chatsnapshot.instrumentation.ag2 import correlation_of, restore
-from chatsnapshot.instrumentation.configuration import _install
-from tests.instrumentation.recorded import check_causation, comparable, only_run, read_runs
+from tests.instrumentation.recorded import check_causation, comparable, configured, only_run, read_runs
 from tests.instrumentation.test_ag2 import agents, flush, instrumented, script
 
 __all__ = ["instrumented"]  # the autouse fixture: every test here runs instrumented
@@ -81,30 +80,19 @@ def test_restore_then_continue_records_what_an_uninterrupted_run_records(tmp_pat
 @pytest.mark.parametrize("through", ["embedded", "receiver"])
 def test_restore_right_after_the_run_sees_the_whole_run(tmp_path, through):
     """Read your writes: no flush, no wait; the restore reads the run the moment it ended."""
-    from tests.receiver.conftest import start_receiver
-
-    receiver = start_receiver(tmp_path / "served") if through == "receiver" else None
-    try:
-        if receiver is None:
-            chatsnapshot.configure(ledger=tmp_path / "ledger")
-        else:
-            chatsnapshot.configure(endpoint=f"127.0.0.1:{receiver.grpc_port}", spool_dir=tmp_path / "spool")
+    with configured(through, tmp_path) as server:
 
         async def run_then_restore() -> tuple[list, list]:
             reply = await agents(script(), ["yes"]).ask("What's the weather in Paris?")
             then = [strip_times(e.to_dict()) for e in await reply.history.get_events()]
-            if receiver is None:
+            if server is None:
                 stream = await restore(tmp_path / "ledger", correlation_of(reply))
             else:
-                stream = await restore(server=f"127.0.0.1:{receiver.grpc_port}", correlation_id=correlation_of(reply))
+                stream = await restore(server=server, correlation_id=correlation_of(reply))
             return then, [strip_times(e.to_dict()) for e in await stream.history.get_events()]
 
         then, restored = asyncio.run(run_then_restore())
         assert restored == then and len(then) > 10
-    finally:
-        _install(None)
-        if receiver is not None:
-            receiver.stop(grace=2)
 
 
 def test_another_process_restores_a_run_the_moment_its_recorder_acknowledged_it(tmp_path):

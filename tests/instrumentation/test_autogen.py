@@ -35,6 +35,7 @@ from tests.instrumentation.recorded import (
     check_causation,
     check_golden,
     comparable,
+    configured,
     only_run,
     read_runs,
     shape,
@@ -196,30 +197,18 @@ def test_restore_then_continue_records_what_an_uninterrupted_chat_records(tmp_pa
 @pytest.mark.parametrize("through", ["embedded", "receiver"])
 def test_restore_right_after_the_chat_sees_the_whole_chat(tmp_path, through):
     """Read your writes: no flush, no wait; the restore reads the chat the moment it ended."""
-    from tests.receiver.conftest import start_receiver
-
-    receiver = start_receiver(tmp_path / "served") if through == "receiver" else None
-    try:
-        if receiver is None:
-            chatsnapshot.configure(ledger=tmp_path / "ledger")
-        else:
-            chatsnapshot.configure(endpoint=f"127.0.0.1:{receiver.grpc_port}", spool_dir=tmp_path / "spool")
+    with configured(through, tmp_path) as server:
         ScriptedClient.SCRIPT[:] = [{"tool_calls": [("get_weather", {"city": "Paris"})]}, "Sunny. TERMINATE"]
         assistant, user = pair()
         user.human_input_mode = "NEVER"
         user.initiate_chat(assistant, message="Paris?", max_turns=3)
         then = assistant.chat_messages[user]
         fresh_assistant, fresh_user = pair()
-        if receiver is None:
+        if server is None:
             restore(tmp_path / "ledger", correlation_of(user), [fresh_assistant, fresh_user])
         else:
-            restore(None, correlation_of(user), [fresh_assistant, fresh_user],
-                    server=f"127.0.0.1:{receiver.grpc_port}")
+            restore(None, correlation_of(user), [fresh_assistant, fresh_user], server=server)
         assert fresh_assistant.chat_messages[fresh_user] == then and len(then) >= 4
-    finally:
-        _install(None)
-        if receiver is not None:
-            receiver.stop(grace=2)
 
 
 def test_restore_upto_a_seq_forks_the_chat_and_the_agents_continue_the_fork(tmp_path):

@@ -6,7 +6,6 @@ import itertools
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ from chatsnapshot.ledger import Ledger, uuid7
 from chatsnapshot.proto import attributes as A
 from chatsnapshot.receiver.server import Receiver
 from chatsnapshot.receiver.settings import Settings
-from tests.helpers import ROOT
+from tests.helpers import ROOT, free_port
 from tests.otlp import SpanRecorder, agent_trace, fact_attributes, request_of
 from tests.receiver.conftest import start_receiver
 from tests.receiver.test_bad_input import raw_export
@@ -77,11 +76,6 @@ def test_overload_answers_unavailable_with_retry_info_and_nothing_is_lost(tmp_pa
         r.stop(grace=2)
 
 # -- the receiver as a separate process -------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 def serve(ledger_dir, port: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
