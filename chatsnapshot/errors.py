@@ -18,6 +18,7 @@ from (the store), so ``except LedgerError`` still catches every store error::
     │   ├── CheckpointError          (also LedgerError)  a checkpoint, key or proof is unreadable or does not verify
     │   ├── ErasureError             (also LedgerError)  an erasure that cannot be done as asked
     │   ├── RoutingError             (also LedgerError)  a run found in two ledgers read as one
+    │   ├── QueryRefusedError        (also LedgerError)  SQL a confined connection does not run (it writes)
     │   ├── BadRequest               (also ValueError)   not a valid OTLP request
     │   │   └── UnsupportedContentType                   neither protobuf nor OTLP/JSON
     │   ├── RequestTooLarge                              over the size limit (also after gzip)
@@ -54,6 +55,7 @@ __all__ = [
     "LedgerNotFoundError",
     "Overloaded",
     "PermanentError",
+    "QueryRefusedError",
     "RequestTooLarge",
     "RetryableError",
     "RoutingError",
@@ -131,6 +133,12 @@ class ErasureError(LedgerError, PermanentError):
 class RoutingError(LedgerError, PermanentError):
     """Ledgers read together (``ledger.union``) hold parts of the same run: the router in
     front of their receivers split it. Never merged: read each ledger alone."""
+
+
+class QueryRefusedError(LedgerError, PermanentError):
+    """SQL sent to a confined connection (``chatsnapshot sql --server``) that would write,
+    change a setting or read outside the ledger: send a SELECT (or DESCRIBE, SHOW, EXPLAIN)
+    over the views, or run the query on the ledger's machine."""
 
 
 class StoreUnavailableError(LedgerError, RetryableError):

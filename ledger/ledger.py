@@ -40,14 +40,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self, overload
 
-import numpy as np
 import pyarrow as pa
 
-from chatsnapshot.errors import CheckpointError, CorruptSegmentError, ErasureError, LedgerClosedError
+from chatsnapshot.errors import CorruptSegmentError, ErasureError, LedgerClosedError
 from chatsnapshot.ledger._engine.checkpoints import (
+    audit_path,
     checkpoint_of,
     latest_checkpoint,
-    leaves,
     origin_of,
     recomputed_frontier,
     sealed_frontier,
@@ -66,8 +65,7 @@ from chatsnapshot.ledger.checkpoint import InclusionProof, SigningKey, VerifierK
 from chatsnapshot.ledger.codec import envelope_to_json
 from chatsnapshot.ledger.envelope import Envelope, check_not_reserved
 from chatsnapshot.ledger.ids import uuid_bytes, uuid_text
-from chatsnapshot.ledger.merkle import Frontier, inclusion_proof, leaf_hash
-from chatsnapshot.ledger.merkle import root as merkle_root
+from chatsnapshot.ledger.merkle import Frontier
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.records import record_to_envelope
 from chatsnapshot.ledger.results import (
@@ -90,6 +88,7 @@ class LedgerReader:
         self._layout = layout
         self._engine = engine
         self._sql = SqlEngine()
+        self._confined_sql = SqlEngine(confined=True)  # connects on its first query, as _sql
         self._closed = False
 
     @classmethod
@@ -204,6 +203,14 @@ class LedgerReader:
         self._check_open()
         return self._sql.query([(self._snapshot(), self._layout)], query)
 
+    def sql_confined(self, query: str, timeout: float | None = None) -> pa.Table:
+        """``sql`` for a caller not trusted with this machine (``chatsnapshot sql --server``):
+        reading statements only, no file outside the ledger, bounded memory, interrupted after
+        ``timeout`` seconds (``ledger._engine.sqlviews.SqlEngine``). Raises ``QueryRefusedError``
+        for a statement that would write, ``duckdb.Error`` for an invalid or interrupted query."""
+        self._check_open()
+        return self._confined_sql.query([(self._snapshot(), self._layout)], query, timeout)
+
     def verify(self, correlation_id: str | None = None) -> VerifyReport:
         """Recompute every hash chain (or one correlation's) and check every file."""
         self._check_open()
@@ -233,22 +240,14 @@ class LedgerReader:
         self._check_open()
         note = checkpoint if checkpoint is not None else self.checkpoint()
         target, _ = parse_note(note)
-        positions, hashes = leaves(self._snapshot())
         found = self.sql("SELECT position, correlation_id, seq FROM envelopes "
                          f"WHERE event_id = '{uuid_text(uuid_bytes(event_id))}'").to_pylist()
         if not found:
             raise LookupError(f"no envelope {event_id} in {self.path}")
         position, correlation_id, seq = found[0]["position"], found[0]["correlation_id"], found[0]["seq"]
-        index = int(np.searchsorted(positions, position))
-        if index >= target.size:
-            raise CheckpointError(f"envelope {event_id} (position {position}) came after the checkpoint "
-                                  f"(tree size {target.size}): take a newer checkpoint")
-        tree = [leaf_hash(h) for h in hashes[:target.size]]
-        if merkle_root(tree) != target.root:
-            raise CheckpointError("this ledger does not extend the checkpoint: run verify --checkpoint")
+        index, path = audit_path(self._snapshot(), target, position, event_id)
         envelope = next(e for e in self.replay(correlation_id) if e.seq == seq)  # causes as a whole replay has them
-        return InclusionProof(note, index, target.size, tuple(inclusion_proof(tree, index)),
-                              envelope_to_json(envelope))
+        return InclusionProof(note, index, target.size, path, envelope_to_json(envelope))
 
     def verify_checkpoint(self, note: str, key: VerifierKey | None = None) -> CheckpointReport:
         """Whether the ledger today extends ``note``: its first ``size`` envelopes are exactly
@@ -285,6 +284,7 @@ class LedgerReader:
             return
         self._closed = True
         self._sql.close()
+        self._confined_sql.close()
         self._engine.close()
 
     def __enter__(self) -> LedgerReader:

@@ -32,10 +32,11 @@ from typing import Any, ClassVar, Self
 
 import pyarrow as pa
 
-from chatsnapshot.errors import LedgerClosedError, LedgerLockedError
+from chatsnapshot.errors import CheckpointError, LedgerClosedError, LedgerLockedError
 from chatsnapshot.ledger._engine.segment import records_to_table
-from chatsnapshot.ledger._engine.sqlviews import create_views
+from chatsnapshot.ledger._engine.sqlviews import confine, create_views, interrupted_after, refuse_writing
 from chatsnapshot.ledger.causes import SqlCauseLookup, resolve_causes
+from chatsnapshot.ledger.checkpoint import InclusionProof
 from chatsnapshot.ledger.envelope import FORK_TYPE, Envelope, check_not_reserved
 from chatsnapshot.ledger.ids import uuid_bytes
 from chatsnapshot.ledger.records import (
@@ -235,6 +236,14 @@ class MemoryLedger:
 
     def sql(self, query: str) -> pa.Table:
         """Run a DuckDB query over ``envelopes``, ``runs`` and ``dead_letters`` (as on disk)."""
+        return self._query(query)
+
+    def sql_confined(self, query: str, timeout: float | None = None) -> pa.Table:
+        """``sql`` for an untrusted caller, as ``Ledger.sql_confined`` (no files at all here)."""
+        refuse_writing(query)
+        return self._query(query, confined=True, timeout=timeout)
+
+    def _query(self, query: str, *, confined: bool = False, timeout: float | None = None) -> pa.Table:
         self._check()
         import duckdb
 
@@ -250,13 +259,20 @@ class MemoryLedger:
             con.execute("CREATE VIEW dead_letters AS SELECT received_at::TIMESTAMPTZ AS received_at, reason, field, "
                         "event_type, correlation_id, trace_id, span_id, service, attributes::JSON AS attributes "
                         "FROM _dead")
-            return con.sql(query).to_arrow_table()
+            if confined:
+                confine(con)
+            with interrupted_after(con, timeout):
+                return con.sql(query).to_arrow_table()
         finally:
             con.close()
 
     def latest_checkpoint(self) -> str | None:
         """A memory store writes no checkpoints (nothing of it outlives the process)."""
         return None
+
+    def prove(self, event_id: str, checkpoint: str | None = None) -> InclusionProof:
+        """Raises ``CheckpointError``: a memory store commits to nothing that outlives it."""
+        raise CheckpointError("a memory store keeps no checkpoints, so it proves nothing: use a ledger directory")
 
     def verify(self, correlation_id: str | None = None) -> VerifyReport:
         """Recompute every hash chain (or one correlation's)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
+from chatsnapshot.ledger.checkpoint import InclusionProof
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.results import AppendResult, CompactionReport, Rejection, RunSummary, VerifyReport
 
@@ -37,9 +38,13 @@ class StoreReader(Protocol):
 
     def sql(self, query: str) -> pa.Table: ...
 
+    def sql_confined(self, query: str, timeout: float | None = None) -> pa.Table: ...
+
     def verify(self, correlation_id: str | None = None) -> VerifyReport: ...
 
     def latest_checkpoint(self) -> str | None: ...
+
+    def prove(self, event_id: str, checkpoint: str | None = None) -> InclusionProof: ...
 
     def close(self) -> None: ...
 

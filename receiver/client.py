@@ -1,12 +1,15 @@
-"""A client of ``LedgerService``, for ``chatsnapshot replay/tail --server`` and for programs."""
+"""A client of ``LedgerService``, for the CLI's ``--server`` and for programs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import grpc
+import pyarrow as pa
 
 from chatsnapshot.ledger import ChainBreak, Envelope, Problem, RunSummary, VerifyReport, envelope_from_proto
+from chatsnapshot.ledger.checkpoint import InclusionProof
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2 as pb
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2_grpc as pb_grpc
 
@@ -70,6 +73,19 @@ class LedgerClient:
                            dict(r.event_types), r.last_event_type, r.last_seq, r.conversation_id or None,
                            r.forked_from or None)
                 for r in response.runs]
+
+    def sql(self, query: str, timeout: float = 300.0) -> tuple[pa.Table, frozenset[str]]:
+        """A read-only query over the receiver's ledger (``Ledger.sql_confined`` there): the result,
+        and the names of its JSON columns."""
+        answer = self._stub.Sql(pb.SqlRequest(query=query), metadata=self._metadata, timeout=timeout)
+        table = pa.ipc.open_stream(answer.arrow_ipc_stream).read_all()
+        return table, frozenset(answer.json_columns)
+
+    def prove(self, event_id: str, checkpoint: str | None = None, timeout: float = 60.0) -> InclusionProof:
+        """The inclusion proof of ``event_id`` in ``checkpoint`` (None: the receiver's newest)."""
+        answer = self._stub.Prove(pb.ProveRequest(event_id=event_id, checkpoint=checkpoint or ""),
+                                  metadata=self._metadata, timeout=timeout)
+        return InclusionProof.from_json(json.loads(answer.proof_json))
 
     def close(self) -> None:
         self._channel.close()

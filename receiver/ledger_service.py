@@ -1,4 +1,5 @@
-"""``chatsnapshot.v1.LedgerService`` on the receiver's gRPC port: Replay, Tail, Verify, Checkpoint, Runs.
+"""``chatsnapshot.v1.LedgerService`` on the receiver's gRPC port: Replay, Tail, Verify, Checkpoint, Runs,
+Sql, Prove.
 
 Served by the process that writes the ledger, so it sees every durable envelope,
 not only what is sealed. Authentication is the same bearer token as OTLP.
@@ -6,22 +7,28 @@ not only what is sealed. Authentication is the same bearer token as OTLP.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 
 import grpc
+import pyarrow as pa
 
+from chatsnapshot.errors import CheckpointError, QueryRefusedError
 from chatsnapshot.ledger import Envelope, envelope_to_proto
+from chatsnapshot.ledger.querying import json_columns
 from chatsnapshot.ledger.store import StoreReader
 from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2 as pb
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2_grpc as pb_grpc
 from chatsnapshot.receiver.auth import Authenticator
 
-__all__ = ["TAIL_POLL_SECONDS", "LedgerServicer", "add_ledger_service"]
+__all__ = ["SQL_ANSWER_LIMIT", "SQL_TIMEOUT", "TAIL_POLL_SECONDS", "LedgerServicer", "add_ledger_service"]
 
 TAIL_POLL_SECONDS = 0.05
 _BATCH = 512  # envelopes per streamed message
+SQL_ANSWER_LIMIT = 64 << 20  # bytes of Arrow IPC one Sql answer carries at most
+SQL_TIMEOUT = 300.0  # seconds a query runs at most (less when the call's deadline is nearer)
 
 
 class LedgerServicer(pb_grpc.LedgerServiceServicer):
@@ -68,7 +75,6 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
             problems=[pb.FileProblem(file=p.file, reason=p.reason) for p in report.problems],
         )
 
-
     def Checkpoint(self, request: pb.CheckpointRequest, context: grpc.ServicerContext) -> pb.CheckpointResponse:
         self._check(context)
         return pb.CheckpointResponse(note=self._ledger.latest_checkpoint() or "")
@@ -81,6 +87,45 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
             last_event_type=r.last_event_type, last_seq=r.last_seq, conversation_id=r.conversation_id or "",
             forked_from=r.forked_from or "",
         ) for r in self._ledger.runs()])
+
+    def Sql(self, request: pb.SqlRequest, context: grpc.ServicerContext) -> pb.SqlResponse:
+        self._check(context)
+        import duckdb
+
+        remaining = context.time_remaining()
+        timeout = SQL_TIMEOUT if remaining is None else min(SQL_TIMEOUT, remaining)
+        try:
+            table = self._ledger.sql_confined(request.query, timeout)
+            json_names = json_columns(lambda q: self._ledger.sql_confined(q, timeout), request.query)
+        except QueryRefusedError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        except duckdb.InterruptException:
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"the query ran longer than {timeout:.0f} s: stopped")
+        except duckdb.Error as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        answer = sink.getvalue().to_pybytes()
+        if len(answer) > SQL_ANSWER_LIMIT:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"the result is {len(answer) >> 20} MiB, over the {SQL_ANSWER_LIMIT >> 20} MiB one answer "
+                          "carries: add a LIMIT, select fewer columns or aggregate")
+        return pb.SqlResponse(arrow_ipc_stream=answer, json_columns=sorted(json_names))
+
+    def Prove(self, request: pb.ProveRequest, context: grpc.ServicerContext) -> pb.ProveResponse:
+        self._check(context)
+        note = request.checkpoint or self._ledger.latest_checkpoint()
+        if note is None:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          "the receiver has written no checkpoint yet (it writes one after each seal): try again later")
+        try:
+            proof = self._ledger.prove(request.event_id, note)
+        except LookupError as e:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(e).strip("'\""))
+        except (CheckpointError, ValueError) as e:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
+        return pb.ProveResponse(proof_json=json.dumps(proof.to_json(), ensure_ascii=False))
 
 
 def add_ledger_service(server: grpc.Server, ledger: StoreReader, auth: Authenticator,

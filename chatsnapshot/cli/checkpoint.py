@@ -22,10 +22,22 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("--signing-key", metavar="FILE",
                    help=f"sign with this key (chatsnapshot keygen; default ${CHATSNAPSHOT_SIGNING_KEY})")
     p.add_argument("-o", "--output", metavar="FILE", help="write the checkpoint to FILE instead of stdout")
+    common.add_server_argument(p, "print the newest checkpoint a running receiver wrote (after its last seal, "
+                                  "signed with its own key)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.server:
+        if args.signing_key:
+            raise common.UserError("--signing-key signs a checkpoint made here; with --server the receiver's "
+                                   "own checkpoint is printed as it signed it: give one or the other")
+        with common.connect(args) as client:
+            note = common.remote(client.checkpoint, args.server)
+        if note is None:
+            raise common.UserError(f"{args.server} has written no checkpoint yet (it writes one after each seal)")
+        common.write_text(note, args.output)
+        return 0
     path = common.signing_key_path(args)
     key = SigningKey.load(path) if path else None
     with common.open_reader(args) as ledger:

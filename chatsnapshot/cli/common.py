@@ -139,10 +139,11 @@ def non_negative(text: str) -> int:
     return value
 
 
-def add_server_argument(p: argparse.ArgumentParser) -> None:
+def add_server_argument(p: argparse.ArgumentParser,
+                        what: str = "ask a running receiver (chatsnapshot serve, its gRPC port)") -> None:
     p.add_argument("--server", metavar="HOST:PORT",
-                   help=f"ask a running receiver (chatsnapshot serve, its gRPC port) instead of reading --ledger; "
-                        f"sends ${CHATSNAPSHOT_TOKEN} as the bearer token when set")
+                   help=f"{what} instead of reading --ledger; sends ${CHATSNAPSHOT_TOKEN} as the bearer token when "
+                        "set")
     p.add_argument("--server-ca", metavar="PEM", help="the CA that signed the receiver's TLS certificate")
 
 

@@ -18,8 +18,10 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     "checks it with no ledger at hand.",
     )
     p.add_argument("event_id", metavar="EVENT_ID")
-    p.add_argument("--checkpoint", metavar="FILE", help="prove against this checkpoint (default: one made now)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="prove against this checkpoint (default: one made now; with --server, the receiver's newest)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the proof to FILE instead of stdout")
+    common.add_server_argument(p)
     p.set_defaults(func=run_prove)
 
     v = subparsers.add_parser(
@@ -37,11 +39,15 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 def run_prove(args: argparse.Namespace) -> int:
     note = Path(args.checkpoint).read_text() if args.checkpoint else None
-    with common.open_reader(args) as ledger:
-        try:
-            proof = ledger.prove(args.event_id, note)
-        except LookupError as e:
-            raise common.UserError(str(e).strip("'\"")) from None
+    if args.server:
+        with common.connect(args) as client:
+            proof = common.remote(lambda: client.prove(args.event_id, note), args.server)
+    else:
+        with common.open_reader(args) as ledger:
+            try:
+                proof = ledger.prove(args.event_id, note)
+            except LookupError as e:
+                raise common.UserError(str(e).strip("'\"")) from None
     common.write_text(json.dumps(proof.to_json(), ensure_ascii=False, indent=1) + "\n", args.output)
     return 0
 

@@ -7,7 +7,7 @@ import sys
 
 from chatsnapshot.cli import common
 from chatsnapshot.cli.output import add_format_argument, arrow_rows, emit, write_csv
-from chatsnapshot.ledger import LedgerReader, LedgerUnion
+from chatsnapshot.ledger.querying import json_columns
 
 EXAMPLE = "SELECT event_type, count(*) AS n FROM envelopes GROUP BY 1 ORDER BY n DESC"
 
@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     )
     p.add_argument("query", metavar="QUERY", help="the SQL; '-' reads it from stdin")
     add_format_argument(p, ("table", "json", "jsonl", "csv"))
+    common.add_server_argument(p, "ask a running receiver (chatsnapshot serve); it runs only reading statements "
+                                  "(SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) over its own ledger")
     p.set_defaults(func=run)
 
 
@@ -28,29 +30,20 @@ def run(args: argparse.Namespace) -> int:
     import duckdb
 
     query = sys.stdin.read() if args.query == "-" else args.query
-    with common.open_readers(args) as ledger:
-        try:
-            table = ledger.sql(query)
-        except duckdb.Error as e:
-            raise common.UserError(f"SQL error: {common.database_message(e)}") from e
-        json_columns = _json_columns(ledger, query)
+    if args.server:
+        with common.connect(args) as client:
+            table, json_names = common.remote(lambda: client.sql(query), args.server)
+    else:
+        with common.open_readers(args) as ledger:
+            try:
+                table = ledger.sql(query)
+            except duckdb.Error as e:
+                raise common.UserError(f"SQL error: {common.database_message(e)}") from e
+            json_names = json_columns(ledger.sql, query)
     if args.format == "csv":
         write_csv(table)
     else:
-        names, rows = arrow_rows(table, json_columns)
+        names, rows = arrow_rows(table, json_names)
         emit(args.format, names, rows)
     return 0
-
-
-def _json_columns(ledger: LedgerReader | LedgerUnion, query: str) -> frozenset[str]:
-    """The result columns DuckDB types JSON (they arrive as text): JSON values stay JSON."""
-    import duckdb
-
-    try:
-        described = ledger.sql(f"DESCRIBE {query}")
-    except duckdb.Error:  # not a query DESCRIBE takes (PRAGMA, SET, ...): no JSON columns to know of
-        return frozenset()
-    return frozenset(n for n, t in zip(described.column("column_name").to_pylist(),
-                                       described.column("column_type").to_pylist(), strict=True) if t == "JSON")
-
 

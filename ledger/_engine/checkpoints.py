@@ -18,17 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
+from chatsnapshot.errors import CheckpointError
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.manifest import Manifest
 from chatsnapshot.ledger._engine.segment import table_to_records
 from chatsnapshot.ledger._engine.snapshot import Snapshot
 from chatsnapshot.ledger.checkpoint import Checkpoint, SigningKey, sign
 from chatsnapshot.ledger.fsutil import write_atomic
-from chatsnapshot.ledger.merkle import Frontier
+from chatsnapshot.ledger.merkle import Frontier, inclusion_proof, leaf_hash
+from chatsnapshot.ledger.merkle import root as merkle_root
 from chatsnapshot.ledger.records import HASH, POSITION, Record, digest
 
 __all__ = [
-    "checkpoint_of", "latest_checkpoint", "leaves", "origin_of", "recomputed_frontier", "sealed_frontier",
+    "audit_path", "checkpoint_of", "latest_checkpoint", "leaves", "origin_of", "recomputed_frontier", "sealed_frontier",
     "write_checkpoint",
 ]
 
@@ -112,3 +114,18 @@ def latest_checkpoint(layout: Layout) -> str | None:
     """The newest checkpoint the writer kept, as note text (None: none yet)."""
     notes = _kept(layout)
     return notes[-1].read_text() if notes else None
+
+
+def audit_path(snap: Snapshot, target: Checkpoint, position: int, event_id: str) -> tuple[int, tuple[bytes, ...]]:
+    """The leaf index of the envelope at ``position`` in the tree ``target`` commits to, and its
+    RFC 6962 audit path. Raises ``CheckpointError`` when the envelope came after the checkpoint
+    or the ledger does not extend it."""
+    positions, hashes = leaves(snap)
+    index = int(np.searchsorted(positions, position))
+    if index >= target.size:
+        raise CheckpointError(f"envelope {event_id} (position {position}) came after the checkpoint "
+                              f"(tree size {target.size}): take a newer checkpoint")
+    tree = [leaf_hash(h) for h in hashes[:target.size]]
+    if merkle_root(tree) != target.root:
+        raise CheckpointError("this ledger does not extend the checkpoint: run verify --checkpoint")
+    return index, tuple(inclusion_proof(tree, index))

@@ -25,11 +25,14 @@ The same views over a copied directory with plain DuckDB (no ChatSnapshot)::
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from chatsnapshot.errors import QueryRefusedError
 from chatsnapshot.ledger._engine.deadletters import DEAD_LETTERS_COLUMNS
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.segment import records_to_table
@@ -39,8 +42,8 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
-    "CAUSES_VIEW", "CONVERSATIONS_VIEW", "ENVELOPES_VIEW", "RUNS_VIEW", "SqlEngine", "create_views",
-    "dead_letters_view",
+    "CAUSES_VIEW", "CONFINED_MEMORY", "CONVERSATIONS_VIEW", "ENVELOPES_VIEW", "RUNS_VIEW", "SqlEngine",
+    "confine", "create_views", "dead_letters_view", "interrupted_after", "refuse_writing",
 ]
 
 ALL_VIEW = "CREATE OR REPLACE VIEW _all AS SELECT * FROM _sealed UNION ALL BY NAME SELECT * FROM _unsealed"
@@ -149,6 +152,44 @@ def dead_letters_view(paths: list[str]) -> str:
             f"format = 'newline_delimited', ignore_errors = true, columns = {{{types}}})")
 
 
+def confine(con: duckdb.DuckDBPyConnection, roots: Sequence[Path] = ()) -> None:
+    """Lock ``con`` down for untrusted queries: files only under ``roots``, bounded memory, one
+    thread, and no way to change that back."""
+    directories = ", ".join(_quote(f"{root.resolve()}/") for root in roots)
+    for setting in (f"allowed_directories = [{directories}]", f"memory_limit = '{CONFINED_MEMORY}'", "threads = 1",
+                    "enable_external_access = false", "lock_configuration = true"):
+        con.execute(f"SET {setting}")
+
+
+@contextmanager
+def interrupted_after(con: duckdb.DuckDBPyConnection, timeout: float | None) -> Iterator[None]:
+    """Interrupt what ``con`` runs once ``timeout`` seconds have passed (None: never)."""
+    if timeout is None:
+        yield
+        return
+    alarm = threading.Timer(timeout, con.interrupt)
+    alarm.start()
+    try:
+        yield
+    finally:
+        alarm.cancel()
+
+
+def refuse_writing(sql: str) -> None:
+    """Raise ``QueryRefusedError`` unless every statement of ``sql`` only reads."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as e:
+        raise QueryRefusedError(f"the query does not parse: {e}") from None
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in _READING:
+            raise QueryRefusedError(f"{kind} is not allowed here: this connection only reads (SELECT, "
+                                    "DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)")
+
+
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
@@ -158,26 +199,47 @@ def _arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     return to_table()
 
 
+# What a confined query may be: reading statements (DESCRIBE, SHOW and SUMMARIZE parse as SELECT).
+_READING = frozenset({"SELECT", "EXPLAIN"})
+CONFINED_MEMORY = "256MB"  # DuckDB's memory_limit for a query a remote caller sent
+
+
 class SqlEngine:
     """One in-memory DuckDB connection whose views follow the snapshots of one ledger, or of
-    several read as one (``ledger.union``: their rows side by side)."""
+    several read as one (``ledger.union``: their rows side by side).
 
-    def __init__(self) -> None:
+    ``confined``: for queries from callers not trusted with this machine (``chatsnapshot sql
+    --server``): only reading statements, no file outside the ledgers' directories, settings
+    locked, memory bounded by ``CONFINED_MEMORY``, one thread, and a query interrupted at its
+    ``timeout``. Refusals raise ``QueryRefusedError``."""
+
+    def __init__(self, *, confined: bool = False) -> None:
+        self._confined = confined
         self._con: duckdb.DuckDBPyConnection | None = None  # connected on the first query
         self._lock = threading.Lock()
         self._files: tuple[str, ...] | None = None
         self._unsealed_key: tuple[tuple[int, int], ...] | None = None
         self._dead_letters: tuple[str, ...] | None = None  # the files the view reads (those that exist)
 
-    def query(self, sources: Sequence[tuple[Snapshot, Layout]], sql: str) -> pa.Table:
-        """Run ``sql`` against the views over the snapshots in ``sources``; raises duckdb.Error."""
+    def query(self, sources: Sequence[tuple[Snapshot, Layout]], sql: str, timeout: float | None = None) -> pa.Table:
+        """Run ``sql`` against the views over the snapshots in ``sources``; raises duckdb.Error
+        (``duckdb.InterruptException`` when ``timeout`` seconds passed first)."""
+        if self._confined:
+            refuse_writing(sql)
         with self._lock:
             if self._con is None:
-                import duckdb  # not imported by readers that never run SQL
-
-                self._con = duckdb.connect(":memory:")
+                self._con = self._connect([layout.root for _, layout in sources])
             self._refresh(sources)
-            return _arrow(self._con.sql(sql))
+            with interrupted_after(self._con, timeout):
+                return _arrow(self._con.sql(sql))
+
+    def _connect(self, roots: Sequence[Path]) -> duckdb.DuckDBPyConnection:
+        import duckdb  # not imported by readers that never run SQL
+
+        con = duckdb.connect(":memory:")
+        if self._confined:
+            confine(con, roots)
+        return con
 
     def _refresh(self, sources: Sequence[tuple[Snapshot, Layout]]) -> None:
         assert self._con is not None

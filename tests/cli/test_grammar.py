@@ -19,7 +19,9 @@ from tests.receiver.conftest import start_receiver
 
 RUN_A = "0190b6a2-7c4e-7d3a-9f1e-2b8c4d5e6f70"
 RUN_B = "0190b6a2-7c4e-7d3a-9f1e-aaaaaaaaaaaa"  # the same start as RUN_A: only its end tells it apart
+FIRST = "0190b6a2-7c4e-7d3a-9f1e-0000000000a1"  # RUN_A's first fact: what prove proves
 EXTRA = {"view": ["-o", "{tmp}/run.html"], "tail": ["--after-position", "0", "--count", "3"]}
+OPERANDS = {"sql": ["SELECT count(*) AS n FROM envelopes"], "prove": [FIRST]}  # for commands naming no run
 NOT_READING = {"serve", "keygen", "append", "compact", "erase", "repair", "verify-proof", "schema",
                "fork"}  # fork writes (its run names: tests/ledger/test_fork.py)
 
@@ -45,7 +47,8 @@ def has_server(p: argparse.ArgumentParser) -> bool:
 
 def facts(run: str) -> list[Envelope]:
     started = Envelope.create("execution.run_started", correlation_id=run, origin="agent", agent="assistant",
-                              payload={"agent": "assistant", "task": "weather"})
+                              payload={"agent": "assistant", "task": "weather"},
+                              event_id=FIRST if run == RUN_A else None)
     asked = Envelope.create("execution.message", correlation_id=run, causation_id=started.event_id, origin="agent",
                             agent="user", payload={"role": "user", "content": "Weather in Paris?"})
     answered = Envelope.create("execution.message", correlation_id=run, causation_id=asked.event_id,
@@ -61,6 +64,7 @@ def served(tmp_path_factory):
     path = tmp_path_factory.mktemp("grammar") / "ledger"
     receiver = start_receiver(path, http=None)
     receiver.ledger.append(facts(RUN_A) + facts(RUN_B) + facts("other-run"))
+    receiver.ledger.seal()  # and so writes a checkpoint (checkpoint --server, prove --server)
     yield path, f"127.0.0.1:{receiver.grpc_port}"
     receiver.stop(grace=1)
 
@@ -79,11 +83,15 @@ def test_the_walk_covers_the_commands_that_read_a_run():
     assert {"replay", "transcript", "timeline", "dag", "context", "stats", "view", "verify"} <= set(RUN_COMMANDS)
 
 
+def test_every_command_that_reads_takes_server():
+    reading = {name for name in subcommands() if name not in NOT_READING}
+    assert {"sql", "runs", "prove", "checkpoint"} <= reading
+    assert sorted(name for name in reading if not has_server(subcommands()[name])) == []
+
+
 @pytest.mark.parametrize("server", [False, True], ids=["ledger", "server"])
 @pytest.mark.parametrize("command", RUN_COMMANDS)
 def test_a_run_is_named_by_its_id_a_unique_start_or_a_unique_end(served, tmp_path, command, server):
-    if server and not has_server(subcommands()[command]):
-        pytest.skip(f"{command} has no --server")
     for name in (RUN_A, "4d5e6f70", "other-"):
         done = call(command, served, tmp_path, name, server=server)
         assert done.returncode == 0, (name, done.stderr)
@@ -139,6 +147,6 @@ def test_database_hints_are_kept(served, tmp_path):
 @pytest.mark.parametrize("command", sorted(n for n, p in subcommands().items() if has_server(p)
                                            and n not in NOT_READING | set(RUN_COMMANDS)))
 def test_every_command_offering_server_answers_through_the_receiver(served, tmp_path, command):
-    done = call(command, served, tmp_path, server=True)
+    done = call(command, served, tmp_path, *OPERANDS.get(command, []), server=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()

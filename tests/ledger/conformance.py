@@ -20,8 +20,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from chatsnapshot.errors import QueryRefusedError
 from chatsnapshot.ledger import AppendStatus, Envelope, Ledger, LedgerLockedError
 from tests.helpers import LineCollector, make_facts, python
 from tests.ledger.independent_hash import envelope_hash
@@ -144,6 +146,24 @@ class StoreConformance:
             assert [e.seq for e in store.replay("run-0", after_seq=25)] == [26, 27, 28, 29, 30]
             assert list(store.replay("run-0", after_seq=30)) == []
             assert list(store.replay("no-such-run")) == []
+
+    def test_confined_sql_reads_the_views_and_nothing_else(self, tmp_path):
+        """What a receiver runs for ``sql --server``: the views, sealed and not; no writing statement,
+        no file outside the ledger, no setting changed back."""
+        outside = tmp_path.parent / f"{tmp_path.name}-outside.csv"
+        outside.write_text("secret\n1\n")
+        with self.open(tmp_path / "ledger") as store:
+            store.append(make_facts(10, correlations=2))
+            store.seal()
+            store.append(make_facts(4, correlations=2))
+            answer = store.sql_confined("SELECT count(*) AS n FROM envelopes")
+            assert answer.column("n").to_pylist() == [14]
+            for query, refused in (("COPY envelopes TO 'x.csv'", QueryRefusedError),
+                                   ("SET lock_configuration = false", QueryRefusedError),
+                                   (f"SELECT * FROM read_csv('{outside}')", duckdb.PermissionException)):
+                with pytest.raises(refused):
+                    store.sql_confined(query)
+            assert store.sql(f"SELECT * FROM read_csv('{outside}')").num_rows == 1  # trusted sql reads anything
 
     # -- contract 5: chained, immutable --------------------------------------------
 

@@ -60,3 +60,72 @@ def test_tail_cli_reads_the_ledger_directory(receiver, tmp_path):
               "--format", "jsonl")
     assert out.returncode == 0, out.stderr
     assert [json.loads(line)["event_id"] for line in out.stdout.splitlines()] == ids
+
+
+def test_sql_through_the_server_reads_the_unsealed_tail_and_keeps_json(receiver):
+    body, ids = facts_request("sql-run", 4)
+    raw_export(receiver.grpc_port, body)
+    server = f"127.0.0.1:{receiver.grpc_port}"
+    with LedgerClient(server) as client:
+        table, json_names = client.sql("SELECT event_id::TEXT AS id, payload FROM envelopes "
+                                       "WHERE correlation_id = 'sql-run' ORDER BY seq")
+    assert table.column("id").to_pylist() == ids and json_names == {"payload"}
+    out = cli("sql", "--server", server, "--format", "jsonl",
+              "SELECT seq, payload FROM envelopes WHERE correlation_id = 'sql-run' ORDER BY seq")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4] and all(isinstance(r["payload"], dict) for r in rows)
+
+
+def test_sql_through_the_server_only_reads_the_ledger(receiver, tmp_path):
+    """A token holder can query the ledger, not the machine: writing statements, settings, other
+    files, attaching databases are refused with the reason, and nothing is written."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("password\nhunter2\n")
+    server = f"127.0.0.1:{receiver.grpc_port}"
+    refused = {
+        f"COPY (SELECT 1) TO '{receiver.ledger.path}/planted.csv'": "COPY is not allowed",
+        "SET enable_external_access = true": "SET is not allowed",
+        f"ATTACH '{tmp_path}/other.duckdb'": "ATTACH is not allowed",
+        "CREATE TABLE t AS SELECT 1": "CREATE is not allowed",
+        f"SELECT * FROM read_csv('{secret}')": "disabled by configuration",
+        "SELECT 1; DROP VIEW envelopes": "DROP is not allowed",
+    }
+    for query, says in refused.items():
+        out = cli("sql", "--server", server, query)
+        assert out.returncode == 2 and says in out.stderr and "INVALID_ARGUMENT" in out.stderr, (query, out.stderr)
+    assert not (receiver.ledger.path / "planted.csv").exists() and not (tmp_path / "other.duckdb").exists()
+    assert "hunter2" not in out.stdout
+    out = cli("sql", "--server", server, "SELECT count(*) AS n FROM envelopes")
+    assert out.returncode == 0, out.stderr  # the views still stand after the DROP was refused
+
+
+def test_a_server_query_stops_at_the_callers_deadline(receiver):
+    import grpc
+
+    with LedgerClient(f"127.0.0.1:{receiver.grpc_port}") as client:
+        try:
+            client.sql("SELECT count(*) FROM range(100000000000) a, range(1000) b", timeout=1.0)
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        else:
+            raise AssertionError("a query of 10^14 rows answered within a second")
+        table, _ = client.sql("SELECT 42 AS answer")  # the connection is free again
+    assert table.column("answer").to_pylist() == [42]
+
+
+def test_prove_and_checkpoint_through_the_server(receiver, tmp_path):
+    body, ids = facts_request("prove-run", 3)
+    raw_export(receiver.grpc_port, body)
+    server = f"127.0.0.1:{receiver.grpc_port}"
+    out = cli("prove", ids[1], "--server", server)
+    assert out.returncode == 2 and "no checkpoint yet" in out.stderr  # nothing sealed yet: said, not a traceback
+    receiver.ledger.seal()
+    out = cli("checkpoint", "--server", server, "-o", str(tmp_path / "cp.txt"))
+    assert out.returncode == 0, out.stderr
+    out = cli("prove", ids[1], "--server", server, "-o", str(tmp_path / "proof.json"))
+    assert out.returncode == 0, out.stderr
+    out = cli("verify-proof", str(tmp_path / "proof.json"), "--checkpoint", str(tmp_path / "cp.txt"))
+    assert out.returncode == 0 and out.stdout.startswith(f"proven: envelope {ids[1]}"), out.stdout
+    out = cli("prove", "0190b6a2-7c4e-7d3a-9f1e-000000000000", "--server", server)
+    assert out.returncode == 2 and "NOT_FOUND" in out.stderr

@@ -109,3 +109,31 @@ class RunsResponse(_message.Message):
     RUNS_FIELD_NUMBER: _ClassVar[int]
     runs: _containers.RepeatedCompositeFieldContainer[RunSummary]
     def __init__(self, runs: _Optional[_Iterable[_Union[RunSummary, _Mapping]]] = ...) -> None: ...
+
+class SqlRequest(_message.Message):
+    __slots__ = ("query",)
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    def __init__(self, query: _Optional[str] = ...) -> None: ...
+
+class SqlResponse(_message.Message):
+    __slots__ = ("arrow_ipc_stream", "json_columns")
+    ARROW_IPC_STREAM_FIELD_NUMBER: _ClassVar[int]
+    JSON_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    arrow_ipc_stream: bytes
+    json_columns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, arrow_ipc_stream: _Optional[bytes] = ..., json_columns: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ProveRequest(_message.Message):
+    __slots__ = ("event_id", "checkpoint")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    checkpoint: str
+    def __init__(self, event_id: _Optional[str] = ..., checkpoint: _Optional[str] = ...) -> None: ...
+
+class ProveResponse(_message.Message):
+    __slots__ = ("proof_json",)
+    PROOF_JSON_FIELD_NUMBER: _ClassVar[int]
+    proof_json: str
+    def __init__(self, proof_json: _Optional[str] = ...) -> None: ...

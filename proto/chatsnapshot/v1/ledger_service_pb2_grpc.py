@@ -60,6 +60,16 @@ class LedgerServiceStub:
                 request_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsRequest.SerializeToString,
                 response_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsResponse.FromString,
                 _registered_method=True)
+        self.Sql = channel.unary_unary(
+                '/chatsnapshot.v1.LedgerService/Sql',
+                request_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.SqlRequest.SerializeToString,
+                response_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.SqlResponse.FromString,
+                _registered_method=True)
+        self.Prove = channel.unary_unary(
+                '/chatsnapshot.v1.LedgerService/Prove',
+                request_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.ProveRequest.SerializeToString,
+                response_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.ProveResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServiceServicer:
@@ -105,6 +115,22 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Sql(self, request, context):
+        """A read-only DuckDB query over the ledger's views (`chatsnapshot sql --server`):
+        SELECT, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN only, no file outside the ledger,
+        memory bounded, stopped at the call's deadline. Anything else: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Prove(self, request, context):
+        """The inclusion proof of one envelope in a checkpoint (`chatsnapshot prove --server`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LedgerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -132,6 +158,16 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.Runs,
                     request_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsRequest.FromString,
                     response_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsResponse.SerializeToString,
+            ),
+            'Sql': grpc.unary_unary_rpc_method_handler(
+                    servicer.Sql,
+                    request_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.SqlRequest.FromString,
+                    response_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.SqlResponse.SerializeToString,
+            ),
+            'Prove': grpc.unary_unary_rpc_method_handler(
+                    servicer.Prove,
+                    request_deserializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.ProveRequest.FromString,
+                    response_serializer=chatsnapshot_dot_v1_dot_ledger__service__pb2.ProveResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +305,60 @@ class LedgerService:
             '/chatsnapshot.v1.LedgerService/Runs',
             chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsRequest.SerializeToString,
             chatsnapshot_dot_v1_dot_ledger__service__pb2.RunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Sql(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chatsnapshot.v1.LedgerService/Sql',
+            chatsnapshot_dot_v1_dot_ledger__service__pb2.SqlRequest.SerializeToString,
+            chatsnapshot_dot_v1_dot_ledger__service__pb2.SqlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Prove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chatsnapshot.v1.LedgerService/Prove',
+            chatsnapshot_dot_v1_dot_ledger__service__pb2.ProveRequest.SerializeToString,
+            chatsnapshot_dot_v1_dot_ledger__service__pb2.ProveResponse.FromString,
             options,
             channel_credentials,
             insecure,
