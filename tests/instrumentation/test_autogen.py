@@ -211,6 +211,30 @@ def test_restore_right_after_the_chat_sees_the_whole_chat(tmp_path, through):
         assert fresh_assistant.chat_messages[fresh_user] == then and len(then) >= 4
 
 
+def test_another_process_restores_a_chat_the_moment_its_recorder_acknowledged_it(tmp_path):
+    """The recording process keeps the ledger open (its writer alive, nothing sealed yet); this one
+    restores the chat at once, reading the writer's WAL."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    recorder = subprocess.Popen([sys.executable, "-m", "tests.instrumentation.autogen_recorder", str(tmp_path / "l")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert recorder.stdout is not None
+        done = next(line for line in recorder.stdout if line.startswith("DONE "))  # AG2 prints the chat before
+        _, correlation, messages = done.split()
+        assert not list((tmp_path / "l" / "segments").glob("*.parquet"))  # nothing sealed: only the WAL has it
+        fresh_assistant, fresh_user = pair()
+        restore(tmp_path / "l", correlation, [fresh_assistant, fresh_user])
+        restored = fresh_assistant.chat_messages[fresh_user]
+        assert len(restored) == int(messages) >= 4
+        assert restored[0]["content"] == "Paris?" and "Sunny" in restored[-1]["content"]
+    finally:
+        recorder.communicate("", timeout=60)
+
+
 def test_restore_upto_a_seq_forks_the_chat_and_the_agents_continue_the_fork(tmp_path):
     from chatsnapshot.instrumentation.configuration import current_pipeline
     from chatsnapshot.ledger import Ledger

@@ -1,0 +1,35 @@
+"""A process that records one AG2 0.x chat into an embedded ledger and keeps the ledger open (its writer
+stays alive), for the read-your-writes test: prints ``DONE <correlation> <messages>`` once the chat's
+facts are committed, then waits until its stdin closes.
+
+    python -m tests.instrumentation.autogen_recorder LEDGER_DIR
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import chatsnapshot
+from chatsnapshot.instrumentation.autogen import correlation_of
+from chatsnapshot.instrumentation.configuration import current_pipeline
+from tests.instrumentation.autogen_scripted import ScriptedClient, instrumented, pair
+
+
+def main() -> None:
+    chatsnapshot.configure(ledger=sys.argv[1])
+    with pytest.MonkeyPatch.context() as patch:
+        next(instrumented(patch))  # ScriptedClient as the model, the instrumentor on
+        ScriptedClient.SCRIPT[:] = [{"tool_calls": [("get_weather", {"city": "Paris"})]}, "Sunny. TERMINATE"]
+        assistant, user = pair()
+        user.human_input_mode = "NEVER"
+        user.initiate_chat(assistant, message="Paris?", max_turns=3)
+        pipeline = current_pipeline()
+        assert pipeline is not None and pipeline.force_flush()  # committed: what this process acknowledges
+        print(f"DONE {correlation_of(user)} {len(assistant.chat_messages[user])}", flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
