@@ -25,6 +25,7 @@ from chatsnapshot.ledger._engine.manifest import Manifest
 from chatsnapshot.ledger._engine.opening import ReaderParts, manifest_stamp, open_reader, open_writer
 from chatsnapshot.ledger._engine.recovery import RecoveryReport, recover_wal
 from chatsnapshot.ledger._engine.snapshot import Snapshot
+from chatsnapshot.ledger._engine.wal import DurableMark
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.results import AppendResult, CompactionReport, ErasureReport, Rejection
@@ -43,7 +44,7 @@ class ReadingEngine:
         self._layout, self._options = layout, options
         self._stamp = manifest_stamp(layout)
         self._parts: ReaderParts = open_reader(layout, options)
-        self._tail: tuple[tuple[tuple[str, int, int, int], ...], tuple[Buffer, ...], int] | None = None
+        self._tail: tuple[tuple[object, ...], tuple[Buffer, ...], int] | None = None  # (key, buffers, durable)
         self._writer_seen = writer_alive(layout.lock)  # when it changes, what the WAL means changes
 
     @property
@@ -77,19 +78,20 @@ class ReadingEngine:
 
     def _live_tail(self) -> tuple[tuple[Buffer, ...], int]:
         """A running writer's records above what is sealed, read from its WAL (cached while the
-        WAL files keep their sizes). A frame being written (a torn tail) is not read; a frame
-        written and not yet fsync'd is: at most one group commit ahead of what is acknowledged (and,
-        should that fsync fail, a fact the writer then rolls back and never acknowledges)."""
+        WAL files keep their sizes), up to its durable mark (``wal.DurableMark``): what it has
+        acknowledged, never a frame written and not yet fsync'd (nor one it then rolls back)."""
         layout = self._layout
         if self._parts.buffers or not layout.wal.is_dir() or not writer_alive(layout.lock):
             return (), 0  # no writer: open_reader read what a crashed one left
-        key = tuple((p.name, (st := p.stat()).st_ino, st.st_size, st.st_mtime_ns) for p in layout.wal_files())
+        mark = DurableMark.read(layout.durable_mark)
+        key = (mark, *((p.name, (st := p.stat()).st_ino, st.st_size, st.st_mtime_ns) for p in layout.wal_files()))
         if self._tail is None or self._tail[0] != key:
             wal = recover_wal(layout, self._parts.manifest.sealed_through, {}, RecoveryReport(), quarantine=False)
+            records = wal.records if mark is None else [r for r in wal.records if r.position <= mark]
             buf = Buffer(wal.sources)
-            for record in wal.records:
+            for record in records:
                 buf.add(record)
-            self._tail = (key, (buf,) if wal.records else (), wal.records[-1].position if wal.records else 0)
+            self._tail = (key, (buf,) if records else (), records[-1].position if records else 0)
         return self._tail[1], self._tail[2]
 
     def manifest(self) -> Manifest:

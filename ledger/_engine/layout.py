@@ -8,7 +8,8 @@
     │                              losses (lost), the ledger's id and its Merkle tree's frontier
     ├── dead-letters.jsonl         facts promotion rejected, with the reason (append + fsync)
     ├── wal/
-    │   └── <first position>.wal   write-ahead log; appends are acknowledged once fsync'd here
+    │   ├── <first position>.wal   write-ahead log; appends are acknowledged once fsync'd here
+    │   └── durable                the last position the running writer fsync'd (for live readers)
     ├── segments/
     │   └── seg-<id>.parquet       sealed envelopes, immutable, sorted by (correlation_id, seq)
     ├── index/
@@ -69,6 +70,10 @@ class Layout:
 
     def wal_file(self, first_position: int) -> Path:
         return self.wal / f"{first_position:020d}.wal"
+
+    @property
+    def durable_mark(self) -> Path:
+        return self.wal / "durable"
 
     def wal_files(self) -> list[Path]:
         """Existing WAL files, oldest first."""

@@ -29,6 +29,7 @@ the digest and its salt and payload to the payload digest inside the preimage
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from pathlib import Path
 from chatsnapshot.ledger.fsutil import fsync_dir
 from chatsnapshot.ledger.records import MAGIC, MAGIC_1, Record, decode, intact
 
-__all__ = ["LENGTH", "Damage", "LostFrame", "WalFile", "WalScan", "frame", "scan"]
+__all__ = ["LENGTH", "Damage", "DurableMark", "LostFrame", "WalFile", "WalScan", "frame", "scan"]
 
 LENGTH = struct.Struct(">I")  # the frame's length prefix
 _LEN = LENGTH
@@ -89,6 +90,45 @@ class WalFile:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+class DurableMark:
+    """``wal/durable``: the last position a running writer has fsync'd, for readers in other
+    processes, so that they read from its WAL only what it acknowledged (a frame written and not
+    yet synced, or rolled back after a failed sync, stays unseen).
+
+    Eight bytes, big-endian, rewritten in place after each sync (no fsync of its own: after a
+    crash the WAL's intact records are what is durable, and recovery reads those)."""
+
+    _MARK = struct.Struct(">Q")
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self._fd = path, fd
+
+    @classmethod
+    def create(cls, path: Path, position: int) -> DurableMark:
+        mark = cls(path, os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+        mark.advance(position)
+        return mark
+
+    def advance(self, position: int) -> None:
+        """Never raises: a mark left behind only makes readers wait for the seal."""
+        with contextlib.suppress(OSError):
+            os.pwrite(self._fd, self._MARK.pack(position), 0)
+
+    @classmethod
+    def read(cls, path: Path) -> int | None:
+        """The mark (None: no writer keeps one: every intact record counts)."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return cls._MARK.unpack(data)[0] if len(data) == cls._MARK.size else None
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from chatsnapshot.ledger._engine.catalog import Catalog, Segment
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.snapshot import Snapshot
 from chatsnapshot.ledger._engine.wal import LENGTH as _LEN
-from chatsnapshot.ledger._engine.wal import WalFile
+from chatsnapshot.ledger._engine.wal import DurableMark, WalFile
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.ids import uuid_bytes
 from chatsnapshot.ledger.records import (
@@ -91,6 +91,7 @@ class Writer:
         # _sync guards the group commit's state: who syncs, what is durable, a fault, retired WALs.
         self._sync = threading.Condition()
         self._durable = position  # last position known to be on disk
+        self._mark = DurableMark.create(layout.durable_mark, position)  # _durable, for other processes
         self._durable_size = 0  # bytes of the current WAL known to be on disk
         self._syncing = False
         self._fault: BaseException | None = None
@@ -304,13 +305,19 @@ class Writer:
             if error is not None:
                 self._fault = self._fault or error
             elif wal is self._wal:
-                self._durable = max(self._durable, upto)
+                self._advance(upto)
                 self._durable_size = max(self._durable_size, size)
             self._close_retired()
             self._sync.notify_all()
         if error is not None:
             raise StoreUnavailableError(f"could not sync the WAL ({error}); nothing was acknowledged") from error
         self._wait_durable(target)  # returns at once unless a rotation raced the sync
+
+    def _advance(self, durable: int) -> None:
+        """``durable`` positions are on disk (caller holds _sync): say so here and to other processes."""
+        if durable > self._durable:
+            self._durable = durable
+            self._mark.advance(durable)
 
     def _fail(self, error: BaseException) -> None:
         with self._sync:
@@ -359,7 +366,7 @@ class Writer:
             self._frozen.append(frozen)
             self._wal, self._durable_size = new, 0
             with self._sync:
-                self._durable = max(self._durable, self._position)
+                self._advance(self._position)
                 self._retired.append(old)
                 self._close_retired()
                 self._sync.notify_all()
@@ -380,3 +387,4 @@ class Writer:
                     self._sync.wait()
                 self._retired.append(self._wal)
                 self._close_retired()
+                self._mark.close()

@@ -61,3 +61,36 @@ def test_another_process_reads_every_acknowledged_fact_at_once(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_frame_written_but_not_synced_stays_unseen(tmp_path, monkeypatch):
+    """Readers read the WAL only up to the writer's durable mark: a batch whose fsync failed (never
+    acknowledged, rolled back on the next append) is never seen, not even for a moment."""
+    import os
+
+    from chatsnapshot.errors import StoreUnavailableError
+
+    with open_unsealed(tmp_path / "ledger") as writer:
+        kept = make_facts(20, correlations=2, prefix="kept")
+        writer.append(kept)
+        real_sync = os.fdatasync
+
+        def refuse(fd: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "fdatasync", refuse)
+        failed = make_facts(20, correlations=2, prefix="failed")
+        try:
+            writer.append(failed)
+        except StoreUnavailableError:
+            pass
+        else:
+            raise AssertionError("an append whose fsync failed was acknowledged")
+        wal_bytes = sum(p.stat().st_size for p in (tmp_path / "ledger" / "wal").glob("*.wal"))
+        assert wal_bytes > 0 and visible(tmp_path / "ledger", [f.event_id for f in failed]) == set()
+        assert visible(tmp_path / "ledger", [f.event_id for f in kept]) == {f.event_id for f in kept}
+        monkeypatch.setattr(os, "fdatasync", real_sync)
+        later = make_facts(20, correlations=2, prefix="later")
+        writer.append(later)  # rolls the failed frames back first, then commits these
+        ids = [f.event_id for f in kept + failed + later]
+        assert visible(tmp_path / "ledger", ids) == {f.event_id for f in kept + later}
