@@ -21,7 +21,7 @@ JS     := tests/js/node_modules/.installed
 .PHONY: demo test lint typecheck bench proto clean js collector
 
 # The role folders that pyproject's package-dir maps into the chatsnapshot package.
-ROLES     := proto ledger receiver exporter instrumentation
+ROLES     := proto ledger receiver exporter instrumentation ui
 TYPECHECK := build/typecheck
 
 $(STAMP): pyproject.toml

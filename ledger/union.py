@@ -51,6 +51,7 @@ class LedgerUnion:
             raise ValueError("a union needs at least one ledger")
         self.readers = list(readers)
         self._sql = SqlEngine()
+        self._confined_sql = SqlEngine(confined=True)
         self._conflicts: tuple[tuple[int, ...], list[Conflict]] | None = None  # (what it was computed at, found)
 
     @classmethod
@@ -114,6 +115,11 @@ class LedgerUnion:
         self._check_routing()
         return self._sql.query([(r._snapshot(), r._layout) for r in self.readers], query)
 
+    def sql_confined(self, query: str, timeout: float | None = None) -> pa.Table:
+        """``sql`` for an untrusted caller, as ``LedgerReader.sql_confined``."""
+        self._check_routing()
+        return self._confined_sql.query([(r._snapshot(), r._layout) for r in self.readers], query, timeout)
+
     def verify(self, correlation_id: str | None = None) -> VerifyReport:
         """Every ledger's checks together; each correlation found in two ledgers is a break."""
         total = VerifyReport()
@@ -138,6 +144,7 @@ class LedgerUnion:
 
     def close(self) -> None:
         self._sql.close()
+        self._confined_sql.close()
         for r in self.readers:
             r.close()
 

@@ -41,13 +41,17 @@ class LedgerClient:
     def tail(self, after_position: int | None = 0) -> Iterator[Envelope]:
         """Envelopes in commit order after ``after_position`` (``None``: from the current end),
         forever: until the server stops or the iterator is closed."""
+        for batch in self.tail_batches(after_position):
+            yield from batch
+
+    def tail_batches(self, after_position: int | None = 0) -> Iterator[list[Envelope]]:
+        """``tail`` as the server sends it: a list of envelopes per message (up to 512)."""
         request = (pb.TailRequest(from_end=True) if after_position is None
                    else pb.TailRequest(after_position=after_position))
         stream = self._stub.Tail(request, metadata=self._metadata)
         try:
             for batch in stream:
-                for msg in batch.envelopes:
-                    yield envelope_from_proto(msg)
+                yield [envelope_from_proto(msg) for msg in batch.envelopes]
         finally:
             stream.cancel()
 

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from chatsnapshot import environment_variables as V
 
-__all__ = ["Settings", "parse_endpoint"]
+__all__ = ["Settings", "parse_endpoint", "resolve_tokens"]
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,7 @@ class Settings:
                 values[name] = parse(raw, where)
         values["ledger"] = str(flags.get("ledger") or env.get(V.CHATSNAPSHOT_LEDGER) or V.DEFAULT_LEDGER)
         values.setdefault("workers", int((os.cpu_count() or 1) >= 2))
-        token_file = flags.get("token_file")
-        if token_file:
-            values["tokens"] = _tokens(_read_secret(str(token_file)), "--token-file")
-        elif env.get(V.CHATSNAPSHOT_TOKENS):
-            values["tokens"] = _tokens(env[V.CHATSNAPSHOT_TOKENS], V.CHATSNAPSHOT_TOKENS)
+        values["tokens"] = resolve_tokens(flags.get("token_file"), env)
         return cls(**values).validate()  # type: ignore[arg-type]
 
     def validate(self) -> Settings:
@@ -140,6 +136,17 @@ def _flag(raw: object, where: str) -> bool:
     if text in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"{where}: expected on/off, got {raw!r}")
+
+
+def resolve_tokens(token_file: object, env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The bearer tokens to require: those of ``token_file`` (one per line), else of
+    $CHATSNAPSHOT_TOKENS (comma-separated), else none. Raises ``ValueError`` naming the source."""
+    env = os.environ if env is None else env
+    if token_file:
+        return _tokens(_read_secret(str(token_file)), "--token-file")
+    if env.get(V.CHATSNAPSHOT_TOKENS):
+        return _tokens(env[V.CHATSNAPSHOT_TOKENS], V.CHATSNAPSHOT_TOKENS)
+    return ()
 
 
 def _read_secret(path: str) -> str:

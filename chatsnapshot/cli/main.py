@@ -35,6 +35,7 @@ from chatsnapshot.cli import (
     tail,
     timeline,
     transcript,
+    ui,
     verify,
     view,
 )
@@ -44,8 +45,8 @@ from chatsnapshot.ledger import EnvelopeError, LedgerError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, replay, tail, runs, describe, transcript, timeline, dag, context, stats, view, fork, sql, verify,
-             checkpoint, prove, keygen, compact, erase, repair, append, schema)
+_COMMANDS = (serve, replay, tail, runs, describe, transcript, timeline, dag, context, stats, view, ui, fork, sql,
+             verify, checkpoint, prove, keygen, compact, erase, repair, append, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:

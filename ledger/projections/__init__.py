@@ -11,6 +11,8 @@ byte for byte, for the same facts: on every run of the code, before and after co
 ``causal_dag``         one node per fact, an edge per causation; JSON, DOT, Mermaid;
                        causes outside the run kept as ``dangling_cause``
 ``context``            the newest history as chat messages within a character budget
+``describe``           one run at a glance: status, agents, tokens and cost, model
+                       inputs, errors, lineage
 ``metrics``            counts, tool calls and failures, LLM calls, tokens, cost,
                        wall time, human wait
 ``run_page``           the timeline, the DAG and each fact's payload as one
@@ -23,6 +25,7 @@ a checkpoint kept with the ledger (``RunMetricsProjection``: every run's metrics
 
 from chatsnapshot.ledger.projections.context import PromptContext, context
 from chatsnapshot.ledger.projections.dag import CausalDag, DagNode, causal_dag
+from chatsnapshot.ledger.projections.describe import describe, failed
 from chatsnapshot.ledger.projections.engine import Projection, ProjectionEngine, RunMetricsProjection
 from chatsnapshot.ledger.projections.metrics import RunMetrics, metrics
 from chatsnapshot.ledger.projections.runpage import run_page
@@ -48,7 +51,9 @@ __all__ = [
     "TranscriptEntry",
     "causal_dag",
     "context",
+    "describe",
     "fact_summary",
+    "failed",
     "metrics",
     "render_timeline",
     "render_transcript",

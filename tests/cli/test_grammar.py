@@ -23,7 +23,8 @@ FIRST = "0190b6a2-7c4e-7d3a-9f1e-0000000000a1"  # RUN_A's first fact: what prove
 EXTRA = {"view": ["-o", "{tmp}/run.html"], "tail": ["--after-position", "0", "--count", "3"]}
 OPERANDS = {"sql": ["SELECT count(*) AS n FROM envelopes"], "prove": [FIRST]}  # for commands naming no run
 NOT_READING = {"serve", "keygen", "append", "compact", "erase", "repair", "verify-proof", "schema",
-               "fork"}  # fork writes (its run names: tests/ledger/test_fork.py)
+               "fork",  # writes (its run names: tests/ledger/test_fork.py)
+               "ui"}  # serves until stopped (its --server: tests/ui/test_ui_live.py)
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
