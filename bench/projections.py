@@ -30,10 +30,10 @@ from chatsnapshot.ledger.projections import (
     metrics,
     render_timeline,
     render_transcript,
-    run_page,
     timeline,
     transcript,
 )
+from chatsnapshot.ui.export import export_page
 
 KINDS = [("execution.message", {"role": "assistant", "content": "Sunny in Lisbon, 24C. " * 4}),
          ("execution.tool_call", {"name": "weather", "arguments": '{"city": "Lisbon"}', "call_id": "c"}),
@@ -112,7 +112,7 @@ def main() -> None:
             "causal DAG (JSON)": lambda: causal_dag(run).to_json(),
             "context (8,000 chars)": lambda: context(run, 8_000),
             "metrics": lambda: metrics(run).summary(),
-            "run page (HTML)": lambda: run_page(run),
+            "run page (HTML, chatsnapshot view)": lambda: export_page(run),
         }
         one_run = {name: timed(work)[0] for name, work in per_run.items()}
 

@@ -160,6 +160,7 @@ def main() -> int:
                       (f"replay {run_id} --type tool_call --wide", "only the tool calls, whole payloads"),
                       (f"fork {run_id} --at {seq}", f"a new run with this one's history up to seq {seq}"),
                       (f"view {run_id} -o run.html", "the run as one offline page"),
+                      ("ui", "the web UI: every run, live (http://127.0.0.1:8080/)"),
                       ("--help", "every command")):
         print(f"  {cli} {args:<48}  # {why}")
     return 0

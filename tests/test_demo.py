@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,12 +24,15 @@ def test_the_demo_runs_end_to_end(tmp_path):
         assert kind in text
     assert (tmp_path / "demo-ledger" / "MANIFEST").exists()
     assert "human → planner\n      Relaxed, please." in text  # the transcript
-    assert (tmp_path / "demo-run.html").read_text().count('<g class="node') == int(
-        re.search(r"ok: (\d+) envelopes", text).group(1))
+    page = (tmp_path / "demo-run.html").read_text()
+    carried = json.loads(page.split('<script type="application/json" id="run-data">')[1].split("</script>")[0])
+    assert len(carried["envelopes"]) == len(carried["document"]["facts"]) == int(
+        re.search(r"ok: (\d+) envelopes", text).group(1))  # the page carries every fact of the run
     suggested = [line.split("#")[0].split()[3:] for line in text.splitlines()
                  if line.startswith("  .venv/bin/chatsnapshot --ledger demo-ledger ")]
-    assert {args[0] for args in suggested} >= {"timeline", "dag", "stats", "replay", "fork", "view"}
-    for args in suggested:  # every command it suggests works as printed
+    assert {args[0] for args in suggested} >= {"timeline", "dag", "stats", "replay", "fork", "view", "ui"}
+    for args in [a for a in suggested if a[0] != "ui"]:  # every command it suggests works as printed (ui serves
+        # until stopped: tests/ui starts it)
         done = subprocess.run([sys.executable, "-m", "chatsnapshot.cli.main", "--ledger",
                                str(tmp_path / "demo-ledger"), *args], env=env, cwd=tmp_path, capture_output=True,
                               text=True, timeout=120)

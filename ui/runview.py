@@ -102,10 +102,10 @@ def run_document(facts: list[Envelope], runs: list[RunSummary]) -> dict[str, Any
         "run": describe(facts, runs),
         "facts": rows,
         "conversation": [e.to_dict() for e in transcript(facts)],
-        "timeline": {"end_ms": round((line.end_ns - line.start_ns) / 1e6, 3), "lanes": line.lanes,
+        "timeline": {"end_ms": round(line.end_ns / 1e6, 3), "lanes": line.lanes,  # times count from the first fact
                      "operations": [{"kind": o.kind, "lane": o.lane, "name": o.name,
-                                     "start_ms": round((o.start_ns - line.start_ns) / 1e6, 3),
-                                     "end_ms": None if o.end_ns is None else round((o.end_ns - line.start_ns) / 1e6, 3),
+                                     "start_ms": round(o.start_ns / 1e6, 3),
+                                     "end_ms": None if o.end_ns is None else round(o.end_ns / 1e6, 3),
                                      "start_seq": o.start_seq, "status": o.status} for o in line.operations]},
         "llm_calls": calls,
         "agents": sorted(agents.values(), key=lambda a: a["agent"]),

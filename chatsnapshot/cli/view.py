@@ -1,4 +1,4 @@
-"""chatsnapshot view: a run as one self-contained HTML page (timeline, causal DAG, payloads)."""
+"""chatsnapshot view: the web UI's run view as one self-contained HTML file."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import argparse
 import sys
 
 from chatsnapshot.cli import common
-from chatsnapshot.ledger.projections import run_page
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "view", parents=[parent], help="write a run as one self-contained HTML page",
-        description="Write one HTML file that opens anywhere with no network: the run's timeline in lanes "
-                    "per agent, its causal DAG, and the envelope of whichever fact you click.",
+        description="Write one HTML file that opens anywhere with no network and no server: the run view of "
+                    "`chatsnapshot ui` (conversation, timeline, causal DAG, facts, LLM calls and cost, model "
+                    "inputs, errors; the envelope, causes and effects of whichever fact you click), with every "
+                    "envelope of the run inside it.",
     )
     common.add_run_arguments(p)
     p.add_argument("-o", "--output", metavar="FILE", default="run.html", help="where to write (default run.html)")
@@ -21,8 +22,10 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
+    from chatsnapshot.ui.export import export_page
+
     envelopes = common.run_envelopes(args)
-    common.write_text(run_page(envelopes), args.output)
+    common.write_text(export_page(envelopes), args.output)
     if args.output != "-":
         print(f"wrote {args.output}: {len(envelopes)} facts of run {envelopes[0].correlation_id}", file=sys.stderr)
     return 0

@@ -15,8 +15,6 @@ byte for byte, for the same facts: on every run of the code, before and after co
                        inputs, errors, lineage
 ``metrics``            counts, tool calls and failures, LLM calls, tokens, cost,
                        wall time, human wait
-``run_page``           the timeline, the DAG and each fact's payload as one
-                       self-contained HTML page
 =====================  ==========================================================
 
 ``ProjectionEngine`` keeps a projection over the whole ledger up to date incrementally, from
@@ -28,7 +26,6 @@ from chatsnapshot.ledger.projections.dag import CausalDag, DagNode, causal_dag
 from chatsnapshot.ledger.projections.describe import describe, failed
 from chatsnapshot.ledger.projections.engine import Projection, ProjectionEngine, RunMetricsProjection
 from chatsnapshot.ledger.projections.metrics import RunMetrics, metrics
-from chatsnapshot.ledger.projections.runpage import run_page
 from chatsnapshot.ledger.projections.summary import fact_summary
 from chatsnapshot.ledger.projections.timeline import Operation, Timeline, render_timeline, timeline
 from chatsnapshot.ledger.projections.transcript import (
@@ -57,7 +54,6 @@ __all__ = [
     "metrics",
     "render_timeline",
     "render_transcript",
-    "run_page",
     "timeline",
     "transcript",
     "transcript_json",

@@ -6,19 +6,21 @@ const ROW = 26; // px per fact in the virtual list
 const CHUNK = 200; // conversation groups rendered per step
 const FOLD_OVER = 300; // facts above which the DAG is folded by turn
 
-export async function runView(main, wanted, params, listeners, info) {
+// ``load(path)`` answers the app's API paths: ``api`` in the app; the exported page
+// (chatsnapshot view) answers them from the data it carries.
+export async function runView(main, wanted, params, listeners, info, load = api) {
   main.append(h("p", { class: "muted" }, "loading the run…"));
   let doc;
-  try { doc = await api(`/api/runs/${encodeURIComponent(wanted)}`); } catch (e) {
+  try { doc = await load(`/api/runs/${encodeURIComponent(wanted)}`); } catch (e) {
     main.replaceChildren(h("h1", {}, "Run"), h("div", { class: "error-box", role: "alert" }, e.message)); return;
   }
-  const view = new RunView(main, doc, info, params);
+  const view = new RunView(main, doc, info, params, load);
   listeners.add((event) => view.onLive(event));
 }
 
 class RunView {
-  constructor(main, doc, info, params) {
-    this.main = main; this.doc = doc; this.info = info;
+  constructor(main, doc, info, params, load) {
+    this.main = main; this.doc = doc; this.info = info; this.load = load;
     this.id = doc.run.correlation_id;
     this.tab = params.get("tab") || "conversation";
     this.bySeq = new Map(doc.facts.map((f) => [f.seq, f]));
@@ -83,7 +85,7 @@ class RunView {
     const f = this.bySeq.get(seq);
     if (!f) return;
     this.selected = seq;
-    history.replaceState(null, "", `#/run/${encodeURIComponent(this.id)}?tab=${this.tab}&seq=${seq}`);
+    if (location.protocol !== "file:") history.replaceState(null, "", `#/run/${encodeURIComponent(this.id)}?tab=${this.tab}&seq=${seq}`);
     this.mark(seq, move);
     const causes = f.cause ? [this.seqLink(f.cause, `#${f.cause} ${this.bySeq.get(f.cause)?.type || ""}`)]
       : [f.dangling ? h("span", { class: "muted" }, `outside this run (${f.cause_id})`) : h("span", { class: "muted" }, "none (a root)")];
@@ -95,7 +97,7 @@ class RunView {
         h("dt", {}, "at"), h("dd", {}, `+${fmtMs(f.t_ms)}`), h("dt", {}, "caused by"), h("dd", {}, ...causes),
         h("dt", {}, "effects"), h("dd", {}, ...effects)), h("h2", {}, "Envelope"), pre);
     try {
-      const envelope = await api(`/api/runs/${encodeURIComponent(this.id)}/facts/${seq}`);
+      const envelope = await this.load(`/api/runs/${encodeURIComponent(this.id)}/facts/${seq}`);
       if (this.selected === seq) pre.textContent = JSON.stringify(envelope, null, 2);
     } catch (e) { pre.textContent = e.message; }
   }
@@ -378,7 +380,7 @@ class RunView {
     this.fetching = true;
     try {
       const last = this.doc.facts.length ? this.doc.facts[this.doc.facts.length - 1].seq : 0;
-      const more = await api(`/api/runs/${encodeURIComponent(this.id)}?after_seq=${last}`);
+      const more = await this.load(`/api/runs/${encodeURIComponent(this.id)}?after_seq=${last}`);
       if (more.facts.length) {
         this.doc.facts.push(...more.facts.filter((f) => f.seq > last));
         this.doc.conversation.push(...more.conversation);

@@ -1,5 +1,6 @@
-"""The run page in a real headless browser (Debian's Chromium, driven by Playwright): it loads
-with no network and no console errors, has one node per fact, and a click shows the payload.
+"""The exported run page (``chatsnapshot view``) in a real headless browser (Debian's Chromium,
+driven by Playwright): it loads from disk with no network and no console errors, has one DAG node
+per fact, and a click shows the fact's envelope.
 
 The screenshot lands in build/screenshots/run-page.png for people to look at. ``make test``
 installs Chromium and sets CHATSNAPSHOT_REQUIRE_BROWSER=1, so there a missing browser fails;
@@ -42,7 +43,8 @@ def chromium() -> str:
 
 
 @pytest.mark.slow
-def test_the_run_page_loads_offline_has_a_node_per_fact_and_shows_a_clicked_payload(tmp_path):
+def test_the_exported_run_page_loads_offline_and_shows_a_clicked_fact(tmp_path):
+    """``chatsnapshot view``: the web UI's run view in one file, opened from disk."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium()
@@ -54,7 +56,6 @@ def test_the_run_page_loads_offline_has_a_node_per_fact_and_shows_a_clicked_payl
     with Ledger.open(ledger, readonly=True) as opened:
         facts = list(opened.replay(RUN))
     tool_call = next(e for e in facts if e.event_type == "execution.tool_call")
-    human = next(e for e in facts if e.event_type == "execution.human_input_received")
 
     problems: list[str] = []
     requests: list[str] = []
@@ -66,18 +67,16 @@ def test_the_run_page_loads_offline_has_a_node_per_fact_and_shows_a_clicked_payl
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(page_file.as_uri(), wait_until="load")
+            page.locator(".bubble", has_text="Plan 3 days in Lisbon.").wait_for()  # the conversation
 
-            assert page.locator("#dag .node").count() == len(facts)
-            assert page.locator("#timeline .mark").count() == len(facts)
-            assert page.locator("#dag .node.dangling").count() == 1
-
-            page.locator(f'#dag .node[data-id="{tool_call.event_id}"]').click()
-            shown = json.loads(page.locator("#payload").text_content() or "")
+            page.get_by_role("tab", name="Causal DAG").click()
+            assert page.locator(".dag-node").count() == len(facts)  # one node per fact
+            assert page.locator(".dag-node rect[stroke-dasharray]").count() == 1  # the cause never received
+            page.locator(f".dag-node[data-seq='{tool_call.seq}']").click()
+            page.locator(".detail h2", has_text=f"Fact #{tool_call.seq}").wait_for()
+            page.locator(".detail pre", has_text=tool_call.event_id).wait_for()  # the envelope, carried in the file
+            shown = json.loads(page.locator(".detail pre").text_content() or "")
             assert shown["event_id"] == tool_call.event_id and shown["payload"] == tool_call.payload
-            page.locator(f'#timeline .mark[data-id="{human.event_id}"]').click()
-            shown = json.loads(page.locator("#payload").text_content() or "")
-            assert shown["payload"]["content"] == "Relaxed, please."
-            assert page.locator(f'#dag .node.selected[data-id="{human.event_id}"]').count() == 1
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
