@@ -137,7 +137,7 @@ class RoutingError(LedgerError, PermanentError):
 
 class QueryRefusedError(LedgerError, PermanentError):
     """SQL sent to a confined connection (``chatsnapshot sql --server``) that would write,
-    change a setting or read outside the ledger: send a SELECT (or DESCRIBE, SHOW, EXPLAIN)
+    change a setting or read outside the ledger: send a SELECT (or DESCRIBE, SHOW, SUMMARIZE)
     over the views, or run the query on the ledger's machine."""
 
 

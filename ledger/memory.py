@@ -34,7 +34,14 @@ import pyarrow as pa
 
 from chatsnapshot.errors import CheckpointError, LedgerClosedError, LedgerLockedError
 from chatsnapshot.ledger._engine.segment import records_to_table
-from chatsnapshot.ledger._engine.sqlviews import confine, create_views, interrupted_after, refuse_writing
+from chatsnapshot.ledger._engine.sqlviews import (
+    CONFINED_ANSWER,
+    arrow_of,
+    confine,
+    create_views,
+    interrupted_after,
+    refuse_writing,
+)
 from chatsnapshot.ledger.causes import SqlCauseLookup, resolve_causes
 from chatsnapshot.ledger.checkpoint import InclusionProof
 from chatsnapshot.ledger.envelope import FORK_TYPE, Envelope, check_not_reserved
@@ -262,7 +269,7 @@ class MemoryLedger:
             if confined:
                 confine(con)
             with interrupted_after(con, timeout):
-                return con.sql(query).to_arrow_table()
+                return arrow_of(con.sql(query), CONFINED_ANSWER if confined else None)
         finally:
             con.close()
 

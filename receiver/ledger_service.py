@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from chatsnapshot.errors import CheckpointError, QueryRefusedError
 from chatsnapshot.ledger import Envelope, envelope_to_proto
-from chatsnapshot.ledger.querying import json_columns
+from chatsnapshot.ledger.querying import confined_query
 from chatsnapshot.ledger.store import StoreReader
 from chatsnapshot.proto.chatsnapshot.v1 import envelope_pb2
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2 as pb
@@ -95,8 +95,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         remaining = context.time_remaining()
         timeout = SQL_TIMEOUT if remaining is None else min(SQL_TIMEOUT, remaining)
         try:
-            table = self._ledger.sql_confined(request.query, timeout)
-            json_names = json_columns(lambda q: self._ledger.sql_confined(q, timeout), request.query)
+            table, json_names = confined_query(self._ledger, request.query, timeout)
         except QueryRefusedError as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         except duckdb.InterruptException:

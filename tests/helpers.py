@@ -31,6 +31,13 @@ def make_facts(n: int, correlations: int = 3, *, prefix: str = "run", words: int
     return out
 
 
+def page_data(html: str) -> dict:
+    """What an exported run page (``chatsnapshot view``) carries: its run document and envelopes."""
+    import json
+
+    return json.loads(html.split('<script type="application/json" id="run-data">')[1].split("</script>")[0])
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on now."""
     import socket

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, page_data
 
 
 def test_the_demo_runs_end_to_end(tmp_path):
@@ -24,8 +23,7 @@ def test_the_demo_runs_end_to_end(tmp_path):
         assert kind in text
     assert (tmp_path / "demo-ledger" / "MANIFEST").exists()
     assert "human → planner\n      Relaxed, please." in text  # the transcript
-    page = (tmp_path / "demo-run.html").read_text()
-    carried = json.loads(page.split('<script type="application/json" id="run-data">')[1].split("</script>")[0])
+    carried = page_data((tmp_path / "demo-run.html").read_text())
     assert len(carried["envelopes"]) == len(carried["document"]["facts"]) == int(
         re.search(r"ok: (\d+) envelopes", text).group(1))  # the page carries every fact of the run
     suggested = [line.split("#")[0].split()[3:] for line in text.splitlines()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -90,7 +91,11 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(state: UiState, *, tokens: tuple[str, ...] = ()) -> Starlette:
+def create_app(state: UiState, *, tokens: tuple[str, ...] = (), hosts: frozenset[str] | None = None) -> Starlette:
+    """The app over ``state``. ``tokens``: required of every request (none: open to whoever
+    reaches it). ``hosts``: the only Host names answered (None: any), so that a page elsewhere
+    cannot rebind a name of its own to this address; requests a browser marks as coming from
+    another site are refused whatever the tokens."""
     auth = Authenticator(tokens)
 
     async def index_page(request: Request) -> Response:
@@ -173,8 +178,10 @@ def create_app(state: UiState, *, tokens: tuple[str, ...] = ()) -> Starlette:
             for name in json_names & row.keys():
                 if isinstance(row[name], str):
                     row[name] = json.loads(row[name])
-        answer = {"columns": table.column_names, "rows": rows, "total": table.num_rows}
-        return Response(json.dumps(answer, ensure_ascii=False, default=str), media_type="application/json")
+        answer = {"columns": table.column_names, "rows": [{k: _finite(v) for k, v in r.items()} for r in rows],
+                  "total": table.num_rows}
+        return Response(json.dumps(answer, ensure_ascii=False, default=str, allow_nan=False),
+                        media_type="application/json")
 
     async def verify(request: Request) -> Response:
         wanted = request.query_params.get("run") or None
@@ -187,16 +194,20 @@ def create_app(state: UiState, *, tokens: tuple[str, ...] = ()) -> Starlette:
     async def events(request: Request) -> Response:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[int, list[str]]] = asyncio.Queue(maxsize=1024)
+        overflowed = False
 
         def changed(version: int, runs: list[str]) -> None:
             def put() -> None:
-                if not queue.full():
+                nonlocal overflowed
+                if queue.full():
+                    overflowed = True  # the page is told to reload what it shows
+                else:
                     queue.put_nowait((version, runs))
             loop.call_soon_threadsafe(put)
 
-        unlisten = state.index.listen(changed)
-
         async def stream() -> AsyncIterator[str]:
+            nonlocal overflowed
+            unlisten = state.index.listen(changed)  # here: a client gone before streaming leaks nothing
             try:
                 yield f"event: hello\ndata: {json.dumps({'version': state.index.version})}\n\n"
                 while True:
@@ -205,11 +216,14 @@ def create_app(state: UiState, *, tokens: tuple[str, ...] = ()) -> Starlette:
                     except TimeoutError:
                         yield ": still here\n\n"  # keeps proxies from closing an idle stream
                         continue
+                    changed_runs = dict.fromkeys(ids)
                     while not queue.empty():  # coalesce a burst into one event
-                        more_version, more = queue.get_nowait()
-                        version, ids = more_version, ids + [i for i in more if i not in ids]
-                    rows = [r for r in (state.index.get(i) for i in ids[:_EVENT_ROWS]) if r is not None]
-                    data = {"version": version, "rows": rows, "more": len(ids) > _EVENT_ROWS}
+                        version, more = queue.get_nowait()
+                        changed_runs.update(dict.fromkeys(more))
+                    chosen = list(changed_runs)[:_EVENT_ROWS]
+                    rows = [r for r in (state.index.get(i) for i in chosen) if r is not None]
+                    data = {"version": version, "rows": rows, "more": overflowed or len(changed_runs) > _EVENT_ROWS}
+                    overflowed = False
                     yield f"event: runs\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
             finally:
                 unlisten()
@@ -220,6 +234,10 @@ def create_app(state: UiState, *, tokens: tuple[str, ...] = ()) -> Starlette:
     class Guard(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
             path = request.url.path
+            if hosts is not None and (request.url.hostname or "") not in hosts:  # DNS rebinding
+                return _error(421, f"this UI answers to {', '.join(sorted(hosts))}, not {request.url.hostname}")
+            if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+                return _error(403, "requests from other sites are refused")  # another page's <img src=/api/...>
             open_path = path.startswith("/static/") or path == "/login" or path == "/favicon.ico"
             if tokens and not open_path:
                 header = request.headers.get("authorization") or f"Bearer {request.cookies.get(COOKIE, '')}"
@@ -248,6 +266,11 @@ def create_app(state: UiState, *, tokens: tuple[str, ...] = ()) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(Guard)])
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as text: JSON has no such numbers (a browser refuses the answer)."""
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def verify_words(report: Any, run_id: str | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ script by dropping their ``import`` lines and ``export`` keywords (they import o
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from chatsnapshot.ui.runview import legend, run_document
 __all__ = ["export_page"]
 
 _STATIC = Path(__file__).parent / "static"
+_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"  # nothing leaves
 _IMPORT = re.compile(r"^import .*?;\n", re.MULTILINE)
 _BOOT = """
 const data = JSON.parse(document.getElementById("run-data").textContent);
@@ -41,8 +43,9 @@ def _script() -> str:
 
 
 def _embed(value: object) -> str:
-    """JSON safe inside a <script> element."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    """JSON safe inside a <script> element: no <, > or & of its own (no end tag, no comment opener)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def export_page(facts: Sequence[Envelope], runs: Sequence[RunSummary] = ()) -> str:
@@ -51,10 +54,11 @@ def export_page(facts: Sequence[Envelope], runs: Sequence[RunSummary] = ()) -> s
     document["run"]["forks"] = [r.correlation_id for r in runs if r.forked_from == document["run"]["correlation_id"]]
     data = {"document": document, "legend": legend(),
             "envelopes": {str(f.seq): envelope_to_json(f) for f in facts}}
-    title = f"Run {document['run']['correlation_id']}"
+    title = html.escape(f"Run {document['run']['correlation_id']}")
     return (
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"
         f"<title>{title} · ChatSnapshot</title>\n<style>\n{(_STATIC / 'app.css').read_text()}</style>\n"
         "</head>\n<body>\n"
         "<header class=\"top\"><span class=\"brand\">ChatSnapshot</span>"

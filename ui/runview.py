@@ -14,7 +14,7 @@ from typing import Any
 from chatsnapshot.ledger import Envelope, RunSummary, envelope_to_json
 from chatsnapshot.ledger.projections import describe, fact_summary, failed, timeline, transcript
 from chatsnapshot.ledger.projections._facts import lane_of
-from chatsnapshot.ledger.projections.prices import estimate
+from chatsnapshot.ledger.projections.prices import cost_of
 
 __all__ = ["LEGEND", "fact_json", "kind_of", "run_document"]
 
@@ -51,17 +51,10 @@ def kind_of(e: Envelope) -> tuple[str, str | None]:
     return kind, None
 
 
-def _cost(p: dict[str, Any], prompt: Any, completion: Any) -> tuple[float | None, bool]:
-    cost = p.get("cost")
-    if isinstance(cost, int | float) and not isinstance(cost, bool):
-        return float(cost), False
-    estimated = estimate(p.get("model"), prompt, completion)
-    return estimated, estimated is not None
-
-
 def run_document(facts: list[Envelope], runs: list[RunSummary]) -> dict[str, Any]:
     """Everything the run page draws, for the run ``facts`` (its replay, in seq order)."""
-    start = facts[0].occurred_at
+    line = timeline(facts)
+    start = line.start_ns  # the earliest fact (not always seq 1): the timeline's zero, and every t_ms's
     effects: dict[str, list[int]] = {}
     seq_of = {f.event_id: f.seq for f in facts}
     for f in facts:
@@ -82,7 +75,7 @@ def run_document(facts: list[Envelope], runs: list[RunSummary]) -> dict[str, Any
         p = f.payload
         if f.event_type == "execution.llm_call":
             prompt, completion = p.get("input_tokens"), p.get("output_tokens")
-            cost, estimated = _cost(p, prompt, completion)
+            cost, estimated = cost_of(p, prompt, completion)
             call = {"seq": f.seq, "agent": lane, "model": p.get("model"), "status": status,
                     "input_tokens": prompt, "output_tokens": completion, "cost": cost, "cost_estimated": estimated,
                     "duration_ms": p.get("duration_ms")}
@@ -93,11 +86,10 @@ def run_document(facts: list[Envelope], runs: list[RunSummary]) -> dict[str, Any
             for key in ("prompt_tokens", "completion_tokens"):
                 if isinstance(p.get(key), int):
                     a[key] += p[key]
-            cost, _ = _cost(p, p.get("prompt_tokens"), p.get("completion_tokens"))
+            cost, _ = cost_of(p, p.get("prompt_tokens"), p.get("completion_tokens"))
             if cost is not None:
                 a["cost"] = round((a["cost"] or 0.0) + cost, 12)
         rows.append(row)
-    line = timeline(facts)
     return {
         "run": describe(facts, runs),
         "facts": rows,

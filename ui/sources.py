@@ -18,7 +18,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from chatsnapshot.ledger import Envelope, LedgerReader, LedgerUnion, VerifyReport
-from chatsnapshot.ledger.querying import json_columns
+from chatsnapshot.ledger.querying import confined_query
 from chatsnapshot.receiver.client import LedgerClient
 
 __all__ = ["FOLLOW_POLL_SECONDS", "LocalSource", "RemoteSource", "Source", "search_query"]
@@ -70,19 +70,30 @@ class LocalSource:
 
     def follow(self, deliver: Callable[[list[Envelope]], object], stop: threading.Event,
                caught_up: threading.Event) -> None:
-        positions = [0] * len(self._readers)
-        while not stop.is_set():
-            grew = False
-            for i, reader in enumerate(self._readers):
-                with self._lock:
-                    batch = reader.since(positions[i], _BATCH)
-                if batch:
-                    positions[i] = batch[-1].position or positions[i]
-                    deliver(batch)
-                    grew = True
-            if not grew:
-                caught_up.set()
-                stop.wait(FOLLOW_POLL_SECONDS)
+        """Hand every envelope to ``deliver`` in commit order (per ledger), then each new one, until
+        ``stop``; through handles of its own, so that a long query never holds the live view up."""
+        readers = [LedgerReader.open(r.path) for r in self._readers]
+        positions = [0] * len(readers)
+        try:
+            while not stop.is_set():
+                try:
+                    grew = False
+                    for i, reader in enumerate(readers):
+                        batch = reader.since(positions[i], _BATCH)
+                        if batch:
+                            positions[i] = batch[-1].position or positions[i]
+                            deliver(batch)
+                            grew = True
+                except Exception:  # a bad moment of the disk must not end the live view: say it, try again
+                    log.exception("reading new envelopes failed; trying again in 1 s")
+                    stop.wait(1.0)
+                    continue
+                if not grew:
+                    caught_up.set()
+                    stop.wait(FOLLOW_POLL_SECONDS)
+        finally:
+            for reader in readers:
+                reader.close()
 
     def replay(self, correlation_id: str) -> list[Envelope]:
         with self._lock:
@@ -90,8 +101,7 @@ class LocalSource:
 
     def sql(self, query: str) -> tuple[pa.Table, frozenset[str]]:
         with self._lock:
-            table = self._one.sql_confined(query, QUERY_TIMEOUT)
-            return table, json_columns(lambda q: self._one.sql_confined(q, QUERY_TIMEOUT), query)
+            return confined_query(self._one, query, QUERY_TIMEOUT)
 
     def search(self, text: str) -> set[str]:
         with self._lock:
@@ -120,7 +130,15 @@ class RemoteSource:
                caught_up: threading.Event) -> None:
         import grpc
 
+        try:  # where the ledger ends now: caught up once the stream reaches it
+            table, _ = self._client.sql("SELECT coalesce(max(position), 0) AS last FROM envelopes", timeout=60)
+            target = int(table.column("last")[0].as_py())
+        except grpc.RpcError as e:
+            log.warning("could not ask the receiver where its ledger ends (%s): showing runs as they come", e.code())
+            target = 0
         position = 0
+        if position >= target:
+            caught_up.set()
         while not stop.is_set():
             stream: Iterator[list[Envelope]] = self._client.tail_batches(after_position=position)
             try:
@@ -130,11 +148,14 @@ class RemoteSource:
                     if batch:
                         position = batch[-1].position or position
                         deliver(batch)
-                    if len(batch) < 512:  # a short batch: the server had no more at that moment
+                    if position >= target:
                         caught_up.set()
             except grpc.RpcError as e:
                 log.warning("the receiver's Tail stream ended (%s); following again in 1 s", e.code())
                 caught_up.set()  # what we have is what there is, for now
+                stop.wait(1.0)
+            except Exception:  # never end the live view silently
+                log.exception("following the receiver failed; following again in 1 s")
                 stop.wait(1.0)
             finally:
                 close = getattr(stream, "close", None)

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("query", metavar="QUERY", help="the SQL; '-' reads it from stdin")
     add_format_argument(p, ("table", "json", "jsonl", "csv"))
     common.add_server_argument(p, "ask a running receiver (chatsnapshot serve); it runs only reading statements "
-                                  "(SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) over its own ledger")
+                                  "(SELECT, DESCRIBE, SHOW, SUMMARIZE) over its own ledger")
     p.set_defaults(func=run)
 
 

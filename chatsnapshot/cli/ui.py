@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from chatsnapshot.ui import create_app
 
     try:
-        uvicorn.run(create_app(state, tokens=tokens), host=host, port=port, log_level="warning",
+        hosts = None if host in ("0.0.0.0", "::", "") else frozenset({host, "localhost", "127.0.0.1", "::1"})
+        uvicorn.run(create_app(state, tokens=tokens, hosts=hosts), host=host, port=port, log_level="warning",
                     access_log=False, timeout_graceful_shutdown=2)
     finally:
         state.close()
@@ -69,11 +70,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _state(args: argparse.Namespace):  # -> UiState (imported late: the UI's stack loads only for `ui`)
+    from chatsnapshot.receiver.settings import resolve_tokens
     from chatsnapshot.ui import LocalSource, RemoteSource, UiState
 
     if args.server:
         if getattr(args, "ledger", None):
             raise common.UserError("give --ledger or --server, not both")
+        if os.environ.get(CHATSNAPSHOT_TOKEN) and not resolve_tokens(args.token_file):
+            print(f"chatsnapshot ui: warning: this UI asks {args.server} with ${CHATSNAPSHOT_TOKEN} for anyone who "
+                  "reaches it, and has no tokens of its own (--token-file)", file=sys.stderr)
         return UiState(RemoteSource(args.server, token=os.environ.get(CHATSNAPSHOT_TOKEN), ca_file=args.server_ca))
     from chatsnapshot.ledger import LedgerNotFoundError
 

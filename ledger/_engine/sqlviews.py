@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
-    "CAUSES_VIEW", "CONFINED_MEMORY", "CONVERSATIONS_VIEW", "ENVELOPES_VIEW", "RUNS_VIEW", "SqlEngine",
-    "confine", "create_views", "dead_letters_view", "interrupted_after", "refuse_writing",
+    "CAUSES_VIEW", "CONFINED_ANSWER", "CONFINED_MEMORY", "CONVERSATIONS_VIEW", "ENVELOPES_VIEW", "RUNS_VIEW",
+    "SqlEngine", "arrow_of", "confine", "create_views", "dead_letters_view", "interrupted_after", "refuse_writing",
 ]
 
 ALL_VIEW = "CREATE OR REPLACE VIEW _all AS SELECT * FROM _sealed UNION ALL BY NAME SELECT * FROM _unsealed"
@@ -187,21 +187,37 @@ def refuse_writing(sql: str) -> None:
         kind = statement.type.name
         if kind not in _READING:
             raise QueryRefusedError(f"{kind} is not allowed here: this connection only reads (SELECT, "
-                                    "DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)")
+                                    "DESCRIBE, SHOW, SUMMARIZE)")
 
 
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-def _arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
-    to_table = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-    return to_table()
+def arrow_of(relation: duckdb.DuckDBPyRelation | None, max_bytes: int | None = None) -> pa.Table:
+    """The result of ``relation`` as one Arrow table; past ``max_bytes`` of it, ``QueryRefusedError``
+    (read batch by batch: DuckDB's memory limit does not bound what a query returns)."""
+    if relation is None:  # a statement with no result
+        return pa.table({})
+    if max_bytes is None:
+        to_table = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+        return to_table()
+    reader = (getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch)(64 * 1024)
+    batches, size = [], 0
+    for batch in reader:
+        size += batch.nbytes
+        if size > max_bytes:
+            raise QueryRefusedError(f"the result is over {max_bytes >> 20} MiB, more than one answer carries: "
+                                    "add a LIMIT, select fewer columns or aggregate")
+        batches.append(batch)
+    return pa.Table.from_batches(batches, schema=reader.schema)
 
 
-# What a confined query may be: reading statements (DESCRIBE, SHOW and SUMMARIZE parse as SELECT).
-_READING = frozenset({"SELECT", "EXPLAIN"})
+# What a confined query may be: SELECT (DESCRIBE, SHOW and SUMMARIZE parse as SELECT). Not EXPLAIN:
+# EXPLAIN ANALYZE runs the statement it explains, whatever it is.
+_READING = frozenset({"SELECT"})
 CONFINED_MEMORY = "256MB"  # DuckDB's memory_limit for a query a remote caller sent
+CONFINED_ANSWER = 64 << 20  # bytes of result a confined query returns at most
 
 
 class SqlEngine:
@@ -209,9 +225,9 @@ class SqlEngine:
     several read as one (``ledger.union``: their rows side by side).
 
     ``confined``: for queries from callers not trusted with this machine (``chatsnapshot sql
-    --server``): only reading statements, no file outside the ledgers' directories, settings
-    locked, memory bounded by ``CONFINED_MEMORY``, one thread, and a query interrupted at its
-    ``timeout``. Refusals raise ``QueryRefusedError``."""
+    --server``, the web UI): SELECT statements only, no file outside the ledgers' directories,
+    settings locked, memory bounded by ``CONFINED_MEMORY`` and the result by ``CONFINED_ANSWER``,
+    one thread, and a query interrupted at its ``timeout``. Refusals raise ``QueryRefusedError``."""
 
     def __init__(self, *, confined: bool = False) -> None:
         self._confined = confined
@@ -231,7 +247,7 @@ class SqlEngine:
                 self._con = self._connect([layout.root for _, layout in sources])
             self._refresh(sources)
             with interrupted_after(self._con, timeout):
-                return _arrow(self._con.sql(sql))
+                return arrow_of(self._con.sql(sql), CONFINED_ANSWER if self._confined else None)
 
     def _connect(self, roots: Sequence[Path]) -> duckdb.DuckDBPyConnection:
         import duckdb  # not imported by readers that never run SQL

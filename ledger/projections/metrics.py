@@ -18,7 +18,7 @@ from typing import Any
 
 from chatsnapshot.ledger.envelope import Envelope
 from chatsnapshot.ledger.projections._facts import short_type
-from chatsnapshot.ledger.projections.prices import estimate
+from chatsnapshot.ledger.projections.prices import cost_of
 
 __all__ = ["RunMetrics", "metrics"]
 
@@ -73,10 +73,9 @@ class RunMetrics:
             for key in _TOKENS:
                 if _number(payload.get(key)):
                     setattr(self, key, getattr(self, key) + int(payload[key]))
-            cost = payload.get("cost")
-            if not _number(cost):  # none reported: the user's price table, if it knows the model
-                cost = estimate(payload.get("model"), payload.get("prompt_tokens"), payload.get("completion_tokens"))
-                self.cost_estimated = self.cost_estimated or cost is not None
+            # none reported: the user's price table, if it knows the model
+            cost, estimated = cost_of(payload, payload.get("prompt_tokens"), payload.get("completion_tokens"))
+            self.cost_estimated = self.cost_estimated or estimated
             if cost is not None:
                 self.cost = round((self.cost or 0.0) + cost, 12)
         elif kind == "human_input_requested":

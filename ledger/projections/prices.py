@@ -23,7 +23,7 @@ from typing import Any
 
 from chatsnapshot.environment_variables import CHATSNAPSHOT_PRICES
 
-__all__ = ["estimate", "prices"]
+__all__ = ["cost_of", "estimate", "prices"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -56,3 +56,13 @@ def estimate(model: Any, prompt_tokens: Any, completion_tokens: Any) -> float | 
     tokens_in = prompt_tokens if isinstance(prompt_tokens, int) else 0
     tokens_out = completion_tokens if isinstance(completion_tokens, int) else 0
     return round((tokens_in * price[0] + tokens_out * price[1]) / 1e6, 12)
+
+
+def cost_of(payload: dict[str, Any], prompt_tokens: Any, completion_tokens: Any) -> tuple[float | None, bool]:
+    """A fact's cost: the ``cost`` its runtime reported, else the price table's estimate for its
+    ``model``; and whether it is an estimate. (None, False): neither is known."""
+    cost = payload.get("cost")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        return float(cost), False
+    estimated = estimate(payload.get("model"), prompt_tokens, completion_tokens)
+    return estimated, estimated is not None

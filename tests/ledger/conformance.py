@@ -158,12 +158,20 @@ class StoreConformance:
             store.append(make_facts(4, correlations=2))
             answer = store.sql_confined("SELECT count(*) AS n FROM envelopes")
             assert answer.column("n").to_pylist() == [14]
+            manifest, planted = tmp_path / "ledger" / "MANIFEST", tmp_path / "ledger" / "planted.csv"
             for query, refused in (("COPY envelopes TO 'x.csv'", QueryRefusedError),
                                    ("SET lock_configuration = false", QueryRefusedError),
+                                   (f"EXPLAIN ANALYZE COPY (SELECT 1) TO '{manifest}' (FORMAT csv)", QueryRefusedError),
+                                   (f"EXPLAIN ANALYZE COPY (SELECT 1) TO '{planted}' (FORMAT csv)", QueryRefusedError),
+                                   ("EXPLAIN ANALYZE CREATE OR REPLACE VIEW envelopes AS SELECT 1 AS x",
+                                    QueryRefusedError),
+                                   ("SELECT repeat('x', 1000000) FROM range(100)", QueryRefusedError),  # 95 MiB
                                    (f"SELECT * FROM read_csv('{outside}')", duckdb.PermissionException)):
                 with pytest.raises(refused):
                     store.sql_confined(query)
             assert store.sql(f"SELECT * FROM read_csv('{outside}')").num_rows == 1  # trusted sql reads anything
+            assert not planted.exists() and (not manifest.exists() or manifest.read_text().startswith("{"))
+            assert store.sql_confined("SELECT count(*) AS n FROM envelopes").column("n").to_pylist() == [14]
 
     # -- contract 5: chained, immutable --------------------------------------------
 

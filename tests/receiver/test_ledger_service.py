@@ -90,12 +90,16 @@ def test_sql_through_the_server_only_reads_the_ledger(receiver, tmp_path):
         "CREATE TABLE t AS SELECT 1": "CREATE is not allowed",
         f"SELECT * FROM read_csv('{secret}')": "disabled by configuration",
         "SELECT 1; DROP VIEW envelopes": "DROP is not allowed",
+        f"EXPLAIN ANALYZE COPY (SELECT 1) TO '{receiver.ledger.path}/planted.csv'": "EXPLAIN is not allowed",
+        "SELECT 1 AS a; SELECT payload FROM envelopes; SET threads = 4": "SET is not allowed",
     }
     for query, says in refused.items():
         out = cli("sql", "--server", server, query)
         assert out.returncode == 2 and says in out.stderr and "INVALID_ARGUMENT" in out.stderr, (query, out.stderr)
+        assert "hunter2" not in out.stdout + out.stderr
     assert not (receiver.ledger.path / "planted.csv").exists() and not (tmp_path / "other.duckdb").exists()
-    assert "hunter2" not in out.stdout
+    out = cli("sql", "--server", server, "SELECT 1 AS a; SELECT payload FROM envelopes LIMIT 1", "--format", "jsonl")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr  # several statements: the last answers
     out = cli("sql", "--server", server, "SELECT count(*) AS n FROM envelopes")
     assert out.returncode == 0, out.stderr  # the views still stand after the DROP was refused
 

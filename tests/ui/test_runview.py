@@ -43,3 +43,38 @@ def test_per_agent_tokens_add_up_to_the_run(tmp_path):
     for f in doc["facts"]:
         for effect in f["effects"]:
             assert causes[effect] == f["seq"]  # effects are the inverse of causes
+
+
+def test_a_fact_recorded_before_the_first_seq_still_sits_on_the_axis(tmp_path):
+    from chatsnapshot.ledger import Envelope
+
+    late = Envelope.create("execution.run_started", correlation_id="skewed", agent="a", payload={},
+                           occurred_at=2_000_000_000)
+    early = Envelope.create("execution.message", correlation_id="skewed", agent="a",
+                            payload={"role": "user", "content": "hi"}, occurred_at=1_500_000_000)
+    doc = run_document(replayed(tmp_path, [late, early]), [])
+    assert sorted(f["t_ms"] for f in doc["facts"]) == [0.0, 500.0] and doc["timeline"]["end_ms"] == 500.0
+
+
+def test_the_exported_page_keeps_payload_text_out_of_its_markup(tmp_path):
+    """A payload or run id that looks like HTML stays text: the file has exactly its two scripts."""
+    from html.parser import HTMLParser
+
+    from chatsnapshot.ledger import Envelope
+    from chatsnapshot.ui.export import export_page
+
+    hostile = "</script><script>window.pwned = 1</script><!--<script>"
+    facts = replayed(tmp_path, [Envelope.create("execution.message", correlation_id="r</title><script>x</script>",
+                                                agent="a", payload={"role": "user", "content": hostile})])
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+
+        def handle_starttag(self, tag, attrs) -> None:
+            self.tags.append(tag)
+
+    parsed = Tags()
+    parsed.feed(export_page(facts))
+    assert parsed.tags.count("script") == 2 and parsed.tags.count("title") == 1

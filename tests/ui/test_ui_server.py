@@ -61,6 +61,11 @@ def test_with_tokens_every_route_but_login_asks_for_one(tmp_path):
         assert status == 200 and json.loads(body)["runs"] == 2
         status, _, _ = get(f"{ui.url}/static/app.js")
         assert status == 200  # the page's own code needs no token (it holds no data)
+        bearer = {"Authorization": "Bearer s3cret-token"}
+        status, _, _ = get(f"{ui.url}/api/runs", {**bearer, "Host": f"rebound.example:{ui.port}"})
+        assert status == 421  # a name rebound to this address by someone else's page
+        status, _, _ = get(f"{ui.url}/api/sql?q=SELECT%201", {**bearer, "Sec-Fetch-Site": "cross-site"})
+        assert status == 403  # another site's page asking on the user's behalf
     finally:
         ui.stop()
 
@@ -96,3 +101,20 @@ def test_the_legend_in_docs_is_the_one_the_page_draws():
         "export const ICON = {")[1].split("};")[0]))
     expected = {label: (icons[kind], types or ("any other type",)) for kind, (label, types, _) in LEGEND.items()}
     assert documented == expected
+
+
+def test_over_an_empty_receiver_the_ui_starts_at_once(tmp_path):
+    import time
+
+    from tests.receiver.conftest import start_receiver
+
+    receiver = start_receiver(tmp_path / "ledger", http=None)
+    started = time.monotonic()
+    ui = UiProcess(["ui", "--server", f"127.0.0.1:{receiver.grpc_port}"])
+    try:
+        assert time.monotonic() - started < 15  # Tail is quiet: nothing to wait for
+        status, _, body = get(f"{ui.url}/api/runs")
+        assert status == 200 and json.loads(body)["runs"] == 0
+    finally:
+        ui.stop()
+        receiver.stop(grace=1)

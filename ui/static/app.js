@@ -13,6 +13,7 @@ function route() {
   const params = new URLSearchParams(query || "");
   const parts = path.split("/").filter(Boolean);
   listeners.clear();
+  main.dataset.route = String(Number(main.dataset.route || 0) + 1); // a view that loads late checks it is still current
   document.querySelectorAll("[data-nav]").forEach((a) =>
     a.toggleAttribute("aria-current", a.dataset.nav === (parts[0] === "run" ? "runs" : parts[0] || "runs")));
   document.querySelectorAll("[data-nav][aria-current]").forEach((a) => a.setAttribute("aria-current", "page"));

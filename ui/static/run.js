@@ -10,10 +10,13 @@ const FOLD_OVER = 300; // facts above which the DAG is folded by turn
 // (chatsnapshot view) answers them from the data it carries.
 export async function runView(main, wanted, params, listeners, info, load = api) {
   main.append(h("p", { class: "muted" }, "loading the run…"));
+  const route = main.dataset.route;
   let doc;
   try { doc = await load(`/api/runs/${encodeURIComponent(wanted)}`); } catch (e) {
-    main.replaceChildren(h("h1", {}, "Run"), h("div", { class: "error-box", role: "alert" }, e.message)); return;
+    if (main.dataset.route === route) main.replaceChildren(h("h1", {}, "Run"), h("div", { class: "error-box", role: "alert" }, e.message));
+    return;
   }
+  if (main.dataset.route !== route) return; // the user went elsewhere meanwhile
   const view = new RunView(main, doc, info, params, load);
   listeners.add((event) => view.onLive(event));
 }
@@ -52,7 +55,7 @@ class RunView {
       item("facts", String(r.facts)),
       item("LLM calls", `${llm.calls}`, llm.failures ? h("span", { class: "errors" }, ` (✕ ${llm.failures} failed)`) : ""),
       item("tokens", `${llm.prompt_tokens} in / ${llm.completion_tokens} out`),
-      item("cost", fmtCost(llm.cost, false)),
+      item("cost", fmtCost(llm.cost, this.doc.row?.cost_estimated)),
       item("tool calls", `${r.tools.calls}`, r.tools.failures ? h("span", { class: "errors" }, ` (✕ ${r.tools.failures} failed)`) : ""),
       item("errors", r.errors.length ? h("span", { class: "errors" }, `✕ ${r.errors.length}`) : "none"),
       item("human input", `${r.human.requests} request(s)`), ...lineage));
@@ -376,7 +379,8 @@ class RunView {
 
   async onLive(event) {
     const row = event.rows.find((r) => r.correlation_id === this.id);
-    if (!row || this.fetching) return;
+    if (!row) return;
+    if (this.fetching) { this.pending = true; return; } // asked again once this fetch is done
     this.fetching = true;
     try {
       const last = this.doc.facts.length ? this.doc.facts[this.doc.facts.length - 1].seq : 0;
@@ -391,7 +395,10 @@ class RunView {
         this.drawSummary(); this.drawTabs();
         if (this.tab === "facts" && this.list) this.list.refresh(); else this.drawPanel();
       }
-    } finally { this.fetching = false; }
+    } finally {
+      this.fetching = false;
+      if (this.pending) { this.pending = false; this.onLive(event); }
+    }
   }
 }
 
