@@ -98,6 +98,8 @@ class RunIndex:
         self._lock = threading.Lock()
         self.version = 0  # grows with every change; the page's live updates name it
         self._listeners: list[Callable[[int, list[str]], None]] = []
+        self._sorted: dict[tuple[str, bool], tuple[int, list[RunRow]]] = {}  # by (column, descending): at version
+        self._facets: tuple[int, dict[str, list[str]]] | None = None
 
     def add(self, envelopes: Iterable[Envelope]) -> list[str]:
         """Fold ``envelopes`` (commit order) in; returns the runs they changed and tells listeners."""
@@ -149,7 +151,8 @@ class RunIndex:
             raise ValueError(f"cannot sort by {sort!r}: one of {', '.join(SORTABLE)}")
         needle = (text or "").lower()
         with self._lock:
-            rows = [r for r in self._rows.values()
+            ordered = self._ordered(sort, descending)
+            rows = [r for r in ordered
                     if (only is None or r.correlation_id in only)
                     and (status is None or r.metrics.status == status)
                     and (agent is None or agent in r.agents)
@@ -157,9 +160,21 @@ class RunIndex:
                     and (conversation is None or r.conversation_id == conversation)
                     and (not needle or needle in r.correlation_id or any(needle in a.lower() for a in r.agents)
                          or needle in (r.conversation_id or "").lower())]
-            rows.sort(key=lambda r: (r.sort_key(sort), r.correlation_id), reverse=descending)
-            facets = {"status": sorted({r.metrics.status for r in self._rows.values()}),
-                      "agent": sorted({a for r in self._rows.values() for a in r.agents}),
-                      "service": sorted({s for r in self._rows.values() for s in r.services})}
             return Page([r.to_json() for r in rows[offset:offset + limit]], len(rows), len(self._rows),
-                        self.version, facets)
+                        self.version, self._facet_values())
+
+    def _ordered(self, sort: str, descending: bool) -> list[RunRow]:
+        """Every row in ``sort`` order, sorted again only once the index changed (caller holds the lock)."""
+        cached = self._sorted.get((sort, descending))
+        if cached is None or cached[0] != self.version:
+            rows = sorted(self._rows.values(), key=lambda r: (r.sort_key(sort), r.correlation_id), reverse=descending)
+            cached = self._sorted[(sort, descending)] = (self.version, rows)
+        return cached[1]
+
+    def _facet_values(self) -> dict[str, list[str]]:
+        if self._facets is None or self._facets[0] != self.version:
+            rows = self._rows.values()
+            self._facets = (self.version, {"status": sorted({r.metrics.status for r in rows}),
+                                           "agent": sorted({a for r in rows for a in r.agents}),
+                                           "service": sorted({s for r in rows for s in r.services})})
+        return self._facets[1]
