@@ -96,11 +96,12 @@ def ui_ledger(tmp_path_factory) -> tuple[Path, str]:
 
 
 class UiProcess:
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "chatsnapshot.cli.main", *args, "--listen",
-                                      f"127.0.0.1:{self.port}"], stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                                      f"127.0.0.1:{self.port}"], stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                     env={**os.environ, **(env or {})})
         assert self.proc.stderr is not None
         deadline = time.monotonic() + 120
         self.said: list[str] = []
@@ -122,8 +123,10 @@ class UiProcess:
 
 
 @pytest.fixture(scope="session")
-def ui(ui_ledger) -> Iterator[UiProcess]:
-    process = UiProcess(["--ledger", str(ui_ledger[0]), "ui"])
+def ui(ui_ledger, tmp_path_factory) -> Iterator[UiProcess]:
+    prices = tmp_path_factory.mktemp("prices") / "prices.toml"  # the runs report no cost: the user's table prices them
+    prices.write_text('[models."scripted"]\ninput_per_million = 2.5\noutput_per_million = 10.0\n')
+    process = UiProcess(["--ledger", str(ui_ledger[0]), "ui"], env={"CHATSNAPSHOT_PRICES": str(prices)})
     yield process
     process.stop()
 

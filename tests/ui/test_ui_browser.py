@@ -65,6 +65,7 @@ def test_a_run_page_shows_the_conversation_timeline_dag_errors_tokens_and_cost(w
     assert page.locator(".bubble details").count() >= 2  # tool calls and results folded under their turn
     summary = page.locator(".summary").inner_text()
     assert "tokens" in summary and re.search(r"\d+ in / \d+ out", summary)
+    assert re.search(r"cost\s+≈\$0\.000\d+", summary), summary  # estimated from the price table, and says so
     watched.shot("run-conversation")
     assert watched.axe() == []
 
@@ -75,6 +76,7 @@ def test_a_run_page_shows_the_conversation_timeline_dag_errors_tokens_and_cost(w
     page.get_by_role("button", name="Zoom in").click()
     assert canvas.bounding_box()["width"] > 1000  # zoomed: the canvas grew, the frame scrolls
     watched.shot("run-timeline")
+    assert watched.axe() == []
 
     page.get_by_role("tab", name="Causal DAG").click()
     nodes = page.locator(".dag-node")
@@ -85,6 +87,7 @@ def test_a_run_page_shows_the_conversation_timeline_dag_errors_tokens_and_cost(w
     assert nodes.count() > 20 and cut == [], f"labels cut: {cut[:5]}"
     assert page.locator(".dag-node rect[stroke-dasharray]").count() == 1  # the cause the ledger never received
     watched.shot("run-dag")
+    assert watched.axe() == []
 
     # click a node, then its cause: the selection moves to the cause
     nodes.filter(has_text=re.compile(r"^#9 ")).first.click()
@@ -98,6 +101,8 @@ def test_a_run_page_shows_the_conversation_timeline_dag_errors_tokens_and_cost(w
 
     page.get_by_role("tab", name="LLM calls & cost").click()
     assert page.locator("table[aria-label='LLM calls'] tbody tr").count() >= 1
+    per_agent = page.locator("table[aria-label='Tokens and cost per agent'] tbody tr").first.inner_text()
+    assert "≈$" in per_agent or "$" in per_agent, per_agent  # cost per agent
     page.get_by_role("tab", name="Model inputs").click()
     assert page.get_by_text("System prompt").first.is_visible()
 
@@ -143,6 +148,7 @@ def test_a_ten_thousand_fact_run_stays_within_budget(watched):
     page.get_by_role("tab", name="Facts").click()
     page.locator(".facts .row").first.wait_for()
     assert page.locator(".facts .row").count() < 100  # virtualised: only what is in view
+    assert watched.axe() == []
     box = page.locator(".facts")
     box.focus()
     page.keyboard.press("End")  # the keyboard reaches the last fact

@@ -170,7 +170,7 @@ class RunView {
     const gutter = 130, laneH = 34, top = 34;
     let zoom = 1;
     const canvas = h("canvas", { role: "img", "aria-label": `Timeline: ${facts.length} facts in ${lanes.length} lanes over ${fmtMs(t.end_ms)}. The Facts tab lists them for the keyboard.` });
-    const wrap = h("div", { class: "timeline-wrap" }, canvas);
+    const wrap = h("div", { class: "timeline-wrap", tabindex: 0, role: "region", "aria-label": "Timeline (scrolls when zoomed)" }, canvas);
     const css = getComputedStyle(document.documentElement);
     const color = (kind, status) => css.getPropertyValue(status === "error" ? "--error" : `--${kind}`).trim() || "#555";
     const width = () => Math.max(600, (wrap.clientWidth || 900) - 2) * zoom;
@@ -297,7 +297,7 @@ class RunView {
       svg("text", { x: 9, y: 16, fill: bad ? "#b91c1c" : "#1f2328" }, n.label));
       root.append(g);
     }
-    return h("div", { class: "dag-wrap" }, root);
+    return h("div", { class: "dag-wrap", tabindex: 0, role: "region", "aria-label": label }, root);
   }
 
   // -- facts (virtual list) ---------------------------------------------------------------------
@@ -411,7 +411,7 @@ function niceStep(raw) {
 function factNode(f) {
   const label = `#${f.seq} ${f.type.replace(/^execution\./, "")} ${f.agent}`;
   return { id: f.seq, seq: f.seq, label, kind: f.kind, status: f.status, dangling: f.dangling,
-    aria: `fact ${f.seq}, ${f.kind.replace("_", " ")}${f.status === "error" ? ", failed" : ""}, by ${f.agent}` };
+    aria: `${label}${f.status === "error" ? ", failed" : ""}` }; // the visible label first (WCAG 2.5.3)
 }
 
 function turnGroups(facts) {
@@ -425,8 +425,9 @@ function turnGroups(facts) {
 
 function groupNode(g) {
   const first = g.facts[0], errors = g.facts.filter((f) => f.status === "error").length;
-  return { id: `g${g.index}`, index: g.index, label: `turn ${g.index + 1} · ${first.agent} · ${g.facts.length} facts${errors ? ` · ✕ ${errors}` : ""}`,
-    kind: first.kind, status: errors ? "error" : null, aria: `turn ${g.index + 1} by ${first.agent}, ${g.facts.length} facts${errors ? `, ${errors} failed` : ""}: open` };
+  const label = `turn ${g.index + 1} · ${first.agent} · ${g.facts.length} facts${errors ? ` · ✕ ${errors}` : ""}`;
+  return { id: `g${g.index}`, index: g.index, label, kind: first.kind, status: errors ? "error" : null,
+    aria: `${label}${errors ? " failed" : ""}, open` };
 }
 
 function groupEdges(groups) {
