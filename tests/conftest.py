@@ -1,4 +1,5 @@
-"""Shared fixtures: ledgers live in pytest's tmp_path, on a real disk."""
+"""Shared fixtures: ledgers live in pytest's tmp_path, on a real disk; one headless Chromium for the
+whole session (Playwright's sync API runs one driver per thread: every browser test shares it)."""
 
 from __future__ import annotations
 
@@ -10,3 +11,18 @@ from tests.helpers import make_facts
 @pytest.fixture
 def facts():
     return make_facts
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright (``tests.ledger.projections.test_runpage_browser.chromium``
+    finds it, or skips or fails as ``make test`` asks)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.ledger.projections.test_runpage_browser import FLAGS, chromium
+
+    executable = chromium()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True, args=FLAGS)
+        yield b
+        b.close()

@@ -1,6 +1,6 @@
 """The web UI's run view as one self-contained HTML file (``chatsnapshot view RUN -o run.html``).
 
-The same code and styles as the app's run page (``static/dom.js``, ``static/run.js``,
+The same code and styles as the app's run page (``static/dom.js``, ``static/graph.js``, ``static/run.js``,
 ``static/app.css``), inlined, with the run document and every envelope of the run carried in
 the file: it opens anywhere, with no server and no network. The modules are joined into one
 script by dropping their ``import`` lines and ``export`` keywords (they import only each other).
@@ -37,7 +37,7 @@ runView(document.getElementById("main"), data.document.run.correlation_id, param
 
 
 def _script() -> str:
-    parts = [(_STATIC / name).read_text() for name in ("dom.js", "run.js")]
+    parts = [(_STATIC / name).read_text() for name in ("dom.js", "graph.js", "run.js")]
     code = "\n".join(_IMPORT.sub("", part) for part in parts)
     return re.sub(r"^export ", "", code, flags=re.MULTILINE) + _BOOT
 

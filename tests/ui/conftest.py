@@ -1,5 +1,5 @@
 """The web UI under test: a real ``chatsnapshot ui`` process over a real ledger, driven by Playwright
-in Debian's Chromium (``tests.ledger.projections.test_runpage_browser.chromium`` finds it).
+in Debian's Chromium (the session's ``browser`` fixture, tests/conftest.py).
 
 The ledger holds the demo's recorded run (the golden run), a failed run, a fork of the golden run,
 a run of 10,000 facts, and 10,000 small generated runs, one of which says "zanzibar".
@@ -26,8 +26,6 @@ GENERATED = 10_000
 LONG_FACTS = 10_000
 AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "build" / "screenshots"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-default-apps"]
 
 
 def failed_run() -> list[Envelope]:
@@ -129,19 +127,6 @@ def ui(ui_ledger, tmp_path_factory) -> Iterator[UiProcess]:
     process = UiProcess(["--ledger", str(ui_ledger[0]), "ui"], env={"CHATSNAPSHOT_PRICES": str(prices)})
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.ledger.projections.test_runpage_browser import chromium
-
-    executable = chromium()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, headless=True, args=FLAGS)
-        yield b
-        b.close()
 
 
 class Watched:

@@ -43,11 +43,8 @@ def chromium() -> str:
 
 
 @pytest.mark.slow
-def test_the_exported_run_page_loads_offline_and_shows_a_clicked_fact(tmp_path):
+def test_the_exported_run_page_loads_offline_and_shows_a_clicked_fact(tmp_path, browser):
     """``chatsnapshot view``: the web UI's run view in one file, opened from disk."""
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium()
     ledger = build_golden_ledger(tmp_path / "ledger")
     page_file = tmp_path / "run.html"
     done = subprocess.run([sys.executable, "-m", "chatsnapshot.cli.main", "--ledger", str(ledger), "view", RUN,
@@ -59,29 +56,27 @@ def test_the_exported_run_page_loads_offline_and_shows_a_clicked_fact(tmp_path):
 
     problems: list[str] = []
     requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(page_file.as_uri(), wait_until="load")
-            page.locator(".bubble", has_text="Plan 3 days in Lisbon.").wait_for()  # the conversation
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    try:
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_file.as_uri(), wait_until="load")
+        page.locator(".bubble", has_text="Plan 3 days in Lisbon.").wait_for()  # the conversation
 
-            page.get_by_role("tab", name="Causal DAG").click()
-            assert page.locator(".dag-node").count() == len(facts)  # one node per fact
-            assert page.locator(".dag-node rect[stroke-dasharray]").count() == 1  # the cause never received
-            page.locator(f".dag-node[data-seq='{tool_call.seq}']").click()
-            page.locator(".detail h2", has_text=f"Fact #{tool_call.seq}").wait_for()
-            page.locator(".detail pre", has_text=tool_call.event_id).wait_for()  # the envelope, carried in the file
-            shown = json.loads(page.locator(".detail pre").text_content() or "")
-            assert shown["event_id"] == tool_call.event_id and shown["payload"] == tool_call.payload
+        page.get_by_role("tab", name="Causal DAG").click()
+        assert page.locator(".dag-node").count() == len(facts)  # one node per fact
+        assert page.locator(".dag-node rect[stroke-dasharray]").count() == 1  # the cause never received
+        page.locator(f".dag-node[data-seq='{tool_call.seq}']").click()
+        page.locator(".detail h2", has_text=f"Fact #{tool_call.seq}").wait_for()
+        page.locator(".detail pre", has_text=tool_call.event_id).wait_for()  # the envelope, carried in the file
+        shown = json.loads(page.locator(".detail pre").text_content() or "")
+        assert shown["event_id"] == tool_call.event_id and shown["payload"] == tool_call.payload
 
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+    finally:
+        page.close()
     assert problems == []
     assert requests == [page_file.as_uri()]  # nothing but the file itself: no network, nothing external
     assert SCREENSHOT.stat().st_size > 10_000
