@@ -1,5 +1,6 @@
-"""Shared fixtures: ledgers live in pytest's tmp_path, on a real disk; one headless Chromium for the
-whole session (Playwright's sync API runs one driver per thread: every browser test shares it)."""
+"""Shared fixtures: ledgers live in pytest's tmp_path, on a real disk; a headless Chromium per test
+module (Playwright's sync API runs one driver per thread, and its event loop stays on the main
+thread while it runs: a session-wide browser would break every later test that calls asyncio.run)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def facts():
     return make_facts
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium through Playwright (``tests.ledger.projections.test_runpage_browser.chromium``
     finds it, or skips or fails as ``make test`` asks)."""

@@ -37,6 +37,17 @@ def test_the_pages_python_blocks_run(tmp_path, monkeypatch, capsys):
     assert untested == [], f"add these pages to RUN_ORDER: {untested}"
 
 
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+def _screenshots_taken() -> set[str]:
+    """The screenshots the browser tests write (``watched.shot("x")`` -> ui-x.png, and the run page)."""
+    names = {"run-page.png"}
+    for test in (ROOT / "tests" / "ui").glob("test_*.py"):
+        names |= {f"ui-{n}.png" for n in re.findall(r'\.shot\("([\w-]+)"\)', test.read_text())}
+    return names
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_links_resolve_inside_the_repository(page: Path) -> None:
     text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
@@ -49,6 +60,9 @@ def test_links_resolve_inside_the_repository(page: Path) -> None:
         resolved = (page.parent / path).resolve()
         if not resolved.is_relative_to(ROOT):
             bad.append(f"{target}: points outside the repository")
+        elif resolved.is_relative_to(SCREENSHOTS):  # made by the browser tests, later in the same run
+            if resolved.name not in _screenshots_taken():
+                bad.append(f"{target}: no browser test takes this screenshot")
         elif path and not resolved.exists():
             bad.append(f"{target}: no such file")
     assert bad == []
