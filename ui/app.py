@@ -8,6 +8,7 @@
 ``GET /api/runs``                          one page of runs: ``offset``, ``limit``, ``sort``,
                                            ``desc``, ``status``, ``agent``, ``service``,
                                            ``conversation``, ``q`` (ids, agents, payload text)
+``GET /api/conversations``                 the runs grouped by conversation, newest first
 ``GET /api/runs/{id}``                     the run document (``runview``); ``after_seq=N``:
                                            only the facts after N (the live view's update)
 ``GET /api/runs/{id}/facts/{seq}``         one whole envelope
@@ -141,6 +142,15 @@ def create_app(state: UiState, *, tokens: tuple[str, ...] = (), hosts: frozenset
         return JSONResponse({"rows": page.rows, "total": page.total, "runs": page.runs, "version": page.version,
                              "facets": page.facets, "offset": offset, "limit": limit})
 
+    async def conversations(request: Request) -> Response:
+        q = request.query_params
+        try:
+            offset, limit = max(int(q.get("offset", 0)), 0), min(max(int(q.get("limit", 50)), 1), 500)
+        except ValueError:
+            return _error(400, "offset and limit are numbers")
+        rows, total = state.index.conversations(offset=offset, limit=limit)
+        return JSONResponse({"rows": rows, "total": total, "offset": offset, "limit": limit})
+
     async def run(request: Request) -> Response:
         wanted = request.path_params["run"]
         run_id = state.resolve(wanted)
@@ -260,7 +270,8 @@ def create_app(state: UiState, *, tokens: tuple[str, ...] = (), hosts: frozenset
     routes = [
         Route("/", index_page), Route("/login", login_page, methods=["GET"]), Route("/login", login, methods=["POST"]),
         Route("/favicon.ico", favicon),
-        Route("/api/info", info), Route("/api/runs", runs), Route("/api/runs/{run}", run),
+        Route("/api/info", info), Route("/api/runs", runs), Route("/api/conversations", conversations),
+        Route("/api/runs/{run}", run),
         Route("/api/runs/{run}/facts/{seq:int}", fact), Route("/api/sql", sql), Route("/api/verify", verify),
         Route("/api/events", events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

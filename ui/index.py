@@ -163,6 +163,31 @@ class RunIndex:
             return Page([r.to_json() for r in rows[offset:offset + limit]], len(rows), len(self._rows),
                         self.version, self._facet_values())
 
+    def conversations(self, *, offset: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """The runs grouped by conversation (``gen_ai.conversation.id`` / ``session.id``), newest first:
+        one page of groups and how many there are."""
+        with self._lock:
+            groups: dict[str, list[RunRow]] = {}
+            for row in self._ordered("started", True):
+                if row.conversation_id is not None:
+                    groups.setdefault(row.conversation_id, []).append(row)
+            page = list(groups.items())[offset:offset + limit]
+            out = []
+            for conversation, rows in page:
+                costs = [r.metrics.cost for r in rows if r.metrics.cost is not None]
+                statuses: dict[str, int] = {}
+                for r in rows:
+                    statuses[r.metrics.status] = statuses.get(r.metrics.status, 0) + 1
+                out.append({
+                    "conversation_id": conversation, "runs": len(rows), "statuses": statuses,
+                    "started": format_rfc3339_ns(min(r.first_ns for r in rows)),
+                    "last": format_rfc3339_ns(max(r.last_ns for r in rows)), "facts": sum(r.facts for r in rows),
+                    "total_tokens": sum(r.metrics.total_tokens or 0 for r in rows),
+                    "cost": round(sum(costs), 12) if costs else None, "errors": sum(r.errors for r in rows),
+                    "agents": sorted({a for r in rows for a in r.agents}),
+                })
+            return out, len(groups)
+
     def _ordered(self, sort: str, descending: bool) -> list[RunRow]:
         """Every row in ``sort`` order, sorted again only once the index changed (caller holds the lock)."""
         cached = self._sorted.get((sort, descending))

@@ -23,6 +23,8 @@ from tests.ledger.projections.golden_run import RUN, golden_envelopes
 FAILED = "0190c0de-0000-7000-8000-00000000fa11"
 LONG = "0190c0de-0000-7000-8000-0000000010a9"
 GENERATED = 10_000
+CONVERSATION = "conv-trip-42"  # three runs of one conversation (as GenAI spans' gen_ai.conversation.id says)
+RUNS = GENERATED + 7  # the golden run, the failed run, the fork, the long run, the conversation's three
 LONG_FACTS = 10_000
 AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -60,6 +62,19 @@ def long_run() -> list[Envelope]:
     return facts
 
 
+def conversation_runs() -> list[Envelope]:
+    facts = []
+    for k in range(3):
+        run = f"conv-run-{k}"
+        asked = Envelope.create("execution.message", correlation_id=run, origin="agent", runtime="none", agent="chat",
+                                payload={"role": "user", "content": f"question {k}", "conversation_id": CONVERSATION})
+        facts += [asked, Envelope.create("execution.message", correlation_id=run, causation_id=asked.event_id,
+                                         origin="agent", runtime="none", agent="chat",
+                                         payload={"role": "assistant", "content": f"answer {k}",
+                                                  "conversation_id": CONVERSATION})]
+    return facts
+
+
 def generated_runs() -> Iterator[list[Envelope]]:
     batch: list[Envelope] = []
     for i in range(GENERATED):
@@ -88,6 +103,7 @@ def ui_ledger(tmp_path_factory) -> tuple[Path, str]:
         ledger.append(failed_run())
         forked = fork(ledger, RUN, 20)
         ledger.append(long_run())
+        ledger.append(conversation_runs())
         for batch in generated_runs():
             ledger.append(batch)
     return path, forked

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.ledger.projections.golden_run import RUN
-from tests.ui.conftest import FAILED, GENERATED, LONG, LONG_FACTS
+from tests.ui.conftest import CONVERSATION, FAILED, LONG, LONG_FACTS, RUNS
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def test_the_runs_table_loads_fast_searches_filters_and_pages(watched):
     page.goto(f"{watched.base}/#/runs")
     page.locator("tbody tr").first.wait_for()
     load_s = time.monotonic() - started
-    total = GENERATED + 4
+    total = RUNS
     assert page.get_by_text(f"{total:,} of {total:,} runs").is_visible()
     assert page.locator("tbody tr").count() == 50
     assert load_s < 1.0, f"the runs table took {load_s:.2f} s"
@@ -54,6 +54,17 @@ def test_the_runs_table_loads_fast_searches_filters_and_pages(watched):
     page.get_by_label("Filter by Status").select_option("")
     page.get_by_role("button", name=re.compile("^Facts")).click()  # sort by facts, largest first
     page.locator("tbody tr a").first.filter(has_text=LONG).wait_for()
+
+    page.get_by_role("button", name="Group by conversation").click()  # runs grouped by conversation
+    group = page.locator("tbody tr", has_text=CONVERSATION)
+    group.wait_for()
+    assert group.locator("td.num").first.inner_text() == "3"  # its runs
+    assert page.get_by_text("1 conversation", exact=True).is_visible()
+    assert watched.axe() == []
+    group.locator("a").click()  # its runs
+    page.get_by_text(f"3 of {total:,} runs in conversation {CONVERSATION}").wait_for()
+    assert sorted(a.inner_text() for a in page.locator("tbody tr td:first-child a").all()) == [
+        "conv-run-0", "conv-run-1", "conv-run-2"]
 
 
 def test_a_run_page_shows_the_conversation_timeline_dag_errors_tokens_and_cost(watched, ui_ledger):
@@ -165,7 +176,7 @@ def test_sql_and_verify_views(watched):
     page = watched.page
     page.goto(f"{watched.base}/#/sql?q=SELECT%20count(*)%20AS%20n%20FROM%20runs")
     page.locator("table[aria-label='Query result'] td").first.wait_for()
-    assert page.locator("table[aria-label='Query result'] td").first.inner_text() == str(GENERATED + 4)
+    assert page.locator("table[aria-label='Query result'] td").first.inner_text() == str(RUNS)
     page.locator("#sql").fill("COPY envelopes TO '/tmp/x.csv'")
     page.get_by_role("button", name="Run query").click()
     page.locator(".error-box", has_text="COPY is not allowed").wait_for()

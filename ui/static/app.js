@@ -37,7 +37,7 @@ function runsView(params) {
   const state = { q: params.get("q") || "", status: params.get("status") || "", agent: params.get("agent") || "",
     service: params.get("service") || "", conversation: params.get("conversation") || "",
     sort: params.get("sort") || "started", desc: params.get("desc") !== "0", offset: +(params.get("offset") || 0),
-    limit: 50 };
+    limit: 50, group: params.get("group") === "conversation" };
   const search = h("input", { id: "q", type: "search", value: state.q, placeholder: "id, agent or a word said",
     "aria-label": "Search runs by id, agent or payload text" });
   const selects = {};
@@ -51,7 +51,9 @@ function runsView(params) {
   const pager = h("div", { class: "pager" });
   const form = h("form", { class: "toolbar", role: "search", onsubmit: (e) => { e.preventDefault(); apply({ offset: 0 }); } },
     h("label", { for: "q" }, "Search", search), facet("status", "Status"), facet("agent", "Agent"),
-    facet("service", "Service"), h("button", { type: "submit" }, "Search"));
+    facet("service", "Service"), h("button", { type: "submit" }, "Search"),
+    h("button", { type: "button", id: "group", "aria-pressed": state.group ? "true" : "false",
+      onclick: () => apply({ group: !state.group, offset: 0 }) }, "Group by conversation"));
   main.append(h("h1", {}, "Runs"), form, message,
     h("div", { class: "table-wrap" }, h("table", { "aria-label": "Runs" }, h("thead", {}, head), tbody)), pager);
   for (const name of Object.keys(selects)) selects[name].addEventListener("change", () => apply({ offset: 0 }));
@@ -64,6 +66,8 @@ function runsView(params) {
     if (state.sort !== "started") p.set("sort", state.sort);
     if (!state.desc) p.set("desc", "0");
     if (state.offset) p.set("offset", state.offset);
+    if (state.group) p.set("group", "conversation");
+    document.getElementById("group")?.setAttribute("aria-pressed", state.group ? "true" : "false");
     history.replaceState(null, "", `#/runs${p.toString() ? "?" + p : ""}`);
     load();
   }
@@ -95,8 +99,31 @@ function runsView(params) {
       h("td", {}, conv), h("td", {}, fork));
   }
 
+  const CONVERSATION_COLUMNS = ["Conversation", "Runs", "Status", "Agents", "Started", "Facts", "Tokens", "Cost", "Errors"];
+
+  async function loadConversations() {
+    head.replaceChildren(...CONVERSATION_COLUMNS.map((c, i) => h("th", { scope: "col", class: i && i !== 2 && i !== 3 && i !== 4 ? "num" : null }, c)));
+    let page;
+    try { page = await api(`/api/conversations?offset=${state.offset}&limit=${state.limit}`); }
+    catch (e) { message.replaceChildren(h("span", { class: "error-box" }, e.message)); return; }
+    tbody.replaceChildren(...page.rows.map((c) => h("tr", {},
+      h("td", {}, h("a", { href: `#/runs?conversation=${encodeURIComponent(c.conversation_id)}`, class: "mono" }, c.conversation_id)),
+      h("td", { class: "num" }, c.runs),
+      h("td", {}, Object.entries(c.statuses).map(([s, n]) => h("span", {}, statusBadge(s), ` ${n} `))),
+      h("td", {}, c.agents.join(", ")), h("td", { class: "mono" }, fmtTime(c.started)), h("td", { class: "num" }, c.facts),
+      h("td", { class: "num" }, c.total_tokens), h("td", { class: "num" }, fmtCost(c.cost)),
+      h("td", { class: `num${c.errors ? " errors" : ""}` }, c.errors ? `✕ ${c.errors}` : "0"))));
+    const end = Math.min(page.offset + page.rows.length, page.total);
+    message.textContent = `${page.total.toLocaleString()} conversation${page.total === 1 ? "" : "s"}`;
+    pager.replaceChildren(
+      h("button", { type: "button", disabled: page.offset === 0, onclick: () => apply({ offset: Math.max(0, page.offset - page.limit) }) }, "← Previous"),
+      h("span", {}, page.total ? `${page.offset + 1}–${end} of ${page.total.toLocaleString()}` : "no conversations"),
+      h("button", { type: "button", disabled: end >= page.total, onclick: () => apply({ offset: page.offset + page.limit }) }, "Next →"));
+  }
+
   let loading = null;
   async function load() {
+    if (state.group) return loadConversations();
     drawHead();
     const p = new URLSearchParams({ offset: state.offset, limit: state.limit, sort: state.sort, desc: state.desc ? "1" : "0" });
     for (const k of ["q", "status", "agent", "service", "conversation"]) if (state[k]) p.set(k, state[k]);
