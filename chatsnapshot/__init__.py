@@ -13,25 +13,25 @@ The facade::
             ...
 
 ``record`` and ``correlation`` live in ``chatsnapshot.instrumentation.record``,
-``configure`` in ``chatsnapshot.instrumentation.configuration``; they are
-imported on first use, so that ``import chatsnapshot`` (and the command line)
-stays fast.
+``configure`` in ``chatsnapshot.instrumentation.configuration``, the rest in
+``chatsnapshot.ledger``; all are imported on first use, so that ``import
+chatsnapshot`` (and the command line, and a promotion worker) stays light.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chatsnapshot.ledger import Envelope, Ledger, Source
-
 if TYPE_CHECKING:
     from chatsnapshot.instrumentation.configuration import configure
     from chatsnapshot.instrumentation.record import correlation, record
+    from chatsnapshot.ledger import Envelope, Ledger, Source
 
 __all__ = ["Envelope", "Ledger", "Source", "configure", "correlation", "record"]
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Envelope": "chatsnapshot.ledger", "Ledger": "chatsnapshot.ledger", "Source": "chatsnapshot.ledger",
     "record": "chatsnapshot.instrumentation.record",
     "correlation": "chatsnapshot.instrumentation.record",
     "configure": "chatsnapshot.instrumentation.configuration",

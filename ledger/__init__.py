@@ -24,6 +24,7 @@ sealing, compaction, recovery, lock) is private, in ``ledger._engine``; its
 ``layout`` module describes the directory file by file.
 """
 
+from typing import TYPE_CHECKING, Any
 
 from chatsnapshot.errors import (
     CheckpointError,
@@ -38,7 +39,6 @@ from chatsnapshot.errors import (
     RoutingError,
     StoreUnavailableError,
 )
-from chatsnapshot.ledger._engine.recovery import Quarantined, RecoveryReport
 from chatsnapshot.ledger.codec import (
     envelope_from_json,
     envelope_from_proto,
@@ -47,9 +47,7 @@ from chatsnapshot.ledger.codec import (
     fact_from_json,
 )
 from chatsnapshot.ledger.envelope import Envelope, Source, canonical_json
-from chatsnapshot.ledger.fork import fork
 from chatsnapshot.ledger.ids import uuid7
-from chatsnapshot.ledger.ledger import Ledger, LedgerReader, RepairReport, repair
 from chatsnapshot.ledger.options import LedgerOptions
 from chatsnapshot.ledger.results import (
     AppendResult,
@@ -62,7 +60,32 @@ from chatsnapshot.ledger.results import (
     RunSummary,
     VerifyReport,
 )
-from chatsnapshot.ledger.union import LedgerUnion
+
+if TYPE_CHECKING:
+    from chatsnapshot.ledger._engine.recovery import Quarantined, RecoveryReport
+    from chatsnapshot.ledger.fork import fork
+    from chatsnapshot.ledger.ledger import Ledger, LedgerReader, RepairReport, repair
+    from chatsnapshot.ledger.union import LedgerUnion
+
+# The stores and what they need (pyarrow, numpy, the engine) load on first use: a process that only
+# builds or decodes envelopes (a promotion worker, a producer) does not pay for them.
+_LAZY = {
+    "Quarantined": "chatsnapshot.ledger._engine.recovery", "RecoveryReport": "chatsnapshot.ledger._engine.recovery",
+    "fork": "chatsnapshot.ledger.fork", "Ledger": "chatsnapshot.ledger.ledger",
+    "LedgerReader": "chatsnapshot.ledger.ledger", "RepairReport": "chatsnapshot.ledger.ledger",
+    "repair": "chatsnapshot.ledger.ledger", "LedgerUnion": "chatsnapshot.ledger.union",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chatsnapshot.ledger' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "AppendResult",

@@ -9,44 +9,22 @@ command could not do its work (no ledger, locked, bad input).
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
 
 from chatsnapshot import __version__
-from chatsnapshot.cli import (
-    append,
-    checkpoint,
-    compact,
-    context,
-    dag,
-    describe,
-    erase,
-    fork,
-    keygen,
-    prove,
-    repair,
-    replay,
-    runs,
-    schema,
-    serve,
-    sql,
-    stats,
-    tail,
-    timeline,
-    transcript,
-    ui,
-    verify,
-    view,
-)
-from chatsnapshot.cli.common import EXIT_ERROR, UserError
 from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, DEFAULT_LEDGER
-from chatsnapshot.ledger import EnvelopeError, LedgerError
+from chatsnapshot.errors import EnvelopeError, LedgerError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, replay, tail, runs, describe, transcript, timeline, dag, context, stats, view, ui, fork, sql,
-             verify, checkpoint, prove, keygen, compact, erase, repair, append, schema)
+# In the order --help lists them; each module is imported only when the parser is built, so that importing
+# this module is cheap (a promotion worker's ``spawn`` imports the program's main module: this one).
+_COMMANDS = ("serve", "replay", "tail", "runs", "describe", "transcript", "timeline", "dag", "context", "stats",
+             "view", "ui", "fork", "sql", "verify", "checkpoint", "prove", "keygen", "compact", "erase", "repair",
+             "append", "schema")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,12 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"chatsnapshot {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in _COMMANDS:
-        module.register(subparsers, common)
+    for name in _COMMANDS:
+        importlib.import_module(f"chatsnapshot.cli.{name}").register(subparsers, common)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from chatsnapshot.cli.common import UserError
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.ERROR,
                         format="chatsnapshot: %(message)s", stream=sys.stderr)
@@ -91,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
+    from chatsnapshot.cli.common import EXIT_ERROR
+
     print(f"chatsnapshot: error: {message}", file=sys.stderr)
     return EXIT_ERROR
 
