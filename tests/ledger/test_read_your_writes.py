@@ -42,8 +42,8 @@ def test_another_process_reads_every_acknowledged_fact_at_once(tmp_path):
     try:
         assert lines.ready.wait(30)
         checks = 0
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60  # five checks while the writer goes on; a loaded machine takes longer
+        while checks < 5 and time.monotonic() < deadline:
             acked = [json.loads(line[4:])["id"] for line in list(lines.lines) if line.startswith("ACK ")]
             if acked:
                 assert visible(ledger, acked) == set(acked)  # every acknowledged fact, the moment it was
