@@ -13,7 +13,6 @@ same run: the UI answers from memory what the baseline computes from Parquet.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from scaleout import timed  # noqa: E402
 
 from chatsnapshot.ledger import Envelope, Ledger, LedgerReader  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
@@ -50,13 +52,8 @@ def build(path: Path, runs: int) -> None:
 
 
 def median_ms(work, rounds: int = 7) -> float:
-    work()  # warm
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    """The warm median, in milliseconds (``scaleout.timed``)."""
+    return timed(work, rounds) * 1000
 
 
 def rss_mib(pid: int) -> float:

@@ -20,7 +20,9 @@ chatsnapshot`` (and the command line, and a promotion worker) stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from chatsnapshot.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from chatsnapshot.instrumentation.configuration import configure
@@ -38,12 +40,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'chatsnapshot' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

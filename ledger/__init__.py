@@ -24,7 +24,7 @@ sealing, compaction, recovery, lock) is private, in ``ledger._engine``; its
 ``layout`` module describes the directory file by file.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chatsnapshot.errors import (
     CheckpointError,
@@ -39,6 +39,7 @@ from chatsnapshot.errors import (
     RoutingError,
     StoreUnavailableError,
 )
+from chatsnapshot.lazy import lazy_attributes
 from chatsnapshot.ledger.codec import (
     envelope_from_json,
     envelope_from_proto,
@@ -77,15 +78,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'chatsnapshot.ledger' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "AppendResult",

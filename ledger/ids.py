@@ -11,6 +11,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Iterable
 
 __all__ = [
     "FACT_ID_DOMAIN",
@@ -18,6 +19,7 @@ __all__ = [
     "derived_id",
     "hex_id",
     "hex_to_bytes",
+    "runs_named",
     "uuid7",
     "uuid7_unix_ms",
     "uuid8_of",
@@ -125,3 +127,12 @@ def derived_id(trace_id: bytes, span_id: bytes, k: int) -> str:
     (``ledger.causes``)."""
     return uuid8_of(FACT_ID_DOMAIN + trace_id + span_id + k.to_bytes(4, "big"))
 
+
+
+def runs_named(wanted: str, ids: Iterable[str]) -> list[str]:
+    """The runs ``wanted`` names: itself when it is one of ``ids``, else those it is the start or
+    the end of (UUIDv7 ids of the same minute share their start; their end tells them apart)."""
+    ids = list(ids)
+    if wanted in ids:
+        return [wanted]
+    return [c for c in ids if c.startswith(wanted) or c.endswith(wanted)]

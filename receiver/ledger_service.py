@@ -23,11 +23,10 @@ from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2 as pb
 from chatsnapshot.proto.chatsnapshot.v1 import ledger_service_pb2_grpc as pb_grpc
 from chatsnapshot.receiver.auth import Authenticator
 
-__all__ = ["SQL_ANSWER_LIMIT", "SQL_TIMEOUT", "TAIL_POLL_SECONDS", "LedgerServicer", "add_ledger_service"]
+__all__ = ["SQL_TIMEOUT", "TAIL_POLL_SECONDS", "LedgerServicer", "add_ledger_service"]
 
 TAIL_POLL_SECONDS = 0.05
 _BATCH = 512  # envelopes per streamed message
-SQL_ANSWER_LIMIT = 64 << 20  # bytes of Arrow IPC one Sql answer carries at most
 SQL_TIMEOUT = 300.0  # seconds a query runs at most (less when the call's deadline is nearer)
 
 
@@ -105,12 +104,8 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
-        answer = sink.getvalue().to_pybytes()
-        if len(answer) > SQL_ANSWER_LIMIT:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          f"the result is {len(answer) >> 20} MiB, over the {SQL_ANSWER_LIMIT >> 20} MiB one answer "
-                          "carries: add a LIMIT, select fewer columns or aggregate")
-        return pb.SqlResponse(arrow_ipc_stream=answer, json_columns=sorted(json_names))
+        # the store refused a result over its CONFINED_ANSWER already: this fits one message
+        return pb.SqlResponse(arrow_ipc_stream=sink.getvalue().to_pybytes(), json_columns=sorted(json_names))
 
     def Prove(self, request: pb.ProveRequest, context: grpc.ServicerContext) -> pb.ProveResponse:
         self._check(context)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS = [
-    ("chatsnapshot.errors", "chatsnapshot.environment_variables", "chatsnapshot.proto"),
+    ("chatsnapshot.errors", "chatsnapshot.environment_variables", "chatsnapshot.lazy", "chatsnapshot.proto"),
     ("chatsnapshot.ledger",),
     ("chatsnapshot.receiver",),
     ("chatsnapshot.exporter",),

@@ -44,6 +44,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from chatsnapshot.errors import ChatSnapshotError
+from chatsnapshot.ledger.ids import runs_named
 from chatsnapshot.receiver.auth import Authenticator
 from chatsnapshot.ui.index import SORTABLE, RunIndex
 from chatsnapshot.ui.runview import fact_json, legend, run_document
@@ -81,11 +82,17 @@ class UiState:
         self.source.close()
 
     def resolve(self, wanted: str) -> str | None:
-        ids = self.index.ids()
-        if wanted in ids:
-            return wanted
-        matches = [c for c in ids if c.startswith(wanted) or c.endswith(wanted)]
+        """The run ``wanted`` names (its id, or a unique start or end of it); None: none, or several."""
+        matches = runs_named(wanted, self.index.ids())
         return matches[0] if len(matches) == 1 else None
+
+
+def _paging(q: Any) -> tuple[int, int] | None:
+    """``offset`` and ``limit`` (1..500, default 50) of a query string; None when they are not numbers."""
+    try:
+        return max(int(q.get("offset", 0)), 0), min(max(int(q.get("limit", 50)), 1), 500)
+    except ValueError:
+        return None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -120,10 +127,10 @@ def create_app(state: UiState, *, tokens: tuple[str, ...] = (), hosts: frozenset
 
     async def runs(request: Request) -> Response:
         q = request.query_params
-        try:
-            offset, limit = max(int(q.get("offset", 0)), 0), min(max(int(q.get("limit", 50)), 1), 500)
-        except ValueError:
+        paging = _paging(q)
+        if paging is None:
             return _error(400, "offset and limit are numbers")
+        offset, limit = paging
         only = None
         text = q.get("q", "").strip()
         if text:
@@ -143,11 +150,10 @@ def create_app(state: UiState, *, tokens: tuple[str, ...] = (), hosts: frozenset
                              "facets": page.facets, "offset": offset, "limit": limit})
 
     async def conversations(request: Request) -> Response:
-        q = request.query_params
-        try:
-            offset, limit = max(int(q.get("offset", 0)), 0), min(max(int(q.get("limit", 50)), 1), 500)
-        except ValueError:
+        paging = _paging(request.query_params)
+        if paging is None:
             return _error(400, "offset and limit are numbers")
+        offset, limit = paging
         rows, total = state.index.conversations(offset=offset, limit=limit)
         return JSONResponse({"rows": rows, "total": total, "offset": offset, "limit": limit})
 

@@ -50,8 +50,7 @@ def _embed(value: object) -> str:
 
 def export_page(facts: Sequence[Envelope], runs: Sequence[RunSummary] = ()) -> str:
     """One HTML page of the run ``facts`` (its replay, in seq order)."""
-    document = run_document(list(facts), list(runs))
-    document["run"]["forks"] = [r.correlation_id for r in runs if r.forked_from == document["run"]["correlation_id"]]
+    document = run_document(list(facts), list(runs))  # its forks: describe's, from runs
     data = {"document": document, "legend": legend(),
             "envelopes": {str(f.seq): envelope_to_json(f) for f in facts}}
     title = html.escape(f"Run {document['run']['correlation_id']}")

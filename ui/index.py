@@ -55,8 +55,7 @@ class RunRow:
 
     @property
     def errors(self) -> int:
-        m = self.metrics
-        return m.tool_failures + m.llm_failures + (m.status == "failed")
+        return self.metrics.errors
 
     def to_json(self) -> dict[str, Any]:
         m = self.metrics
@@ -144,12 +143,11 @@ class RunIndex:
 
     def page(self, *, offset: int = 0, limit: int = 50, sort: str = "started", descending: bool = True,
              status: str | None = None, agent: str | None = None, service: str | None = None,
-             conversation: str | None = None, only: set[str] | None = None, text: str | None = None) -> Page:
-        """One page of the rows that pass every filter given: ``only`` (ids a search found), ``text``
-        (a piece of the run's id, an agent or the conversation), status, agent, service, conversation."""
+             conversation: str | None = None, only: set[str] | None = None) -> Page:
+        """One page of the rows that pass every filter given: ``only`` (ids a search found), status,
+        agent, service, conversation."""
         if sort not in SORTABLE:
             raise ValueError(f"cannot sort by {sort!r}: one of {', '.join(SORTABLE)}")
-        needle = (text or "").lower()
         with self._lock:
             ordered = self._ordered(sort, descending)
             rows = [r for r in ordered
@@ -157,9 +155,7 @@ class RunIndex:
                     and (status is None or r.metrics.status == status)
                     and (agent is None or agent in r.agents)
                     and (service is None or service in r.services)
-                    and (conversation is None or r.conversation_id == conversation)
-                    and (not needle or needle in r.correlation_id or any(needle in a.lower() for a in r.agents)
-                         or needle in (r.conversation_id or "").lower())]
+                    and (conversation is None or r.conversation_id == conversation)]
             return Page([r.to_json() for r in rows[offset:offset + limit]], len(rows), len(self._rows),
                         self.version, self._facet_values())
 

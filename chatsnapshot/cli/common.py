@@ -14,6 +14,7 @@ from chatsnapshot import environment_variables
 from chatsnapshot.environment_variables import CHATSNAPSHOT_SIGNING_KEY, CHATSNAPSHOT_TOKEN
 from chatsnapshot.errors import PermanentError
 from chatsnapshot.ledger import Envelope, Ledger, LedgerReader, LedgerUnion
+from chatsnapshot.ledger.ids import runs_named
 from chatsnapshot.ledger.timestamps import parse_rfc3339_ns
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def resolve_remote_run(client: LedgerClient, wanted: str, server: str, *, missin
 
 
 def _one_run(wanted: str, ids: list[str], where: str, *, missing_ok: bool) -> str:
-    matches = [c for c in ids if c.startswith(wanted) or c.endswith(wanted)]
+    matches = runs_named(wanted, ids)
     if len(matches) > 1:
         part = ("the start" if all(m.startswith(wanted) for m in matches) else
                 "the end" if all(m.endswith(wanted) for m in matches) else "the start or end")

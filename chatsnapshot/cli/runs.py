@@ -82,7 +82,7 @@ def _row(r: RunSummary, m: RunMetrics | None, part: dict[str, Any]) -> dict[str,
         "last_occurred_at": format_rfc3339_ns(r.last_occurred_at),
         "duration_ms": round((r.last_occurred_at - r.first_occurred_at) / 1e6, 3), "envelopes": r.envelopes,
         "total_tokens": m.total_tokens if m is not None else None, "cost": m.cost if m is not None else None,
-        "errors": (m.tool_failures + m.llm_failures + (m.status == "failed")) if m is not None else None,
+        "errors": m.errors if m is not None else None,
         "event_types": r.event_types, "last_event_type": r.last_event_type, "last_seq": r.last_seq,
         "conversation_id": r.conversation_id, "forked_from": r.forked_from, "first_ns": r.first_occurred_at,
     }

@@ -90,6 +90,11 @@ class RunMetrics:
             if asked is not None:
                 self.human_wait_ns += max(e.occurred_at - asked, 0)
 
+    @property
+    def errors(self) -> int:
+        """What went wrong in the run: failed tool results and LLM calls, and the run itself failing."""
+        return self.tool_failures + self.llm_failures + (self.status == "failed")
+
     def summary(self) -> dict[str, Any]:
         """The numbers (what ``chatsnapshot stats`` prints)."""
         state = self.to_state()

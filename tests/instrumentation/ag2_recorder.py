@@ -16,7 +16,7 @@ from ag2.testing import TestConfig
 
 import chatsnapshot
 from chatsnapshot.instrumentation.ag2 import AG2Instrumentor, correlation_of
-from chatsnapshot.instrumentation.configuration import current_pipeline
+from tests.instrumentation.recorded import acknowledge_then_wait
 
 
 def get_weather(city: str) -> str:
@@ -34,11 +34,7 @@ async def run() -> tuple[str, int]:
 def main() -> None:
     chatsnapshot.configure(ledger=sys.argv[1])
     AG2Instrumentor().instrument()
-    correlation, events = asyncio.run(run())
-    pipeline = current_pipeline()
-    assert pipeline is not None and pipeline.force_flush()  # committed: what this process acknowledges
-    print(f"DONE {correlation} {events}", flush=True)
-    sys.stdin.read()
+    acknowledge_then_wait(*asyncio.run(run()))
 
 
 if __name__ == "__main__":

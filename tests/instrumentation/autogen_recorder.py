@@ -13,8 +13,8 @@ import pytest
 
 import chatsnapshot
 from chatsnapshot.instrumentation.autogen import correlation_of
-from chatsnapshot.instrumentation.configuration import current_pipeline
 from tests.instrumentation.autogen_scripted import ScriptedClient, instrumented, pair
+from tests.instrumentation.recorded import acknowledge_then_wait
 
 
 def main() -> None:
@@ -25,10 +25,7 @@ def main() -> None:
         assistant, user = pair()
         user.human_input_mode = "NEVER"
         user.initiate_chat(assistant, message="Paris?", max_turns=3)
-        pipeline = current_pipeline()
-        assert pipeline is not None and pipeline.force_flush()  # committed: what this process acknowledges
-        print(f"DONE {correlation_of(user)} {len(assistant.chat_messages[user])}", flush=True)
-        sys.stdin.read()
+        acknowledge_then_wait(correlation_of(user), len(assistant.chat_messages[user]))
 
 
 if __name__ == "__main__":

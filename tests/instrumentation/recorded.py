@@ -92,3 +92,17 @@ def configured(through: str, tmp_path: Path) -> Iterator[str | None]:
         _install(None)
         if receiver is not None:
             receiver.stop(grace=2)
+
+
+def acknowledge_then_wait(correlation: str, count: int) -> None:
+    """A recorder process's end (ag2_recorder, autogen_recorder): commit what it recorded, say
+    ``DONE <correlation> <count>`` once it is acknowledged, and keep the ledger open (its writer
+    alive) until stdin closes."""
+    import sys
+
+    from chatsnapshot.instrumentation.configuration import current_pipeline
+
+    pipeline = current_pipeline()
+    assert pipeline is not None and pipeline.force_flush()  # committed: what this process acknowledges
+    print(f"DONE {correlation} {count}", flush=True)
+    sys.stdin.read()
