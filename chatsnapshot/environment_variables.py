@@ -40,6 +40,7 @@ variable                           meaning                                      
 ``CHATSNAPSHOT_MAX_REQUEST_BYTES`` largest request, after decompression                         64 MiB
 ``CHATSNAPSHOT_MAX_PENDING``       envelopes admitted and not yet committed                     65536
 ``CHATSNAPSHOT_MAX_PENDING_BYTES`` bytes of requests in flight, admitted before decoding        64 MiB
+``CHATSNAPSHOT_MAX_QUEUE_DELAY``   seconds of work admitted ahead of a request, at most             1
 ``CHATSNAPSHOT_PROMOTE_SPANS``     promote GenAI spans by the default rules (``1``/``on``)      off
 ``CHATSNAPSHOT_RULES``             a TOML span rules file (implies promotion)                   none
 ``CHATSNAPSHOT_TOKENS``            accepted bearer tokens, comma- or line-separated             none: no auth
@@ -50,6 +51,9 @@ variable                           meaning                                      
 ``CHATSNAPSHOT_FORWARD_OTLP``      re-export every request to this OTLP/gRPC ``HOST:PORT``      none
 ``CHATSNAPSHOT_WORKERS``           promotion worker processes (0: in the receiver's process)    1 on 2+ cores
 =================================  ===========================================================  ==================
+
+The receiver also honours Arrow's own ``ARROW_DEFAULT_MEMORY_POOL``: unset, it has Arrow allocate
+with the C library's malloc (``system``), which gives freed memory back.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ import os
 from pathlib import Path
 
 __all__ = [
+    "ARROW_DEFAULT_MEMORY_POOL",
     "CHATSNAPSHOT_ENDPOINT",
     "CHATSNAPSHOT_FORWARD_OTLP",
     "CHATSNAPSHOT_GRPC",
@@ -65,6 +70,7 @@ __all__ = [
     "CHATSNAPSHOT_LEDGER",
     "CHATSNAPSHOT_MAX_PENDING",
     "CHATSNAPSHOT_MAX_PENDING_BYTES",
+    "CHATSNAPSHOT_MAX_QUEUE_DELAY",
     "CHATSNAPSHOT_MAX_REQUEST_BYTES",
     "CHATSNAPSHOT_PRICES",
     "CHATSNAPSHOT_PROMOTE_SPANS",
@@ -112,6 +118,7 @@ CHATSNAPSHOT_HTTP = "CHATSNAPSHOT_HTTP"
 CHATSNAPSHOT_MAX_REQUEST_BYTES = "CHATSNAPSHOT_MAX_REQUEST_BYTES"
 CHATSNAPSHOT_MAX_PENDING = "CHATSNAPSHOT_MAX_PENDING"
 CHATSNAPSHOT_MAX_PENDING_BYTES = "CHATSNAPSHOT_MAX_PENDING_BYTES"
+CHATSNAPSHOT_MAX_QUEUE_DELAY = "CHATSNAPSHOT_MAX_QUEUE_DELAY"
 CHATSNAPSHOT_PROMOTE_SPANS = "CHATSNAPSHOT_PROMOTE_SPANS"
 CHATSNAPSHOT_RULES = "CHATSNAPSHOT_RULES"
 CHATSNAPSHOT_TOKENS = "CHATSNAPSHOT_TOKENS"
@@ -121,6 +128,7 @@ CHATSNAPSHOT_TLS_CLIENT_CA = "CHATSNAPSHOT_TLS_CLIENT_CA"
 CHATSNAPSHOT_SHUTDOWN_GRACE = "CHATSNAPSHOT_SHUTDOWN_GRACE"
 CHATSNAPSHOT_FORWARD_OTLP = "CHATSNAPSHOT_FORWARD_OTLP"
 CHATSNAPSHOT_WORKERS = "CHATSNAPSHOT_WORKERS"
+ARROW_DEFAULT_MEMORY_POOL = "ARROW_DEFAULT_MEMORY_POOL"  # Arrow's: the receiver picks ``system`` when unset
 
 # -- checkpoints ---------------------------------------------------------------------
 

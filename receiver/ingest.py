@@ -14,11 +14,15 @@ Admission comes first (``admit``), before the body is read: the bytes of
 requests in flight are bounded (``max_pending_bytes``; a gRPC body, whose size
 is not known before it is read, counts as the running average until it is,
 ``Ticket.resize``), and a request that cannot be admitted in time gets
-``Overloaded`` with a retry delay that grows with the backlog. A request whose
-deadline (gRPC) has passed is not started, nor one whose turn would come after
-it (the bytes admitted ahead of it at the measured rate: refused at once with
-that wait as the retry delay), and one whose deadline passes before its commit
-is not committed (``DeadlineExpired``). Refused, a body is never read.
+``Overloaded`` with a retry delay that grows with the backlog. The work ahead
+is bounded in time too: past ``max_queue_delay`` seconds of it (the bytes
+admitted ahead at the rate measured over busy time), a request is refused at
+once with that wait as its retry delay, so that under any overload a request
+waits about a second inside the receiver, not until its deadline (the first
+``_PIPELINE`` requests in flight are admitted past it: they keep the workers and
+the writer busy). A request whose deadline (gRPC) has passed is not started,
+nor one whose turn would come after it, and one whose deadline passes before
+its commit is not committed (``DeadlineExpired``). Refused, a body is never read.
 
 Backpressure: the queue is a budget of envelopes admitted and not yet
 committed (``max_pending``). A request that does not fit waits up to
@@ -65,6 +69,9 @@ class Outcome:
     duplicates: int = 0
     rejected: int = 0
     message: str = ""
+
+
+_PIPELINE = 4  # requests in flight admitted past max_queue_delay: what keeps the workers and the writer busy
 
 
 class _Throughput:
@@ -122,6 +129,8 @@ class Ticket:
 
     def __init__(self, ingest: Ingest, size: int, held: int, deadline: float | None) -> None:
         self._ingest, self.size, self.held, self.deadline = ingest, size, held, deadline
+        self._open = True
+        ingest._tickets.add(1)
 
     def resize(self, size: int) -> None:
         """Count as ``size`` bytes instead (the body's real size): more is taken like any
@@ -136,9 +145,24 @@ class Ticket:
         self.size = size
 
     def release(self) -> None:
+        if self._open:
+            self._open = False
+            self._ingest._tickets.add(-1)
         if self.held:
             self._ingest._bytes.release(self.held)
             self.held = 0
+
+
+class _Count:
+    """A thread-safe count (requests admitted and not yet answered)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.admitted = 0
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.admitted += n
 
 
 class _Budget:
@@ -187,7 +211,7 @@ class Ingest:
 
     def __init__(self, ledger: Store, *, metrics: Metrics | None = None, rules: Rules | None = None,
                  max_pending: int = 65_536, max_pending_bytes: int = 64 << 20, admit_timeout: float = 0.5,
-                 retry_after: float = 1.0, forwarder: Forwarder | None = None,
+                 retry_after: float = 1.0, max_queue_delay: float = 1.0, forwarder: Forwarder | None = None,
                  pool: PromotionPool | None = None) -> None:
         self.ledger = ledger
         self.forwarder = forwarder
@@ -195,11 +219,13 @@ class Ingest:
         self.metrics = metrics or Metrics()
         self.rules = rules
         self.retry_after = retry_after
+        self.max_queue_delay = max_queue_delay
         self._admit_timeout = admit_timeout
         self._budget = _Budget(max_pending, self.metrics)
         self._bytes = _Budget(max_pending_bytes)  # taken before any decoding: what requests in flight hold
         self._throughput = _Throughput()
         self._sizes = _Sizes()
+        self._tickets = _Count()
 
     @property
     def bytes_in_flight(self) -> int:
@@ -209,14 +235,18 @@ class Ingest:
     def admit(self, deadline: float | None = None, size: int | None = None) -> Ticket:
         """Admission, before the body is read: raises ``DeadlineExpired`` when ``deadline`` has
         passed, and ``Overloaded`` (with a retry delay) when the work ahead would take past it or
-        the bytes in flight leave no room in time. Takes ``size`` bytes, or, when the size is not
-        known yet (gRPC), the running average of request sizes; ``Ticket.resize`` corrects it."""
+        past ``max_queue_delay``, or the bytes in flight leave no room in time. Takes ``size``
+        bytes, or, when the size is not known yet (gRPC), the running average of request sizes;
+        ``Ticket.resize`` corrects it."""
         _check_deadline(deadline, "before it started")
-        if deadline is not None and self._bytes.used:  # its turn would come after its deadline: refuse now
-            turn = self._throughput.wait(self._bytes.used)  # when the work ahead of it is done
-            if turn is not None and time.monotonic() + turn > deadline:
+        turn = self._throughput.wait(self._bytes.used)  # when the work ahead of it would be done
+        if turn is not None:
+            if deadline is not None and time.monotonic() + turn > deadline:
                 raise Overloaded(f"about {turn:.1f} s of requests are ahead of this one, more than its deadline "
                                  "leaves; retry later", min(max(turn, self.retry_after), 9.0))
+            if turn > self.max_queue_delay and self._tickets.admitted >= _PIPELINE:
+                raise Overloaded(f"about {turn:.1f} s of requests are ahead of this one (the receiver queues at most "
+                                 f"{self.max_queue_delay:g} s); retry later", min(max(turn, self.retry_after), 9.0))
         estimate = size if size is not None else self._sizes.estimate()
         return Ticket(self, estimate, self._take(estimate, deadline), deadline)
 

@@ -51,6 +51,7 @@ class Settings:
     max_request_bytes: int = 64 << 20
     max_pending: int = 65_536
     max_pending_bytes: int = 64 << 20
+    max_queue_delay: float = 1.0
     promote_spans: bool = False
     rules_file: str | None = None
     tokens: tuple[str, ...] = field(default=(), repr=False)
@@ -178,6 +179,7 @@ _PARSERS: tuple[tuple[str, str, Callable[[object, str], object]], ...] = (
     ("max_request_bytes", V.CHATSNAPSHOT_MAX_REQUEST_BYTES, lambda raw, where: _int(raw, where)),
     ("max_pending", V.CHATSNAPSHOT_MAX_PENDING, lambda raw, where: _int(raw, where)),
     ("max_pending_bytes", V.CHATSNAPSHOT_MAX_PENDING_BYTES, lambda raw, where: _int(raw, where)),
+    ("max_queue_delay", V.CHATSNAPSHOT_MAX_QUEUE_DELAY, _positive_float),
     ("workers", V.CHATSNAPSHOT_WORKERS, lambda raw, where: _int(raw, where, minimum=0)),
     ("shutdown_grace", V.CHATSNAPSHOT_SHUTDOWN_GRACE, _positive_float),
     ("promote_spans", V.CHATSNAPSHOT_PROMOTE_SPANS, _flag),

@@ -29,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("--max-pending-bytes", metavar="N",
                    help="bytes of requests in flight, admitted before any decoding (default 67108864); beyond "
                         "it clients get UNAVAILABLE / 503 with a retry delay that grows with the backlog")
+    p.add_argument("--max-queue-delay", metavar="SECONDS",
+                   help="work admitted ahead of a request, in seconds at the measured rate, at most (default 1): "
+                        "past it clients get UNAVAILABLE / 503 with that wait as the retry delay, so no request "
+                        "waits for long inside the receiver")
     p.add_argument("--max-pending", metavar="N",
                    help="envelopes admitted and not yet committed before clients are told to retry (default 65536)")
     p.add_argument("--promote-spans", action="store_const", const=True,
@@ -64,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
     from chatsnapshot.receiver.settings import Settings
 
     flags = {name: getattr(args, name, None) for name in (
-        "grpc", "http", "max_request_bytes", "max_pending", "max_pending_bytes", "promote_spans", "rules_file",
-        "token_file",
-        "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace", "forward_otlp", "workers", "signing_key")}
+        "grpc", "http", "max_request_bytes", "max_pending", "max_pending_bytes", "max_queue_delay", "promote_spans",
+        "rules_file", "token_file", "tls_cert", "tls_key", "tls_client_ca", "shutdown_grace", "forward_otlp",
+        "workers", "signing_key")}
     flags["ledger"] = common.ledger_path(args) if getattr(args, "ledger", None) else None  # else: env, default
     try:
         settings = Settings.resolve(flags)

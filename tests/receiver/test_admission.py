@@ -97,6 +97,27 @@ def test_a_request_whose_turn_would_come_after_its_deadline_is_refused_at_once(s
     assert stored(store) == 1
 
 
+def test_the_work_ahead_is_bounded_in_time_once_the_pipeline_is_full(store):
+    ingest = Ingest(store, max_queue_delay=0.5, admit_timeout=5.0)
+    ingest._throughput.started()  # a measured rate: 100 kB in 0.3 s of busy time
+    time.sleep(0.3)
+    ingest._throughput.done(100_000)
+    # The first requests in flight are admitted however much work is ahead of them (up to ~1.2 s
+    # here): they are what keeps the workers and the writer busy.
+    tickets = [ingest.admit(size=100_000) for _ in range(ingest_module._PIPELINE)]
+    started = time.monotonic()
+    with pytest.raises(Overloaded, match=r"queues at most 0\.5 s") as refused:  # no deadline: bounded all the same
+        ingest.admit(size=100_000)
+    assert time.monotonic() - started < 2.5  # refused at once, not after waiting out admit_timeout (5 s)
+    wait = refused.value.retry_after
+    assert wait is not None and 1.0 <= wait <= 9.0  # the predicted wait, at least the default delay
+    assert ingest.bytes_in_flight == ingest_module._PIPELINE * 100_000  # the refused request took nothing
+    for ticket in tickets:
+        ticket.release()
+    ingest.admit(size=100_000).release()  # the work ahead is done: admitted again
+    assert ingest.bytes_in_flight == 0 and ingest._tickets.admitted == 0
+
+
 def test_a_body_not_read_yet_is_admitted_as_the_average_and_corrected_when_read(store):
     body = one_fact_request()
     b = len(body)
