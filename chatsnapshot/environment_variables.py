@@ -52,8 +52,9 @@ variable                           meaning                                      
 ``CHATSNAPSHOT_WORKERS``           promotion worker processes (0: in the receiver's process)    1 on 2+ cores
 =================================  ===========================================================  ==================
 
-The receiver also honours Arrow's own ``ARROW_DEFAULT_MEMORY_POOL``: unset, it has Arrow allocate
-with the C library's malloc (``system``), which gives freed memory back.
+The command line and the receiver also honour Arrow's own ``ARROW_DEFAULT_MEMORY_POOL``: unset,
+they have Arrow allocate with the C library's malloc (``system``), which gives freed memory back
+(``chatsnapshot.receiver.memory``).
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ CHATSNAPSHOT_TLS_CLIENT_CA = "CHATSNAPSHOT_TLS_CLIENT_CA"
 CHATSNAPSHOT_SHUTDOWN_GRACE = "CHATSNAPSHOT_SHUTDOWN_GRACE"
 CHATSNAPSHOT_FORWARD_OTLP = "CHATSNAPSHOT_FORWARD_OTLP"
 CHATSNAPSHOT_WORKERS = "CHATSNAPSHOT_WORKERS"
-ARROW_DEFAULT_MEMORY_POOL = "ARROW_DEFAULT_MEMORY_POOL"  # Arrow's: the receiver picks ``system`` when unset
+ARROW_DEFAULT_MEMORY_POOL = "ARROW_DEFAULT_MEMORY_POOL"  # Arrow's: the command line picks ``system`` when unset
 
 # -- checkpoints ---------------------------------------------------------------------
 

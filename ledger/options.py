@@ -26,6 +26,10 @@ class LedgerOptions:
                         tighter; this is what most of the data ends up stored at)
     compact_target_rows compaction merges adjacent smaller segments up to about
                         this many rows (it streams: memory does not grow with this)
+    compact_fanin       ... and at most this many at once: a merge holds one decoded row
+                        group (~1 MiB) of each input, so this bounds its memory. Merged
+                        segments below half the target merge again later: fewer inputs
+                        per merge cost more rewriting
     auto_compact        compact in the background when ``compact_trigger`` small
                         segments have accumulated and appends have paused for
                         ``compact_idle`` seconds (compaction yields to ingest), or at
@@ -57,6 +61,7 @@ class LedgerOptions:
     compression_level: int = 3
     compaction_level: int = 6
     compact_target_rows: int = 1_048_576
+    compact_fanin: int = 64
     auto_compact: bool = True
     compact_trigger: int = 8
     compact_idle: float = 1.0
@@ -85,6 +90,8 @@ class LedgerOptions:
                 raise ValueError(f"{name} must be a zstd level in [1, 19], got {getattr(self, name)}")
         if self.compact_target_rows < self.row_group_rows:
             raise ValueError("compact_target_rows must be at least row_group_rows")
+        if self.compact_fanin < 2:
+            raise ValueError(f"compact_fanin must be at least 2, got {self.compact_fanin}")
         if self.compact_trigger < 2:
             raise ValueError(f"compact_trigger must be at least 2, got {self.compact_trigger}")
         if self.compact_backlog < self.compact_trigger:

@@ -9,7 +9,6 @@ ledger. ``run(settings)`` does both around SIGTERM/SIGINT for ``chatsnapshot ser
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import ssl
@@ -19,10 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import grpc
-import pyarrow as pa
 from grpc_health.v1 import health, health_pb2
 
-from chatsnapshot import environment_variables as V
 from chatsnapshot.ledger import Ledger, LedgerOptions
 from chatsnapshot.ledger.checkpoint import SigningKey
 from chatsnapshot.ledger.store import Store
@@ -32,6 +29,7 @@ from chatsnapshot.receiver.grpc_service import add_services
 from chatsnapshot.receiver.http_service import HttpReceiver
 from chatsnapshot.receiver.ingest import Ingest
 from chatsnapshot.receiver.ledger_service import add_ledger_service
+from chatsnapshot.receiver.memory import return_freed_memory
 from chatsnapshot.receiver.metrics import Metrics
 from chatsnapshot.receiver.otlp import EXPORT_SERVICES
 from chatsnapshot.receiver.settings import Settings
@@ -57,19 +55,9 @@ HEALTH_INTERVAL = 1.0  # seconds between readiness checks for gRPC health
 SIDECAR_OPTIONS = LedgerOptions(seal_max_bytes=4 << 20, max_unsealed_bytes=32 << 20)
 
 
-def _arrow_allocates_with_malloc() -> None:
-    """Arrow's buffers in this process come from the C library's malloc, unless
-    ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise. Arrow's default (mimalloc) keeps the
-    pages that sealing and compaction free, per thread, and does not give them back
-    when asked; glibc does (``malloc_trim`` after each seal). bench/ingest.py, 3x
-    overload for 20 s: peak RSS of all receiver processes 444 -> 330 MiB."""
-    if not os.environ.get(V.ARROW_DEFAULT_MEMORY_POOL):
-        pa.set_memory_pool(pa.system_memory_pool())
-
-
 class Receiver:
     def __init__(self, settings: Settings, *, ledger: Store | None = None) -> None:
-        _arrow_allocates_with_malloc()
+        return_freed_memory()
         self.settings = settings
         self.rules: Rules | None = None
         if settings.rules_file:

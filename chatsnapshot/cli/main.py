@@ -15,7 +15,7 @@ import os
 import sys
 
 from chatsnapshot import __version__
-from chatsnapshot.environment_variables import CHATSNAPSHOT_LEDGER, DEFAULT_LEDGER
+from chatsnapshot.environment_variables import ARROW_DEFAULT_MEMORY_POOL, CHATSNAPSHOT_LEDGER, DEFAULT_LEDGER
 from chatsnapshot.errors import EnvelopeError, LedgerError
 
 __all__ = ["build_parser", "main"]
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Arrow picks its allocator once, when first used: before any command imports it, ask for the C
+    # library's malloc, which gives freed memory back (chatsnapshot.receiver.memory says why).
+    os.environ.setdefault(ARROW_DEFAULT_MEMORY_POOL, "system")
     from chatsnapshot.cli.common import UserError
 
     args = build_parser().parse_args(argv)

@@ -34,11 +34,12 @@ log = logging.getLogger("chatsnapshot.ledger")
 RETIRE_GRACE = 60.0  # seconds a replaced segment file outlives its replacement
 
 
-def plan(entries: list[SegmentEntry], target_rows: int, level: int) -> list[list[SegmentEntry]]:
+def plan(entries: list[SegmentEntry], target_rows: int, level: int, *, fanin: int) -> list[list[SegmentEntry]]:
     """Groups of adjacent healthy segments to merge, each at most about
-    ``target_rows`` rows. Segments at half the target or more stay, unless they
-    were written below ``level`` (sealing writes fast; compaction recompresses
-    every segment once)."""
+    ``target_rows`` rows and ``fanin`` segments (a merge holds one decoded row
+    group per input: what bounds its memory). Segments at half the target or more
+    stay, unless they were written below ``level`` (sealing writes fast;
+    compaction recompresses every segment once)."""
     groups: list[list[SegmentEntry]] = []
     current: list[SegmentEntry] = []
     rows = 0
@@ -49,7 +50,7 @@ def plan(entries: list[SegmentEntry], target_rows: int, level: int) -> list[list
 
     for entry in entries:
         small = entry.healthy and entry.rows < target_rows // 2
-        if not small or rows + entry.rows > target_rows:
+        if not small or rows + entry.rows > target_rows or len(current) >= fanin:
             close()
             current, rows = [], 0
         if small:
@@ -146,7 +147,7 @@ class Compactor:
             before = len(self._keeper.current.segments)
             report = CompactionReport(segments_before=before)
             for group in plan(list(self._keeper.current.segments), self._options.compact_target_rows,
-                              self._options.compaction_level):
+                              self._options.compaction_level, fanin=self._options.compact_fanin):
                 self._merge(group)
                 report.merged += len(group)
                 report.rows_rewritten += sum(e.rows for e in group)

@@ -78,13 +78,19 @@ def entry(id_, rows, status="sealed", level=6):
 def test_plan_merges_only_adjacent_small_healthy_segments():
     entries = [entry(1, 10), entry(2, 10), entry(3, 900), entry(4, 10), entry(5, 10, "quarantined"),
                entry(6, 10), entry(7, 10), entry(8, 10)]
-    groups = [[e.id for e in g] for g in plan(entries, target_rows=1000, level=6)]
+    groups = [[e.id for e in g] for g in plan(entries, target_rows=1000, level=6, fanin=16)]
     assert groups == [[1, 2], [6, 7, 8]]
+
+
+def test_plan_merges_at_most_fanin_segments_at_once():
+    entries = [entry(i, 10) for i in range(1, 8)]
+    groups = [[e.id for e in g] for g in plan(entries, target_rows=1000, level=6, fanin=3)]
+    assert groups == [[1, 2, 3], [4, 5, 6]]  # the seventh waits for company (alone, it is already compact)
 
 
 def test_plan_recompresses_segments_written_at_the_sealing_level():
     entries = [entry(1, 900, level=3), entry(2, 10, level=3), entry(3, 900, level=6)]
-    groups = [[e.id for e in g] for g in plan(entries, target_rows=1000, level=6)]
+    groups = [[e.id for e in g] for g in plan(entries, target_rows=1000, level=6, fanin=16)]
     assert groups == [[1], [2]]
 
 
