@@ -1,5 +1,6 @@
-"""Overload with promotion workers on: every answer is OK or UNAVAILABLE with RetryInfo, and the
-ledger holds exactly the facts of the requests that were answered OK."""
+"""Overload with promotion workers on: every answer is OK or UNAVAILABLE with RetryInfo, the bytes in
+flight stay under the configured bound, and the ledger holds exactly the facts of the requests that
+were answered OK."""
 
 from __future__ import annotations
 
@@ -64,8 +65,16 @@ def test_three_times_capacity_with_workers_gets_only_ok_or_unavailable_and_loses
                     answers[code] = answers.get(code, 0) + 1
                     facts.update(ids)
 
+    peak = [0]
+
+    def watch() -> None:  # the bytes held by requests in flight, sampled through the load
+        while time.monotonic() < stop:
+            peak[0] = max(peak[0], receiver.ingest.bytes_in_flight)
+            time.sleep(0.002)
+
     try:
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+        threads.append(threading.Thread(target=watch))
         for t in threads:
             t.start()
         for t in threads:
@@ -79,5 +88,6 @@ def test_three_times_capacity_with_workers_gets_only_ok_or_unavailable_and_loses
     assert answers.get("OK", 0) > 0 and answers.get("UNAVAILABLE", 0) > 0  # the load really was too much
     assert len(stored) == len(set(stored))  # each fact once
     assert set(stored) == committed  # exactly what was acknowledged: nothing refused was committed
+    assert 0 < peak[0] <= 2 * body_size  # memory in flight stayed under the configured bound
     assert in_flight == 0
 
