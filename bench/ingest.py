@@ -158,19 +158,30 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
 
 
 class RssSampler(threading.Thread):
-    """Peak RSS of a process and its children (the receiver's worker processes) together."""
+    """Peak RSS of a process and its children (the receiver's worker processes) together, and
+    each one's own peak."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak, self.stop = pid, 0, threading.Event()
+        self.own: dict[int, int] = {}  # pid -> its peak RSS
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                self.peak = max(self.peak, sum(_rss(p) for p in _tree(self.pid)))
+                sizes = {p: _rss(p) for p in _tree(self.pid)}
             except OSError:
                 return
+            self.peak = max(self.peak, sum(sizes.values()))
+            for p, size in sizes.items():
+                self.own[p] = max(self.own.get(p, 0), size)
             time.sleep(0.05)
+
+    def describe(self) -> str:
+        """Each process's own peak, the receiver's first."""
+        names = {self.pid: "receiver"}
+        return ", ".join(f"{names.get(p, f'child {p}')} {size / 2**20:.0f} MiB"
+                         for p, size in sorted(self.own.items(), key=lambda kv: kv[0] != self.pid))
 
 
 def _tree(pid: int) -> list[int]:
@@ -353,6 +364,7 @@ def main() -> int:
     for row in rows:
         print("".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     print(f"\nvisibility: {len(latencies)} requests, median {statistics.median(latencies) * 1000:.0f} ms")
+    print(f"overload peak RSS of each process: {over_rss.describe()}")
     return 0
 
 

@@ -51,8 +51,10 @@ HEALTH_INTERVAL = 1.0  # seconds between readiness checks for gRPC health
 # A sidecar keeps its memory small: seal every 4 MiB rather than 16 (unsealed
 # records live as Python objects, several times their encoded size). Measured
 # with bench/ingest.py: peak RSS of all receiver processes 336 -> 266 MiB, same
-# throughput, lower visibility latency.
-SIDECAR_OPTIONS = LedgerOptions(seal_max_bytes=4 << 20, max_unsealed_bytes=32 << 20)
+# throughput, lower visibility latency. And compact 16 segments at a time, not 64:
+# merging 64 sealed segments peaks 113 MiB over the idle writer, 16 at a time 61 MiB
+# (docs/performance.md), for rewriting each row about twice rather than once.
+SIDECAR_OPTIONS = LedgerOptions(seal_max_bytes=4 << 20, max_unsealed_bytes=32 << 20, compact_fanin=16)
 
 
 class Receiver:

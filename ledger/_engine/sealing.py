@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from chatsnapshot.ledger._engine.allocator import release_memory
 from chatsnapshot.ledger._engine.buffer import Buffer
@@ -23,7 +22,7 @@ from chatsnapshot.ledger._engine.catalog import Catalog, Segment
 from chatsnapshot.ledger._engine.checkpoints import write_checkpoint
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.manifest import Manifest, ManifestKeeper, SegmentEntry
-from chatsnapshot.ledger._engine.segment import build_index, records_to_table, write_parquet
+from chatsnapshot.ledger._engine.segment import StreamedIndex, build_index, records_to_table, write_parquet
 from chatsnapshot.ledger._engine.writer import Writer
 from chatsnapshot.ledger.fsutil import fsync_dir
 from chatsnapshot.ledger.merkle import Frontier
@@ -44,19 +43,25 @@ def write_segment(layout: Layout, options: LedgerOptions, keeper: ManifestKeeper
     seg_id = keeper.allocate_id()
     level = level or options.compression_level
     path, index_path = layout.segment_file(seg_id), layout.index_file(seg_id)
-    size, sha = write_parquet(rows, path, row_group_rows=options.row_group_rows, compression_level=level,
-                              segment=True)
-    # A table in hand is the file's rows in the file's order; a stream was consumed, so read the keys back.
-    keys = rows if isinstance(rows, pa.Table) else pq.read_table(path, columns=["correlation_id", "seq", "hash",
-                                                                                "position"])
-    index = build_index(keys)
+    # A table in hand is the file's rows in the file's order; a stream is indexed as it passes by
+    # (millions of rows from a compaction: their keys are neither held nor read back).
+    if isinstance(rows, pa.Table):
+        size, sha = write_parquet(rows, path, row_group_rows=options.row_group_rows, compression_level=level,
+                                  segment=True)
+        index, count = build_index(rows), rows.num_rows
+        bounds = pc.min_max(rows.column("position"))
+        first, last = bounds["min"].as_py(), bounds["max"].as_py()
+    else:
+        streamed = StreamedIndex()
+        size, sha = write_parquet(map(streamed.observe, rows), path, row_group_rows=options.row_group_rows,
+                                  compression_level=level, segment=True)
+        index, count, (first, last) = streamed.index(), streamed.rows, streamed.positions or (0, 0)
     isize, isha = write_parquet(index, index_path, row_group_rows=_INDEX_ROW_GROUP,
                                 compression_level=options.compression_level, segment=False)
-    bounds = pc.min_max(keys.column("position"))
     entry = SegmentEntry(
         id=seg_id, file=layout.relative(path), index_file=layout.relative(index_path),
-        rows=keys.num_rows, bytes=size, sha256=sha, index_bytes=isize, index_sha256=isha,
-        first_position=bounds["min"].as_py(), last_position=bounds["max"].as_py(), level=level,
+        rows=count, bytes=size, sha256=sha, index_bytes=isize, index_sha256=isha,
+        first_position=first, last_position=last, level=level,
     )
     return entry, index
 

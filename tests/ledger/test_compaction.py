@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import textwrap
 import time
+
+import pyarrow as pa
 
 from chatsnapshot.ledger import Ledger, LedgerOptions
 from chatsnapshot.ledger._engine.compaction import plan
 from chatsnapshot.ledger._engine.manifest import SegmentEntry
+from chatsnapshot.ledger._engine.segment import StreamedIndex, build_index
 from tests.helpers import python
 
 OPTIONS = LedgerOptions(row_group_rows=32, compact_target_rows=4096, auto_compact=False)
@@ -80,6 +85,30 @@ def test_plan_merges_only_adjacent_small_healthy_segments():
                entry(6, 10), entry(7, 10), entry(8, 10)]
     groups = [[e.id for e in g] for g in plan(entries, target_rows=1000, level=6, fanin=16)]
     assert groups == [[1, 2], [6, 7, 8]]
+
+
+def test_an_index_built_as_the_rows_stream_by_is_the_index_of_the_whole():
+    rng = random.Random(5)
+    # Sorted segment keys: correlations of 1 to 40 rows, cut into chunks at arbitrary rows, also
+    # inside a correlation and at one row per chunk (what a merge yields, then the compactor writes).
+    corrs, seqs = [], []
+    for c in range(60):
+        for s in range(1, rng.randint(1, 40) + 1):
+            corrs.append(f"run-{c:03d}")
+            seqs.append(s)
+    n = len(corrs)
+    table = pa.table({"correlation_id": corrs, "seq": pa.array(seqs, pa.int64()),
+                      "hash": pa.array([rng.randbytes(32) for _ in range(n)], pa.binary(32)),
+                      "position": pa.array(rng.sample(range(10 * n), n), pa.int64())})
+    for cuts in ([], sorted(rng.sample(range(1, n), 25)), list(range(1, 30))):
+        streamed = StreamedIndex()
+        bounds = [0, *cuts, n]
+        for a, b in itertools.pairwise(bounds):
+            streamed.observe(table.slice(a, b - a))
+        assert streamed.index().equals(build_index(table))
+        assert streamed.rows == n
+        assert streamed.positions == (min(table.column("position").to_pylist()),
+                                      max(table.column("position").to_pylist()))
 
 
 def test_plan_merges_at_most_fanin_segments_at_once():
