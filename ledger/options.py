@@ -25,11 +25,11 @@ class LedgerOptions:
     compaction_level    zstd level of segments written by compaction (in the background:
                         tighter; this is what most of the data ends up stored at)
     compact_target_rows compaction merges adjacent smaller segments up to about
-                        this many rows (it streams: memory does not grow with this)
+                        this many rows (it streams the rows; only the sort keys, ~40
+                        bytes a row, are held for the whole merge)
     compact_fanin       ... and at most this many at once: a merge holds one decoded row
-                        group (~1 MiB) of each input, so this bounds its memory. Merged
-                        segments below half the target merge again later: fewer inputs
-                        per merge cost more rewriting
+                        group (~1 MiB) of each input. Merged segments below half the
+                        target merge again later: fewer inputs per merge cost more rewriting
     auto_compact        compact in the background when ``compact_trigger`` small
                         segments have accumulated and appends have paused for
                         ``compact_idle`` seconds (compaction yields to ingest), or at

@@ -164,7 +164,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(HTTPStatus.NOT_FOUND, code_pb2.NOT_FOUND, f"no OTLP endpoint at {path}; "
                                "use /v1/traces, /v1/logs or /v1/metrics", encoding, drain=True)
         try:
-            self._check_headers(content_type)
+            try:
+                self._check_headers(content_type)
+            except BaseException:
+                if pending is not None:
+                    pending.release()
+                raise
             ticket = pending or self._admit()
             try:
                 body = self._body()
@@ -204,6 +209,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     _ticket: Ticket | None = None  # an admission taken before 100 Continue, for _export
 
+    def handle_one_request(self) -> None:
+        """One request; an admission taken before 100 Continue and not used by it (the client went
+        away, say) is given back."""
+        try:
+            super().handle_one_request()
+        finally:
+            leftover, self._ticket = self._ticket, None
+            if leftover is not None:
+                leftover.release()
+
     def _admit(self) -> Ticket:
         """Admission before the body is read, by its declared size; refused, it is never read (and
         the connection closes: the unread body cannot be skipped)."""
@@ -219,7 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
         and that admission takes: a refused client never sends its body."""
         content_type = self._content_type()
         signal = _PATHS.get(self.path.split("?", 1)[0])
-        if signal is not None and not self.receiver.stopping:
+        if self.command == "POST" and signal is not None and not self.receiver.stopping:
             try:
                 self._check_headers(content_type)
                 self._ticket = self._admit()

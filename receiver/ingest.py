@@ -129,8 +129,7 @@ class Ticket:
 
     def __init__(self, ingest: Ingest, size: int, held: int, deadline: float | None) -> None:
         self._ingest, self.size, self.held, self.deadline = ingest, size, held, deadline
-        self._open = True
-        ingest._tickets.add(1)
+        self._open = True  # counted in ingest._tickets by admit
 
     def resize(self, size: int) -> None:
         """Count as ``size`` bytes instead (the body's real size): more is taken like any
@@ -154,11 +153,17 @@ class Ticket:
 
 
 class _Count:
-    """A thread-safe count (requests admitted and not yet answered)."""
+    """A thread-safe count (requests being admitted or admitted, not yet answered)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.admitted = 0
+
+    def enter(self) -> int:
+        """Count one more; returns how many were counted before it."""
+        with self._lock:
+            self.admitted += 1
+            return self.admitted - 1
 
     def add(self, n: int) -> None:
         with self._lock:
@@ -219,6 +224,8 @@ class Ingest:
         self.metrics = metrics or Metrics()
         self.rules = rules
         self.retry_after = retry_after
+        if not max_queue_delay > 0:
+            raise ValueError(f"max_queue_delay must be positive, got {max_queue_delay}")
         self.max_queue_delay = max_queue_delay
         self._admit_timeout = admit_timeout
         self._budget = _Budget(max_pending, self.metrics)
@@ -235,20 +242,40 @@ class Ingest:
     def admit(self, deadline: float | None = None, size: int | None = None) -> Ticket:
         """Admission, before the body is read: raises ``DeadlineExpired`` when ``deadline`` has
         passed, and ``Overloaded`` (with a retry delay) when the work ahead would take past it or
-        past ``max_queue_delay``, or the bytes in flight leave no room in time. Takes ``size``
+        (once ``_PIPELINE`` requests are in, counting those being admitted) past
+        ``max_queue_delay``, or the bytes in flight leave no room in time; checked again after
+        waiting for room. Nothing is refused for time before a rate is measured. Takes ``size``
         bytes, or, when the size is not known yet (gRPC), the running average of request sizes;
         ``Ticket.resize`` corrects it."""
         _check_deadline(deadline, "before it started")
-        turn = self._throughput.wait(self._bytes.used)  # when the work ahead of it would be done
-        if turn is not None:
-            if deadline is not None and time.monotonic() + turn > deadline:
-                raise Overloaded(f"about {turn:.1f} s of requests are ahead of this one, more than its deadline "
-                                 "leaves; retry later", min(max(turn, self.retry_after), 9.0))
-            if turn > self.max_queue_delay and self._tickets.admitted >= _PIPELINE:
-                raise Overloaded(f"about {turn:.1f} s of requests are ahead of this one (the receiver queues at most "
-                                 f"{self.max_queue_delay:g} s); retry later", min(max(turn, self.retry_after), 9.0))
-        estimate = size if size is not None else self._sizes.estimate()
-        return Ticket(self, estimate, self._take(estimate, deadline), deadline)
+        pipelining = self._tickets.enter() < _PIPELINE  # counted from here: concurrent arrivals see it
+        held = 0
+        try:
+            self._refuse_if_late(deadline, self._bytes.used, pipelining)
+            estimate = size if size is not None else self._sizes.estimate()
+            held = self._take(estimate, deadline)
+            # Waiting for room took time and others may have been admitted meanwhile: look again.
+            self._refuse_if_late(deadline, self._bytes.used - held, pipelining)
+        except BaseException:
+            self._tickets.add(-1)
+            if held:
+                self._bytes.release(held)
+            raise
+        return Ticket(self, estimate, held, deadline)
+
+    def _refuse_if_late(self, deadline: float | None, ahead: int, pipelining: bool) -> None:
+        """Raise ``Overloaded`` when ``ahead`` bytes of work, at the measured rate, would take past
+        ``deadline``, or (unless ``pipelining``) past ``max_queue_delay``. Before a rate is measured
+        nothing is refused here."""
+        turn = self._throughput.wait(ahead)  # when the work ahead would be done
+        if turn is None:
+            return
+        if deadline is not None and time.monotonic() + turn > deadline:
+            raise Overloaded(f"about {turn:.1f} s of requests are ahead of this one, more than its deadline "
+                             "leaves; retry later", min(max(turn, self.retry_after), 9.0))
+        if turn > self.max_queue_delay and not pipelining:
+            raise Overloaded(f"about {turn:.1f} s of requests are ahead of this one (the receiver queues at most "
+                             f"{self.max_queue_delay:g} s); retry later", min(max(turn, self.retry_after), 9.0))
 
     def _take(self, n: int, deadline: float | None) -> int:
         """Take ``n`` bytes of the in-flight budget (what was taken), or raise."""

@@ -16,14 +16,15 @@ its worst moment. Two process-wide settings:
   (up to 32 MiB), after which blocks of megabytes (Parquet pages, zstd contexts,
   Arrow buffers) come from its heaps and stay there after they are freed.
 
-Measured under 3x overload for 20 s after 370k envelopes (docs/performance.md):
-peak RSS of the receiver's own process 417 MiB with neither, 242 with both.
+Measured with bench/ingest.py, 3x overload for 20 s after 370k envelopes
+(docs/performance.md): peak RSS of all the receiver's processes 497 MiB with
+neither, 294 with both.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import logging
 import os
 
 import pyarrow as pa
@@ -31,6 +32,8 @@ import pyarrow as pa
 from chatsnapshot import environment_variables as V
 
 __all__ = ["return_freed_memory"]
+
+log = logging.getLogger("chatsnapshot.receiver")
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD = 1 << 20
@@ -41,10 +44,10 @@ def return_freed_memory() -> None:
     without glibc, only Arrow's part)."""
     if not os.environ.get(V.ARROW_DEFAULT_MEMORY_POOL):
         pa.set_memory_pool(pa.system_memory_pool())
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
+        libc = ctypes.CDLL(None)  # the C library this process runs on
+    except (OSError, TypeError):  # none to ask (TypeError: Windows wants a name)
         return
-    if libc is not None and hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version"):
-        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    if hasattr(libc, "gnu_get_libc_version") and libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) != 1:
+        log.warning("glibc refused an mmap threshold of %d bytes; freed memory may stay in its heaps",
+                    MMAP_THRESHOLD)

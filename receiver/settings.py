@@ -87,6 +87,8 @@ class Settings:
             value = getattr(self, name)
             if value < minimum:
                 raise ValueError(f"--{name.replace('_', '-')}: must be at least {minimum}, got {value}")
+        if not self.max_queue_delay > 0:
+            raise ValueError(f"--max-queue-delay: must be positive, got {self.max_queue_delay}")
         if not self.shutdown_grace > 0:
             raise ValueError(f"--shutdown-grace: must be positive, got {self.shutdown_grace}")
         if (self.tls_cert is None) != (self.tls_key is None):

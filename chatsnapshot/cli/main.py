@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # Arrow picks its allocator once, when first used: before any command imports it, ask for the C
     # library's malloc, which gives freed memory back (chatsnapshot.receiver.memory says why).
-    os.environ.setdefault(ARROW_DEFAULT_MEMORY_POOL, "system")
+    if not os.environ.get(ARROW_DEFAULT_MEMORY_POOL):
+        os.environ[ARROW_DEFAULT_MEMORY_POOL] = "system"
     from chatsnapshot.cli.common import UserError
 
     args = build_parser().parse_args(argv)

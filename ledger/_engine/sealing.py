@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from chatsnapshot.ledger._engine.allocator import release_memory
 from chatsnapshot.ledger._engine.buffer import Buffer
@@ -55,7 +56,11 @@ def write_segment(layout: Layout, options: LedgerOptions, keeper: ManifestKeeper
         streamed = StreamedIndex()
         size, sha = write_parquet(map(streamed.observe, rows), path, row_group_rows=options.row_group_rows,
                                   compression_level=level, segment=True)
-        index, count, (first, last) = streamed.index(), streamed.rows, streamed.positions or (0, 0)
+        count = pq.read_metadata(path).num_rows  # what the file holds, to check against what was merged
+        if streamed.positions is None or count != streamed.rows:
+            path.unlink(missing_ok=True)
+            raise RuntimeError(f"wrote {count} rows of {streamed.rows} streamed to {path.name}; nothing was replaced")
+        index, (first, last) = streamed.index(), streamed.positions
     isize, isha = write_parquet(index, index_path, row_group_rows=_INDEX_ROW_GROUP,
                                 compression_level=options.compression_level, segment=False)
     entry = SegmentEntry(

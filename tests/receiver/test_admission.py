@@ -118,6 +118,33 @@ def test_the_work_ahead_is_bounded_in_time_once_the_pipeline_is_full(store):
     assert ingest.bytes_in_flight == 0 and ingest._tickets.admitted == 0
 
 
+def test_requests_arriving_together_pass_the_time_bound_only_as_far_as_the_pipeline_goes(store):
+    ingest = Ingest(store, max_queue_delay=0.5, admit_timeout=5.0)
+    ingest._throughput.started()  # a measured rate: 100 kB in 0.3 s of busy time
+    time.sleep(0.3)
+    ingest._throughput.done(100_000)
+    held = [ingest.admit(size=100_000) for _ in range(ingest_module._PIPELINE - 1)]  # ~0.9 s of work ahead
+    start = threading.Barrier(10)
+    admitted, refused = [], []
+
+    def arrive() -> None:
+        start.wait()
+        try:
+            admitted.append(ingest.admit(size=100_000))
+        except Overloaded:
+            refused.append(1)
+
+    threads = [threading.Thread(target=arrive) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert (len(admitted), len(refused)) == (1, 9)  # one more fills the pipeline; the rest see the bound
+    for ticket in held + admitted:
+        ticket.release()
+    assert ingest.bytes_in_flight == 0 and ingest._tickets.admitted == 0
+
+
 def test_a_body_not_read_yet_is_admitted_as_the_average_and_corrected_when_read(store):
     body = one_fact_request()
     b = len(body)

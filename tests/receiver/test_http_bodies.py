@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import socket
+import time
 
 import pytest
 from google.rpc import status_pb2
@@ -187,5 +188,26 @@ def test_expect_100_continue_is_said_only_to_a_request_admission_takes(tmp_path)
             s.sendall(body)
             assert s.recv(65536).startswith(b"HTTP/1.1 200")
         assert r.ingest.bytes_in_flight == 0
+    finally:
+        r.stop(grace=2)
+
+
+@pytest.mark.parametrize("method", ["PUT", "GET", "POST"])
+def test_an_admission_before_100_continue_is_given_back_whatever_follows(tmp_path, method):
+    # PUT and GET are answered without do_POST; the POST's client goes away after 100 Continue.
+    r = start_receiver(tmp_path / "ledger", memory=True)
+    try:
+        host, port = r.http_address
+        head = (f"{method} /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                f"Content-Length: {32 << 20}\r\nExpect: 100-continue\r\n\r\n").encode()
+        for _ in range(5):  # more than the requests that pass the queue bound on their own
+            with socket.create_connection((host, port), timeout=5) as s:
+                s.sendall(head)
+                s.recv(65536)
+        deadline = time.monotonic() + 10  # each connection's thread finishes once its client is gone
+        while r.ingest.bytes_in_flight or r.ingest._tickets.admitted:
+            assert time.monotonic() < deadline, (r.ingest.bytes_in_flight, r.ingest._tickets.admitted)
+            time.sleep(0.02)
+        assert r.ingest.admit(size=1000).held == 1000  # an idle receiver admits
     finally:
         r.stop(grace=2)
