@@ -152,10 +152,6 @@ class _Handler(BaseHTTPRequestHandler):
         encoding = _JSON if content_type == _JSON else _PROTOBUF
         signal = _PATHS.get(path)
         metrics = self.ingest.metrics
-        pending, self._ticket = self._ticket, None  # an admission taken before 100 Continue (one request's)
-        if pending is not None and (self.receiver.stopping or signal is None):
-            pending.release()
-            pending = None
         if self.receiver.stopping:
             self.close_connection = True
             return self._error(HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE, "the receiver is shutting down",
@@ -164,19 +160,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(HTTPStatus.NOT_FOUND, code_pb2.NOT_FOUND, f"no OTLP endpoint at {path}; "
                                "use /v1/traces, /v1/logs or /v1/metrics", encoding, drain=True)
         try:
-            try:
-                self._check_headers(content_type)
-            except BaseException:
-                if pending is not None:
-                    pending.release()
-                raise
-            ticket = pending or self._admit()
-            try:
-                body = self._body()
-            except BaseException:
-                ticket.release()
-                raise
-            outcome = self.ingest.export(signal, body, content_type, ticket=ticket)
+            self._check_headers(content_type)
+            # An admission taken before 100 Continue, else now; handle_one_request gives it back
+            # after the request, whatever happened (Ingest.export already has, once it ran).
+            self._ticket = ticket = self._ticket or self._admit()
+            outcome = self.ingest.export(signal, self._body(), content_type, ticket=ticket)
         except Exception as e:
             return self._failed(e, signal, encoding)
         metrics.add("requests", signal=signal, transport="http", outcome="ok")
@@ -207,11 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise problem
 
-    _ticket: Ticket | None = None  # an admission taken before 100 Continue, for _export
+    _ticket: Ticket | None = None  # this request's admission (taken before 100 Continue, or by _export)
 
     def handle_one_request(self) -> None:
-        """One request; an admission taken before 100 Continue and not used by it (the client went
-        away, say) is given back."""
+        """One request; its admission (``_ticket``), if it took one, is given back at the end
+        (releasing is idempotent), however the request ended."""
         try:
             super().handle_one_request()
         finally:

@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.manifest import SegmentEntry
-from chatsnapshot.ledger._engine.segment import IndexEntry, OpenFiles, SegmentFile, table_to_records
+from chatsnapshot.ledger._engine.segment import OpenFiles, SegmentFile, table_to_records
+from chatsnapshot.ledger._engine.segment_index import IndexEntry
 from chatsnapshot.ledger.records import Record
 
 if TYPE_CHECKING:

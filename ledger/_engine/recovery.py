@@ -34,7 +34,8 @@ import pyarrow.parquet as pq
 from chatsnapshot.ledger._engine.catalog import Catalog
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.manifest import LostRecord, Manifest, SegmentEntry
-from chatsnapshot.ledger._engine.segment import build_index, file_sha256, write_parquet
+from chatsnapshot.ledger._engine.segment import file_sha256, write_parquet
+from chatsnapshot.ledger._engine.segment_index import build_index
 from chatsnapshot.ledger._engine.wal import Damage, scan
 from chatsnapshot.ledger._engine.writer import Heads
 from chatsnapshot.ledger.fsutil import fsync_dir

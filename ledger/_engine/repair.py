@@ -25,7 +25,8 @@ from chatsnapshot.errors import LedgerFormatError, LedgerNotFoundError
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.lock import WriterLock
 from chatsnapshot.ledger._engine.manifest import Manifest, SegmentEntry, load_manifest, save_manifest
-from chatsnapshot.ledger._engine.segment import build_index, file_sha256, write_parquet
+from chatsnapshot.ledger._engine.segment import file_sha256, write_parquet
+from chatsnapshot.ledger._engine.segment_index import build_index
 
 __all__ = ["RebuiltManifest", "rebuild_manifest", "repair_directory"]
 

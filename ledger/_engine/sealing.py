@@ -23,7 +23,8 @@ from chatsnapshot.ledger._engine.catalog import Catalog, Segment
 from chatsnapshot.ledger._engine.checkpoints import write_checkpoint
 from chatsnapshot.ledger._engine.layout import Layout
 from chatsnapshot.ledger._engine.manifest import Manifest, ManifestKeeper, SegmentEntry
-from chatsnapshot.ledger._engine.segment import StreamedIndex, build_index, records_to_table, write_parquet
+from chatsnapshot.ledger._engine.segment import records_to_table, write_parquet
+from chatsnapshot.ledger._engine.segment_index import StreamedIndex, build_index
 from chatsnapshot.ledger._engine.writer import Writer
 from chatsnapshot.ledger.fsutil import fsync_dir
 from chatsnapshot.ledger.merkle import Frontier

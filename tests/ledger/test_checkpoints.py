@@ -203,7 +203,8 @@ def _write_ledger(path, records, ledger_id):
     """One segment, its index and a MANIFEST (with the tree), as the engine writes them."""
     from chatsnapshot.ledger._engine.layout import Layout
     from chatsnapshot.ledger._engine.manifest import Manifest, SegmentEntry, save_manifest
-    from chatsnapshot.ledger._engine.segment import build_index, records_to_table, write_parquet
+    from chatsnapshot.ledger._engine.segment import records_to_table, write_parquet
+    from chatsnapshot.ledger._engine.segment_index import build_index
 
     layout = Layout(path)
     layout.create_dirs()

@@ -13,7 +13,7 @@ import pyarrow as pa
 from chatsnapshot.ledger import Ledger, LedgerOptions
 from chatsnapshot.ledger._engine.compaction import plan
 from chatsnapshot.ledger._engine.manifest import SegmentEntry
-from chatsnapshot.ledger._engine.segment import StreamedIndex, build_index
+from chatsnapshot.ledger._engine.segment_index import StreamedIndex, build_index
 from tests.helpers import python
 
 OPTIONS = LedgerOptions(row_group_rows=32, compact_target_rows=4096, auto_compact=False)
