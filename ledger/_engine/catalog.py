@@ -155,6 +155,20 @@ class Segment:
             self.file.close()
 
 
+class _Probe:
+    """The segments ``Catalog.find_ids`` looks through, with their UUIDv7 spans as arrays.
+    A segment without v7 ids spans nothing (its low above its high): only ids that are
+    not v7 are looked for there."""
+
+    def __init__(self, segments: list[Segment]) -> None:
+        import numpy as np
+
+        self.segments = segments
+        spans = [s.v7_span or (1, 0) for s in segments]
+        self.lows = np.array([lo for lo, _ in spans], dtype=np.int64)
+        self.highs = np.array([hi for _, hi in spans], dtype=np.int64)
+
+
 class Catalog:
     """Sealed segments in position order, with lookups across them."""
 
@@ -163,6 +177,7 @@ class Catalog:
         self._writer = writer
         self._files = OpenFiles(open_row_groups)
         self.segments: list[Segment] = []
+        self._probe: _Probe | None = None  # what find_ids looks through; rebuilt when the segments change
 
     def open_segment(self, entry: SegmentEntry, table: pa.Table | None = None,
                      index: pa.Table | None = None) -> Segment:
@@ -189,23 +204,29 @@ class Catalog:
             self._files = previous._files
             known = {s.entry: s for s in previous.segments if s.entry.healthy}
         self.segments = [known.get(e) or self.open_segment(e) for e in entries]
+        self._probe = None
 
     def add(self, segment: Segment) -> None:
         self.segments.append(segment)
         self.segments.sort(key=lambda s: s.entry.first_position)
+        self._probe = None
 
     def replace(self, old_ids: set[int], new: list[Segment]) -> list[Segment]:
         """Swap segments (compaction); returns the removed ones."""
         removed = [s for s in self.segments if s.entry.id in old_ids]
         self.segments = [s for s in self.segments if s.entry.id not in old_ids] + new
         self.segments.sort(key=lambda s: s.entry.first_position)
+        self._probe = None
         return removed
 
     def find_ids(self, ids: list[bytes]) -> dict[bytes, Record]:
         """The stored records, by id, for those of ``ids`` that any sealed
-        segment holds. Writer only."""
-        healthy = [s for s in self.segments if s.fps is not None and len(s.fps)]
-        if not ids or not healthy:
+        segment holds. Writer only. Costs one probe per segment whose UUIDv7 time
+        span meets the ids' (new ids meet only the newest few), not one per segment."""
+        if self._probe is None:
+            self._probe = _Probe([s for s in self.segments if s.fps is not None and len(s.fps)])
+        probe = self._probe
+        if not ids or not probe.segments:
             return {}
         import numpy as np
 
@@ -213,8 +234,13 @@ class Catalog:
         query = fingerprints(raw, len(ids))
         millis = _v7_millis(raw, len(ids))
         untimed = millis < 0  # ids that are not UUIDv7 must be looked for everywhere
+        if untimed.any():
+            near: Iterable[int] = range(len(probe.segments))
+        else:
+            near = np.flatnonzero((probe.lows <= millis.max()) & (probe.highs >= millis.min())).tolist()
         found: dict[bytes, Record] = {}
-        for seg in healthy:
+        for k in near:
+            seg = probe.segments[k]
             fps = seg.fps
             assert fps is not None
             span = seg.v7_span

@@ -114,6 +114,33 @@ class StoreConformance:
         with self.open(tmp_path) as store:
             assert {r.status for r in store.append(old)} == {AppendStatus.DUPLICATE}
 
+    def test_a_redelivered_id_is_found_whatever_its_age_and_its_neighbours(self, tmp_path):
+        import uuid
+
+        rng = random.Random(7)
+
+        def v7_at(millis: int) -> str:  # a UUIDv7 minted at ``millis``
+            return str(uuid.UUID(f"{millis:012x}7{rng.getrandbits(12):03x}{8 | rng.getrandbits(2):x}"
+                                 f"{rng.getrandbits(60):015x}"))
+
+        now = int(time.time() * 1000)
+        ages = [3600_000 * rng.randint(0, 48) for _ in range(12)]  # segments' ids minted hours apart, any order
+        sealed = []
+        with self.open(tmp_path) as store:
+            for age in ages:
+                batch = [Envelope.create("system.task_scheduled", correlation_id=f"c-{age}",
+                                         event_id=v7_at(now - age - k)) for k in range(5)]
+                batch.append(Envelope.create("system.task_scheduled", correlation_id="v4",
+                                             event_id=str(uuid.uuid4())))
+                store.append(batch)
+                store.seal()
+                sealed.append(batch)
+            for probe in ([b[2] for b in sealed], [sealed[4][0], sealed[9][3]], [b[-1] for b in sealed[::3]]):
+                new = make_facts(4)
+                results = store.append([*new[:2], *probe, *new[2:]])
+                assert [r.status for r in results] == (
+                    [AppendStatus.STORED] * 2 + [AppendStatus.DUPLICATE] * len(probe) + [AppendStatus.STORED] * 2)
+
     def test_duplicate_inside_one_batch(self, tmp_path):
         (fact,) = make_facts(1)
         with self.open(tmp_path) as store:
