@@ -122,3 +122,20 @@ def test_reader_sees_what_a_crashed_writer_left_in_the_wal(tmp_path):
         stored = {e.event_id for r in reader.runs() for e in reader.replay(r.correlation_id)}
         assert stored == {a["id"] for a in acks}
     assert list((tmp_path / "segments").iterdir()) == []  # the reader changed nothing
+
+
+def test_a_manifest_reads_back_as_it_was_saved_and_is_plain_json(tmp_path):
+    from chatsnapshot.ledger._engine.manifest import (
+        FORMAT, VERSION, LostRecord, Manifest, SegmentEntry, load_manifest, save_manifest)
+
+    segments = tuple(SegmentEntry(i, f"segments/seg-{i}.parquet", f"index/seg-{i}.parquet", 10, 999, "ab" * 32,
+                                  99, "cd" * 32, 10 * i + 1, 10 * i + 10, 6) for i in range(3))
+    segments += (segments[0].quarantined('a "quoted" reason, with a newline\nin it'),)
+    lost = (LostRecord(7, "run-1", 3, "ef" * 32, "frame damaged"), LostRecord(None, None, None, None, "unreadable"))
+    for manifest in (Manifest(), Manifest(4, 9, 30, segments, ("segments/old.parquet",), lost, "ledger-1",
+                                          {"size": 30, "peaks": ["00" * 32]})):
+        path = tmp_path / "MANIFEST"
+        save_manifest(path, manifest)
+        assert load_manifest(path) == manifest
+        doc = json.loads(path.read_text())
+        assert (doc["format"], doc["version"], len(doc["segments"])) == (FORMAT, VERSION, len(manifest.segments))
