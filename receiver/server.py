@@ -29,7 +29,7 @@ from chatsnapshot.receiver.grpc_service import add_services
 from chatsnapshot.receiver.http_service import HttpReceiver
 from chatsnapshot.receiver.ingest import Ingest
 from chatsnapshot.receiver.ledger_service import add_ledger_service
-from chatsnapshot.receiver.memory import return_freed_memory
+from chatsnapshot.receiver.memory import collect_for_a_server, return_freed_memory
 from chatsnapshot.receiver.metrics import Metrics
 from chatsnapshot.receiver.otlp import EXPORT_SERVICES
 from chatsnapshot.receiver.settings import Settings
@@ -223,6 +223,7 @@ def run(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     receiver = Receiver(settings).start()
+    collect_for_a_server()
     print(f"chatsnapshot: receiving OTLP into {receiver.ledger.path}: "
           f"gRPC {_where(settings.grpc, receiver.grpc_port)}, HTTP {_where(settings.http, receiver.http_address)}",
           flush=True)

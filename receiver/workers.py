@@ -26,6 +26,7 @@ from chatsnapshot.errors import WorkerLost
 from chatsnapshot.ledger.envelope import SCHEMA_VERSION, Envelope, source_of
 from chatsnapshot.ledger.results import Rejection
 from chatsnapshot.receiver.decoding import decode
+from chatsnapshot.receiver.memory import collect_for_a_server
 from chatsnapshot.receiver.otlp import Signal
 from chatsnapshot.receiver.promotion import Promotion, promote_logs, promote_traces
 from chatsnapshot.receiver.span_rules import Rules
@@ -65,6 +66,7 @@ def _init(rules: Rules | None, parent: int) -> None:
     global _rules
     _rules = rules
     _watch_parent(parent)
+    collect_for_a_server()
 
 
 _watching = False

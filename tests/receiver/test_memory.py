@@ -30,3 +30,26 @@ def test_a_command_has_arrow_allocate_with_malloc_unless_the_operator_chose(chos
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [expected]
+
+
+COLLECTOR_PROBE = """
+import gc, weakref
+from chatsnapshot.receiver.memory import YOUNG_COLLECTION_EVERY, collect_for_a_server
+class Node:
+    pass
+a, b = Node(), Node()
+a.other, b.other = b, a  # a cycle: only the collector frees it
+gone = []
+weakref.finalize(a, gone.append, "a")
+del a, b
+gc.disable()  # nothing collects it but the policy's own collection
+collect_for_a_server()
+print(gone == ["a"], gc.get_freeze_count() > 0, gc.get_threshold()[0] == YOUNG_COLLECTION_EVERY)
+"""
+
+
+def test_a_serving_process_collects_then_freezes_its_heap_and_collects_the_young_less_often():
+    done = subprocess.run([sys.executable, "-c", COLLECTOR_PROBE], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", "True"]
