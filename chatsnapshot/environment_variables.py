@@ -40,7 +40,7 @@ variable                           meaning                                      
 ``CHATSNAPSHOT_MAX_REQUEST_BYTES`` largest request, after decompression                         64 MiB
 ``CHATSNAPSHOT_MAX_PENDING``       envelopes admitted and not yet committed                     65536
 ``CHATSNAPSHOT_MAX_PENDING_BYTES`` bytes of requests in flight, admitted before decoding        64 MiB
-``CHATSNAPSHOT_MAX_QUEUE_DELAY``   seconds of work admitted ahead of a request, at most             1
+``CHATSNAPSHOT_MAX_QUEUE_DELAY``   seconds of work admitted ahead of a request, at most             0.5
 ``CHATSNAPSHOT_PROMOTE_SPANS``     promote GenAI spans by the default rules (``1``/``on``)      off
 ``CHATSNAPSHOT_RULES``             a TOML span rules file (implies promotion)                   none
 ``CHATSNAPSHOT_TOKENS``            accepted bearer tokens, comma- or line-separated             none: no auth

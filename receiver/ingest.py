@@ -18,7 +18,7 @@ is not known before it is read, counts as the running average until it is,
 is bounded in time too: past ``max_queue_delay`` seconds of it (the bytes
 admitted ahead at the rate measured over busy time), a request is refused at
 once with that wait as its retry delay, so that under any overload a request
-waits about a second inside the receiver, not until its deadline (the first
+waits at most about ``max_queue_delay`` inside the receiver, not until its deadline (the first
 ``_PIPELINE`` requests in flight are admitted past it: they keep the workers and
 the writer busy). A request whose deadline (gRPC) has passed is not started,
 nor one whose turn would come after it, and one whose deadline passes before
@@ -216,7 +216,7 @@ class Ingest:
 
     def __init__(self, ledger: Store, *, metrics: Metrics | None = None, rules: Rules | None = None,
                  max_pending: int = 65_536, max_pending_bytes: int = 64 << 20, admit_timeout: float = 0.5,
-                 retry_after: float = 1.0, max_queue_delay: float = 1.0, forwarder: Forwarder | None = None,
+                 retry_after: float = 1.0, max_queue_delay: float = 0.5, forwarder: Forwarder | None = None,
                  pool: PromotionPool | None = None) -> None:
         self.ledger = ledger
         self.forwarder = forwarder

@@ -51,7 +51,7 @@ class Settings:
     max_request_bytes: int = 64 << 20
     max_pending: int = 65_536
     max_pending_bytes: int = 64 << 20
-    max_queue_delay: float = 1.0
+    max_queue_delay: float = 0.5
     promote_spans: bool = False
     rules_file: str | None = None
     tokens: tuple[str, ...] = field(default=(), repr=False)

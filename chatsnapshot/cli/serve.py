@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                    help="bytes of requests in flight, admitted before any decoding (default 67108864); beyond "
                         "it clients get UNAVAILABLE / 503 with a retry delay that grows with the backlog")
     p.add_argument("--max-queue-delay", metavar="SECONDS",
-                   help="work admitted ahead of a request, in seconds at the measured rate, at most (default 1): "
+                   help="work admitted ahead of a request, in seconds at the measured rate, at most (default 0.5): "
                         "past it clients get UNAVAILABLE / 503 with that wait as the retry delay, so no request "
                         "waits for long inside the receiver")
     p.add_argument("--max-pending", metavar="N",
