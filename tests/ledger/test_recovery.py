@@ -126,7 +126,14 @@ def test_reader_sees_what_a_crashed_writer_left_in_the_wal(tmp_path):
 
 def test_a_manifest_reads_back_as_it_was_saved_and_is_plain_json(tmp_path):
     from chatsnapshot.ledger._engine.manifest import (
-        FORMAT, VERSION, LostRecord, Manifest, SegmentEntry, load_manifest, save_manifest)
+        FORMAT,
+        VERSION,
+        LostRecord,
+        Manifest,
+        SegmentEntry,
+        load_manifest,
+        save_manifest,
+    )
 
     segments = tuple(SegmentEntry(i, f"segments/seg-{i}.parquet", f"index/seg-{i}.parquet", 10, 999, "ab" * 32,
                                   99, "cd" * 32, 10 * i + 1, 10 * i + 10, 6) for i in range(3))
