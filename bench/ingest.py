@@ -13,9 +13,11 @@ calls, each re-sent until acknowledged. Measured in the same run:
 - visibility: at half the measured maximum rate, the time from sending a
   request to its facts arriving on a ``LedgerService.Tail`` stream;
 - the receiver's peak RSS under the sustained load;
-- overload: 3x the measured capacity offered for 20 s (5 s with --quick) by 16
-  clients, each request sent once with a 5 s deadline: goodput (facts per
-  second whose client was answered OK), the answers by code, and the peak RSS.
+- overload: the capacity measured again on the ledger as it then is (everything
+  above in it, compaction catching up), then 3x that offered for 20 s (5 s with
+  --quick) by 16 clients, each request sent once with a 5 s deadline: goodput
+  (facts per second whose client was answered OK) against that capacity, the
+  answers by code, and the peak RSS.
 """
 
 from __future__ import annotations
@@ -247,6 +249,7 @@ def visibility(port: int, rng: random.Random, rate: float, seconds: float) -> li
 
 
 OVERLOAD_CLIENTS = 16
+_HEADROOM = 1.25  # requests built for a capacity up to this much above the first measure
 
 
 def overload(port: int, requests: list[bytes], capacity: float, seconds: float) -> tuple[float, dict[str, int]]:
@@ -328,12 +331,21 @@ def main() -> int:
         print("visibility at half rate ...", file=sys.stderr)
         latencies = visibility(port, rng, rate / 2, 4 if args.quick else 10)
         seconds = args.overload_seconds or (5.0 if args.quick else 20.0)
-        n_over = int(3 * rate * seconds / SPANS) + OVERLOAD_CLIENTS
-        print(f"overload: building {n_over} requests, then 3x {rate:,.0f}/s for {seconds:.0f} s ...", file=sys.stderr)
+        n_over = int(3 * _HEADROOM * rate * seconds / SPANS) + OVERLOAD_CLIENTS
+        print(f"overload: building {n_over} requests ...", file=sys.stderr)
         flood = [build_request(rng, f"over-{k % 64}") for k in range(n_over)]
+        # The flood meets a ledger that holds everything sent so far (and compacts it), not the
+        # empty one the rates above were measured on: what it is 3x of, and what goodput is compared
+        # with, is measured on that ledger, just before.
+        print("capacity of the receiver as the flood will find it ...", file=sys.stderr)
+        capacity = statistics.median(drive(port, fresh(requests)) for _ in range(TRIALS))
+        print(f"overload: 3x {capacity:,.0f}/s for {seconds:.0f} s ...", file=sys.stderr)
+        if 3 * capacity * seconds / SPANS > n_over:
+            print(f"  (only {n_over} requests were built: the offer falls short of 3x towards the end)",
+                  file=sys.stderr)
         over_rss = RssSampler(serve.pid)
         over_rss.start()
-        goodput, codes = overload(port, flood, rate, seconds)
+        goodput, codes = overload(port, flood, capacity, seconds)
         over_rss.stop.set()
         del flood
         serve.terminate()
@@ -354,8 +366,9 @@ def main() -> int:
          "p99 ≤ 1000 ms"),
         (f"receiver peak RSS, all processes (--workers {args.workers[-1]})", f"{sampler.peak / 2**20:.0f} MiB", "", "",
          "≤ 300 MiB"),
-        (f"overload 3x for {seconds:.0f} s: goodput, env/s", f"{goodput:,.0f}", f"capacity {rate:,.0f}",
-         f"{goodput / rate:.2f}x", "≥ 0.90x"),
+        (f"capacity as the flood finds it, --workers {args.workers[-1]}, env/s", f"{capacity:,.0f}", "", "", ""),
+        (f"overload 3x for {seconds:.0f} s: goodput, env/s", f"{goodput:,.0f}", f"capacity {capacity:,.0f}",
+         f"{goodput / capacity:.2f}x", "≥ 0.90x"),
         ("overload: answers", ", ".join(f"{c} {n}" for c, n in sorted(codes.items())), "", "",
          "0 DEADLINE_EXCEEDED"),
         ("overload: receiver peak RSS", f"{over_rss.peak / 2**20:.0f} MiB", "", "", "≤ 300 MiB"),
@@ -365,6 +378,7 @@ def main() -> int:
         print("".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     print(f"\nvisibility: {len(latencies)} requests, median {statistics.median(latencies) * 1000:.0f} ms")
     print(f"overload peak RSS of each process: {over_rss.describe()}")
+    print(f"overload goodput against the rate measured on the empty ledger ({rate:,.0f}): {goodput / rate:.2f}x")
     return 0
 
 
