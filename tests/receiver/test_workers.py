@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 
 from chatsnapshot.receiver import workers
+from tests.otlp import SpanRecorder, fact_attributes, request_of
 
 
 def _start_worker(parent: int) -> None:
@@ -34,3 +36,24 @@ def test_a_worker_whose_receiver_is_already_gone_when_it_starts_exits_at_once():
 
 def test_a_worker_whose_receiver_lives_keeps_working():
     assert _alive_after(os.getpid(), seconds=2)
+
+
+def test_the_pipes_to_and_from_the_workers_hold_a_whole_request():
+    rec = SpanRecorder()
+    for _ in range(3):  # ~150 KB of payloads: more than a default 64 KiB pipe, either way
+        with rec.tracer.start_as_current_span("batch") as span:
+            for _ in range(100):  # the SDK keeps at most 128 events a span
+                span.add_event("f", fact_attributes("system.task_completed", {"pad": "x" * 400}))
+    body = request_of(rec.spans()).SerializeToString()
+    assert len(body) > 64 << 10
+    pool = workers.PromotionPool(1, None)
+    try:
+        if sys.platform == "linux":  # as the pool started them: widened
+            import fcntl
+
+            pipes = (pool._pool._call_queue._writer, pool._pool._result_queue._writer)  # type: ignore[attr-defined]
+            assert [fcntl.fcntl(p.fileno(), fcntl.F_GETPIPE_SZ) for p in pipes] == [workers.PIPE_BYTES] * 2
+        promotion = pool.promote("traces", body, "application/x-protobuf")
+        assert len(promotion.envelopes) == 300 and not promotion.rejected
+    finally:
+        pool.close()
