@@ -181,3 +181,35 @@ def test_a_body_larger_than_the_whole_budget_goes_alone_whatever_it_is_resized_t
     assert ticket.held == 50 == ingest.bytes_in_flight
     ticket.release()
     assert ingest.bytes_in_flight == 0
+
+
+def test_at_most_a_few_requests_are_promoted_or_committed_at_once_and_the_others_wait_in_time(store, monkeypatch):
+    gate = threading.Event()
+    promote = ingest_module.promote_request
+    busy, peak, lock = [0], [0], threading.Lock()
+
+    def held(*args, **kwargs):  # promotion that waits for the gate, counting who is in it at once
+        with lock:
+            busy[0] += 1
+            peak[0] = max(peak[0], busy[0])
+        try:
+            gate.wait(10)
+            return promote(*args, **kwargs)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(ingest_module, "promote_request", held)
+    ingest = Ingest(store, max_pending_bytes=1 << 30)
+    n = ingest_module._IN_PROGRESS + 3
+    threads = [threading.Thread(target=ingest.export, args=("traces", one_fact_request())) for _ in range(n)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    assert peak[0] == ingest_module._IN_PROGRESS  # the rest were admitted and wait for a place
+    with pytest.raises(DeadlineExpired, match="waited for its turn"):
+        ingest.export("traces", one_fact_request(), deadline=time.monotonic() + 0.2)
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert stored(store) == n and peak[0] == ingest_module._IN_PROGRESS
