@@ -312,8 +312,10 @@ class Ingest:
             raise
         self._sizes.observe(len(body))
         self._throughput.started()
+        turn = False  # whether it got a place: the bytes of one that did not are no work done
         try:
             with self._turn(ticket.deadline):
+                turn = True
                 if self.pool is not None and signal != "metrics":
                     promotion = self.pool.promote(signal, body, content_type)  # WorkerLost: retryable, answered as such
                 else:
@@ -322,7 +324,7 @@ class Ingest:
                 outcome = self.commit(promotion)
         finally:
             ticket.release()
-            self._throughput.done(len(body))
+            self._throughput.done(len(body) if turn else 0)
         if self.forwarder is not None:
             protobuf = content_type.split(";")[0].strip().lower() == "application/x-protobuf"
             self.forwarder.submit(signal, body if protobuf else decode(signal, body, content_type).request
@@ -338,6 +340,7 @@ class Ingest:
             raise DeadlineExpired("the client's deadline passed while the request waited for its turn; nothing "
                                   "was committed")
         try:
+            _check_deadline(deadline, "while it waited for its turn")  # a place was free, the time was not
             yield
         finally:
             self._in_progress.release()

@@ -1,4 +1,5 @@
-"""The receiver process's allocator policy: freed memory goes back to the system.
+"""The receiver process's allocator and collector policy: freed memory goes back to the system,
+and collecting garbage does not stop the process for long.
 
 A receiver runs for weeks and its allocations come in waves (request bodies,
 sealing, compaction); what matters is that its RSS follows its working set, not
@@ -71,7 +72,8 @@ def collect_for_a_server() -> None:
     """Apply the collector policy above to this process, once it has started: the garbage
     there is now is collected, what is alive is frozen, the young generation collected less
     often. For a process of its own (it changes the interpreter's settings); tests and
-    programs that embed a ``Receiver`` keep theirs."""
+    programs that embed a ``Receiver`` keep theirs. What is frozen is never collected again:
+    apply it once the process has started and before it serves, when what is alive stays."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])

@@ -222,8 +222,9 @@ def run(settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    receiver = Receiver(settings).start()
-    collect_for_a_server()
+    receiver = Receiver(settings)
+    collect_for_a_server()  # the ledger is open, no request has arrived yet
+    receiver.start()
     print(f"chatsnapshot: receiving OTLP into {receiver.ledger.path}: "
           f"gRPC {_where(settings.grpc, receiver.grpc_port)}, HTTP {_where(settings.http, receiver.http_address)}",
           flush=True)

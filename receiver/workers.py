@@ -99,7 +99,8 @@ PIPE_BYTES = 1 << 20  # Linux's limit for an unprivileged process (/proc/sys/fs/
 
 def widen_pipes(pool: ProcessPoolExecutor) -> list[int]:
     """Give the pipes that carry requests to the workers and promotions back 1 MiB each
-    rather than Linux's 64 KiB; returns their sizes now (empty where that cannot be done).
+    rather than Linux's 64 KiB; returns their sizes now (empty where they cannot be
+    reached; a size the system refuses stays, with a warning).
 
     A request of 512 spans is ~400 KB and its promotion ~600 KB: through a 64 KiB pipe, each
     crosses in a dozen writes and reads, and between them the thread doing it waits for the
@@ -121,7 +122,7 @@ def widen_pipes(pool: ProcessPoolExecutor) -> list[int]:
         try:
             fcntl.fcntl(writer.fileno(), setsize, PIPE_BYTES)
         except OSError as e:  # a lower limit on this machine: the default stays
-            log.debug("cannot widen a promotion pipe to %d bytes: %s", PIPE_BYTES, e)
+            log.warning("cannot widen a promotion pipe to %d bytes (%s): promotion is slower", PIPE_BYTES, e)
         sizes.append(fcntl.fcntl(writer.fileno(), getsize))
     return sizes
 
@@ -137,7 +138,7 @@ class PromotionPool:
     def _start(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_init, initargs=(self._rules, os.getpid()))
-        pool.submit(_init, self._rules, os.getpid()).result()  # start the workers now, not on the first request
+        pool.submit(os.getpid).result()  # start the workers (and their initializer) now, not on the first request
         widen_pipes(pool)
         return pool
 

@@ -222,7 +222,8 @@ class Catalog:
     def find_ids(self, ids: list[bytes]) -> dict[bytes, Record]:
         """The stored records, by id, for those of ``ids`` that any sealed
         segment holds. Writer only. Costs one probe per segment whose UUIDv7 time
-        span meets the ids' (new ids meet only the newest few), not one per segment."""
+        span meets the ids' (new ids meet only the newest few), not one per segment;
+        a batch with an id of another UUID version probes every segment."""
         if self._probe is None:
             self._probe = _Probe([s for s in self.segments if s.fps is not None and len(s.fps)])
         probe = self._probe

@@ -140,6 +140,9 @@ class StoreConformance:
                 results = store.append([*new[:2], *probe, *new[2:]])
                 assert [r.status for r in results] == (
                     [AppendStatus.STORED] * 2 + [AppendStatus.DUPLICATE] * len(probe) + [AppendStatus.STORED] * 2)
+            for batch in sealed:  # each alone: a segment's newest and oldest id, the ends of its span
+                for fact in (batch[0], batch[4]):
+                    assert [r.status for r in store.append([fact])] == [AppendStatus.DUPLICATE]
 
     def test_duplicate_inside_one_batch(self, tmp_path):
         (fact,) = make_facts(1)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from chatsnapshot.errors import DeadlineExpired, Overloaded
+from chatsnapshot.errors import BadRequest, DeadlineExpired, Overloaded
 from chatsnapshot.ledger.memory import MemoryLedger
 from chatsnapshot.receiver import ingest as ingest_module
 from chatsnapshot.receiver.ingest import Ingest
@@ -205,7 +205,10 @@ def test_at_most_a_few_requests_are_promoted_or_committed_at_once_and_the_others
     threads = [threading.Thread(target=ingest.export, args=("traces", one_fact_request())) for _ in range(n)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while peak[0] < ingest_module._IN_PROGRESS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # time for any of the others to get in, were the bound not held
     assert peak[0] == ingest_module._IN_PROGRESS  # the rest were admitted and wait for a place
     with pytest.raises(DeadlineExpired, match="waited for its turn"):
         ingest.export("traces", one_fact_request(), deadline=time.monotonic() + 0.2)
@@ -213,3 +216,8 @@ def test_at_most_a_few_requests_are_promoted_or_committed_at_once_and_the_others
     for t in threads:
         t.join(10)
     assert stored(store) == n and peak[0] == ingest_module._IN_PROGRESS
+    for _ in range(ingest_module._IN_PROGRESS + 1):  # failures inside a turn give their place back
+        with pytest.raises(BadRequest):
+            ingest.export("traces", b"\xff not a request", deadline=time.monotonic() + 5)
+    ingest.export("traces", one_fact_request(), deadline=time.monotonic() + 5)
+    assert stored(store) == n + 1

@@ -1,5 +1,6 @@
-"""The allocator policy of the command line and the receiver (``chatsnapshot.receiver.memory``):
-Arrow allocates with malloc, which gives freed memory back, unless the operator chose otherwise."""
+"""The allocator and collector policy of the command line and the receiver (``chatsnapshot.receiver.memory``):
+Arrow allocates with malloc, which gives freed memory back, unless the operator chose otherwise; a serving
+process freezes its start-up heap."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def test_a_command_has_arrow_allocate_with_malloc_unless_the_operator_chose(chos
 
 COLLECTOR_PROBE = """
 import gc, weakref
+gc.disable()  # nothing collects the cycle below but the policy's own collection
 from chatsnapshot.receiver.memory import YOUNG_COLLECTION_EVERY, collect_for_a_server
 class Node:
     pass
@@ -42,7 +44,6 @@ a.other, b.other = b, a  # a cycle: only the collector frees it
 gone = []
 weakref.finalize(a, gone.append, "a")
 del a, b
-gc.disable()  # nothing collects it but the policy's own collection
 collect_for_a_server()
 print(gone == ["a"], gc.get_freeze_count() > 0, gc.get_threshold()[0] == YOUNG_COLLECTION_EVERY)
 """

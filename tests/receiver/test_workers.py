@@ -1,4 +1,5 @@
-"""Promotion workers never outlive their receiver, also when it dies while they are starting."""
+"""Promotion workers never outlive their receiver, also when it dies while they are starting; the pipes
+to and from them hold a whole request."""
 
 from __future__ import annotations
 
@@ -57,3 +58,7 @@ def test_the_pipes_to_and_from_the_workers_hold_a_whole_request():
         assert len(promotion.envelopes) == 300 and not promotion.rejected
     finally:
         pool.close()
+
+
+def test_pipes_that_cannot_be_reached_are_left_as_they_are():
+    assert workers.widen_pipes(object()) == []  # type: ignore[arg-type]  (not a pool of this CPython's making)
