@@ -18,9 +18,9 @@ is not known before it is read, counts as the running average until it is,
 is bounded in time too: past ``max_queue_delay`` seconds of it (the bytes
 admitted ahead at the rate measured over busy time), a request is refused at
 once with that wait as its retry delay, so that under any overload a request
-waits at most about ``max_queue_delay`` inside the receiver, not until its deadline (the first
-``_PIPELINE`` requests in flight are admitted past it: they keep the workers and
-the writer busy). A request whose deadline (gRPC) has passed is not started,
+waits at most about ``max_queue_delay`` inside the receiver, not until its
+deadline (the first ``_PIPELINE`` requests in flight are admitted past it: they
+keep the workers and the writer busy). A request whose deadline (gRPC) has passed is not started,
 nor one whose turn would come after it, and one whose deadline passes before
 its commit is not committed (``DeadlineExpired``). Refused, a body is never read.
 Admitted, at most ``_IN_PROGRESS`` requests are promoted or committed at once; the
