@@ -216,7 +216,7 @@ def test_a_dead_promotion_worker_is_unavailable_then_replaced(tmp_path):
     r = start_receiver(tmp_path / "ledger", memory=True, workers=1)
     try:
         raw_export(r.grpc_port, one_fact_request())
-        for pid in list(r.pool._pool._processes):
+        for pid in r.pool.pids:
             os.kill(pid, signal.SIGKILL)
         error = export_error(r.grpc_port, one_fact_request())
         assert error.code() is grpc.StatusCode.UNAVAILABLE  # retryable: nothing was committed
