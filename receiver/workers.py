@@ -30,6 +30,7 @@ import multiprocessing
 import pickle
 import signal as signals
 import threading
+import time
 from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
@@ -209,6 +210,9 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
+        deadline = time.monotonic() + 1.0  # let threads still reading their replies finish
+        while self._turns and time.monotonic() < deadline:
+            time.sleep(0.01)
         self._replies.close()
 
 

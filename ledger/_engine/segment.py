@@ -40,7 +40,6 @@ import itertools
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +98,8 @@ _STORAGE = {name: (t.storage_type if isinstance(t, pa.BaseExtensionType) else t)
 def records_to_table(records: Sequence[Row]) -> pa.Table:
     """Records or rows (any order) -> a segment table sorted by ``correlation_id, seq``."""
     arrays = []
-    for i, field in enumerate(SCHEMA):
-        values = list(map(itemgetter(i), records))
+    columns = list(zip(*records, strict=True)) if records else [() for _ in SCHEMA]  # one pass, in C
+    for field, values in zip(SCHEMA, columns, strict=True):
         storage = _column(values, _STORAGE[field.name])
         if isinstance(field.type, pa.BaseExtensionType):
             storage = pa.ExtensionArray.from_storage(field.type, storage)
@@ -109,7 +108,7 @@ def records_to_table(records: Sequence[Row]) -> pa.Table:
     return table.sort_by([("correlation_id", "ascending"), ("seq", "ascending")])
 
 
-def _column(values: list, target: pa.DataType) -> pa.Array:
+def _column(values: Sequence[Any], target: pa.DataType) -> pa.Array:
     if target == pa.string():  # inferring then casting is ~25x faster than pa.array(strs, type=string)
         return pa.array(values).cast(target)
     return pa.array(values, type=target)
@@ -162,31 +161,36 @@ def aligned_row_groups(chunks: Iterable[pa.Table], target: int) -> Iterator[pa.T
     boundaries: a group closes at the first boundary after ``target`` rows, and
     a correlation longer than ``4 * target`` is split. So a correlation's rows
     in a segment usually sit in one row group, and a replay decodes one group
-    per segment it touches."""
+    per segment it touches. The cuts are found on the run lengths of
+    ``correlation_id``; each group is one slice of each chunk it spans (a slice
+    per correlation made tables of hundreds of chunks, slow to write)."""
     import pyarrow.compute as pc  # writer-side only: readers start faster without it
 
     limit = 4 * target
-    parts: list[pa.Table] = []
-    rows, last = 0, None
+    parts: list[pa.Table] = []  # the open group's slices of earlier chunks
+    rows, last = 0, None  # the open group's rows; the correlation of its last row
+
+    def group(end_slice: pa.Table | None) -> pa.Table:
+        pieces = [*parts, end_slice] if end_slice is not None and end_slice.num_rows else parts
+        return pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
+
     for chunk in chunks:
         runs = pc.run_end_encode(chunk.column("correlation_id").combine_chunks())
-        start = 0
+        start = begin = 0  # where the open group starts in this chunk; where the next run starts
         for corr, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
             if rows >= target and corr != last:
-                yield pa.concat_tables(parts)
-                parts, rows = [], 0
-            piece = chunk.slice(start, end - start)
-            while rows + piece.num_rows > limit:
-                cut = limit - rows
-                parts.append(piece.slice(0, cut))
-                yield pa.concat_tables(parts)
-                parts, rows, piece = [], 0, piece.slice(cut)
-            if piece.num_rows:
-                parts.append(piece)
-                rows += piece.num_rows
-            last, start = corr, end
+                yield group(chunk.slice(start, begin - start))
+                parts, rows, start = [], 0, begin
+            while rows + end - begin > limit:  # a long correlation: split at the limit
+                cut = begin + limit - rows
+                yield group(chunk.slice(start, cut - start))
+                parts, rows, start, begin = [], 0, cut, cut
+            rows += end - begin
+            last, begin = corr, end
+        if start < chunk.num_rows:
+            parts.append(chunk.slice(start))
     if parts:
-        yield pa.concat_tables(parts)
+        yield group(None)
 
 
 def write_parquet(tables: pa.Table | Iterable[pa.Table], path: Path, *, row_group_rows: int,
