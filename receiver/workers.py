@@ -31,6 +31,7 @@ import pickle
 import signal as signals
 import threading
 import time
+import traceback
 from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
@@ -50,6 +51,7 @@ log = logging.getLogger("chatsnapshot.receiver")
 
 
 Wire = tuple[Any, ...]
+
 
 def promote_request(signal: Signal, body: bytes, content_type: str, rules: Rules | None) -> Promotion:
     """Decode and promote one request (raises ``BadRequest``). Metrics yield an empty promotion."""
@@ -75,37 +77,45 @@ def from_wire(w: Wire) -> Envelope:
 PIPE_BYTES = 1 << 20  # Linux's limit for an unprivileged process (/proc/sys/fs/pipe-max-size)
 START_TIMEOUT = 60.0  # seconds a new worker has to import and say it is ready
 
-# What a worker answers each request with: the error it raised (None), then the promotion's parts.
-Reply = tuple[BaseException | None, list[Wire], list[Rejection], int]
+# What a worker answers each request with: the error it raised and its traceback (or None), then
+# the promotion's parts.
+Reply = tuple[tuple[BaseException, str] | None, list[Wire], list[Rejection], int]
+
+
+class _WorkerTraceback(Exception):
+    """Where in the worker an error was raised: the ``__cause__`` of the error re-raised here."""
+
+    def __str__(self) -> str:
+        return f"\n\nin the promotion worker:\n{self.args[0]}"
 
 
 def _serve(requests: Connection, replies: Connection, rules: Rules | None) -> None:
     """A worker's life: say it is ready, then promote each request read from ``requests`` and answer
     on ``replies``, in order, until ``requests`` ends. It ends when the receiver closes it, and when
     the receiver dies in any way (SIGKILL included, during start-up too): this process holds no
-    other copy of its writing end. SIGINT is the receiver's to handle (a terminal sends it to the
-    whole process group)."""
+    other copy of its writing end. SIGINT and SIGTERM are the receiver's to handle (a terminal, and
+    a service manager, send them to the whole process group): it closes the pipe when it is done."""
     signals.signal(signals.SIGINT, signals.SIG_IGN)
+    signals.signal(signals.SIGTERM, signals.SIG_IGN)
     collect_for_a_server()
     try:
         replies.send(None)  # ready
         while True:
-            try:
-                signal, body, content_type = requests.recv()
-            except EOFError:
-                return
+            signal, body, content_type = requests.recv()
             reply: Reply
             try:
                 promotion = promote_request(signal, body, content_type, rules)
                 reply = (None, [to_wire(e) for e in promotion.envelopes], promotion.rejected,
                          promotion.dropped_attributes)
             except Exception as e:  # BadRequest, or a bug: the receiver answers for it
-                reply = (e, [], [], 0)
+                reply = ((e, traceback.format_exc()), [], [], 0)
             try:
                 replies.send(reply)
-            except (pickle.PicklingError, TypeError, AttributeError):  # an exception that does not pickle
-                replies.send((RuntimeError(f"{type(reply[0]).__name__}: {reply[0]}"), [], [], 0))
-    except (BrokenPipeError, EOFError):  # the receiver is gone
+            except (pickle.PicklingError, TypeError, AttributeError) as e:  # something in it does not pickle
+                what = f"{type(reply[0][0]).__name__}: {reply[0][0]}" if reply[0] else "its promotion"
+                replies.send(((RuntimeError(f"the promotion worker could not send back {what} ({e})"),
+                               traceback.format_exc()), [], [], 0))
+    except (EOFError, OSError):  # the requests ended (whole, or cut short by the receiver's death)
         return
 
 
@@ -136,84 +146,113 @@ def widen_pipes(*connections: Connection) -> list[int]:
 class _Worker:
     """One worker process and its two pipes. Requests are written straight into the worker's pipe
     by the thread that has them, and each reads its own reply when its turn comes (replies come
-    back in the order requests went in): no thread between a request and its worker."""
+    back in the order requests went in): no thread between a request and its worker.
+
+    ``lost``: no request goes to it any more (it died, it is closing, or its pipes are out of
+    step). A caller that leaves without having read its whole reply, for any reason, leaves the
+    replies out of step: the worker is then *broken* (killed; whoever waits gets ``WorkerLost``
+    rather than another's reply)."""
 
     def __init__(self, rules: Rules | None) -> None:
         context = multiprocessing.get_context("spawn")
         their_requests, self._requests = context.Pipe(duplex=False)
         self._replies, their_replies = context.Pipe(duplex=False)
-        self.process = context.Process(target=_serve, args=(their_requests, their_replies, rules),
-                                       daemon=True,
-                                       name="chatsnapshot-promotion")
-        self.process.start()
-        their_requests.close()  # so that the worker's end of each pipe ends with the worker, or with us
-        their_replies.close()
         self._send = threading.Lock()  # one request written at a time
         self._order = threading.Lock()  # guards _turns
-        self._turns: deque[threading.Lock] = deque()  # held until it is that thread's turn to read
+        self._turns: deque[threading.Lock] = deque()  # each held until it is that caller's turn to read
         self.lost = False
+        self._broken = False
+        try:
+            self.process = context.Process(target=_serve, args=(their_requests, their_replies, rules),
+                                           daemon=True, name="chatsnapshot-promotion")
+            self.process.start()
+        except BaseException:
+            self._requests.close()
+            self._replies.close()
+            raise
+        finally:
+            their_requests.close()  # so that the worker's end of each pipe ends with the worker, or with us
+            their_replies.close()
         try:
             widen_pipes(self._requests, self._replies)
             if not self._replies.poll(START_TIMEOUT):
                 raise WorkerLost(f"a promotion worker did not start within {START_TIMEOUT:g} s")
             self._replies.recv()
         except (EOFError, OSError) as e:
-            self.close()
-            raise WorkerLost(f"a promotion worker exited while starting ({str(e) or type(e).__name__}); see the log "
-                             "above") from None
+            self.close(timeout=0)
+            raise WorkerLost(f"a promotion worker exited while starting ({str(e) or type(e).__name__}; exit code "
+                             f"{self.process.exitcode}); its error is on the receiver's standard error") from None
         except BaseException:
-            self.close()
+            self.close(timeout=0)
             raise
 
     @property
     def outstanding(self) -> int:
-        """Requests sent and not yet answered."""
+        """Requests queued on this worker: being sent, promoted, or waiting for their reply to be read."""
         return len(self._turns)
 
     def call(self, request: tuple[Signal, bytes, str]) -> Reply:
         """Send ``request`` and wait for its reply; raises ``WorkerLost`` when the worker is gone."""
         turn = threading.Lock()
         turn.acquire()
-        with self._send:
-            with self._order:
-                self._turns.append(turn)
-                if len(self._turns) == 1:
-                    turn.release()
-            sent = False
-            if not self.lost:
+        queued = answered = False
+        try:
+            with self._send:
+                if self.lost:
+                    raise WorkerLost("a promotion worker died; retry")
+                with self._order:
+                    self._turns.append(turn)
+                    queued = True
+                    if len(self._turns) == 1:
+                        turn.release()
                 try:
                     self._requests.send(request)
-                    sent = True
-                except (OSError, ValueError):  # EPIPE: the worker is gone; ValueError: closed here
-                    self.lost = True
-        turn.acquire()  # the replies before this one have been read
-        try:
-            if sent:
-                try:
-                    reply: Reply = self._replies.recv()
-                    return reply
-                except (EOFError, OSError):
-                    self.lost = True
-            raise WorkerLost("a promotion worker died; retry")
+                except OSError:  # EPIPE: the worker is gone
+                    raise WorkerLost("a promotion worker died; retry") from None
+            turn.acquire()  # the replies before this one have been read
+            if self._broken:
+                raise WorkerLost("a promotion worker died; retry")
+            try:
+                reply: Reply = self._replies.recv()
+            except (EOFError, OSError):
+                raise WorkerLost("a promotion worker died; retry") from None
+            answered = True
+            return reply
         finally:
-            with self._order:
-                self._turns.popleft()
-                if self._turns:
-                    self._turns[0].release()
+            if queued:
+                if not answered:
+                    self._break()
+                with self._order:
+                    head = self._turns[0] is turn
+                    self._turns.remove(turn)
+                    if head and self._turns:
+                        self._turns[0].release()
+
+    def _break(self) -> None:
+        """The replies are out of step with the requests (or the worker is gone): read no more."""
+        self._broken = self.lost = True
+        if self.process.is_alive():
+            self.process.kill()  # a reader blocked on its reply gets end of file
 
     def close(self, timeout: float = 10.0) -> None:
-        """End the worker: it answers what it has been sent, then exits (killed after ``timeout``)."""
-        with self._send:
+        """End the worker: it answers what it has been sent, then exits; killed after ``timeout``."""
+        if not self._send.acquire(timeout=timeout):  # a sender is stuck on a worker that does not read
+            self._break()
+            self._send.acquire()
+        try:
             self.lost = True
             self._requests.close()
+        finally:
+            self._send.release()
         self.process.join(timeout)
         if self.process.is_alive():
-            self.process.kill()
+            self._break()
             self.process.join()
-        deadline = time.monotonic() + 1.0  # let threads still reading their replies finish
+        deadline = time.monotonic() + 1.0  # let callers still reading their replies finish
         while self._turns and time.monotonic() < deadline:
             time.sleep(0.01)
-        self._replies.close()
+        if not self._turns:  # else a late reader still holds it: it is closed when collected
+            self._replies.close()
 
 
 class PromotionPool:
@@ -221,7 +260,8 @@ class PromotionPool:
 
     def __init__(self, workers: int, rules: Rules | None) -> None:
         self._rules = rules
-        self._lock = threading.Lock()  # guards replacing a lost worker
+        self._lock = threading.Lock()  # guards replacing a lost worker, and closing
+        self._closed = False
         self._workers: list[_Worker] = []
         try:
             for _ in range(workers):
@@ -236,25 +276,41 @@ class PromotionPool:
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     def promote(self, signal: Signal, body: bytes, content_type: str) -> Promotion:
-        """Raises ``BadRequest``, or ``WorkerLost`` (retryable) when a worker died: it is replaced."""
-        worker = min(self._workers, key=lambda w: w.outstanding)
+        """Raises ``BadRequest``, or ``WorkerLost`` (retryable) when a worker died (it is replaced)
+        or the pool is closed. Goes to the worker with the fewest requests queued, a lost one last."""
+        worker = min(self._workers, key=lambda w: (w.lost, w.outstanding))
         try:
             error, wires, rejected, dropped = worker.call((signal, body, content_type))
         except WorkerLost:
             self._replace(worker)
             raise
         if error is not None:
-            raise error
+            exception, where = error
+            raise exception from _WorkerTraceback(where)
         return Promotion([from_wire(w) for w in wires], rejected, dropped)
 
     def _replace(self, lost: _Worker) -> None:
-        with self._lock:
-            if lost not in self._workers:  # another thread saw it first
+        """Start a worker in place of ``lost``. One caller does it; the others, and any caller
+        once the pool is closed, go on (their request is retried by its client)."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._closed or lost not in self._workers:
                 return
+            lost.close(timeout=0)
             log.error("a promotion worker died (exit code %s); starting a new one", lost.process.exitcode)
-            lost.close(timeout=1.0)
-            self._workers[self._workers.index(lost)] = _Worker(self._rules)
+            try:
+                self._workers[self._workers.index(lost)] = _Worker(self._rules)
+            except WorkerLost as e:
+                log.error("%s; the next request that finds the worker gone tries again", e)
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
-        for worker in self._workers:
+        """End every worker (each answers what it has been sent first); ``promote`` then raises
+        ``WorkerLost``."""
+        with self._lock:
+            self._closed = True
+            workers = list(self._workers)
+        for worker in workers:
             worker.close()

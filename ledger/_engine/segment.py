@@ -98,7 +98,7 @@ _STORAGE = {name: (t.storage_type if isinstance(t, pa.BaseExtensionType) else t)
 def records_to_table(records: Sequence[Row]) -> pa.Table:
     """Records or rows (any order) -> a segment table sorted by ``correlation_id, seq``."""
     arrays = []
-    columns = list(zip(*records, strict=True)) if records else [() for _ in SCHEMA]  # one pass, in C
+    columns = zip(*records, strict=True) if records else [() for _ in SCHEMA]  # a column at a time, in C
     for field, values in zip(SCHEMA, columns, strict=True):
         storage = _column(values, _STORAGE[field.name])
         if isinstance(field.type, pa.BaseExtensionType):
@@ -159,7 +159,7 @@ def _fixed_values(arr: pa.Array) -> list[bytes | None]:
 def aligned_row_groups(chunks: Iterable[pa.Table], target: int) -> Iterator[pa.Table]:
     """Re-cut sorted segment rows into row groups that start at correlation
     boundaries: a group closes at the first boundary after ``target`` rows, and
-    a correlation longer than ``4 * target`` is split. So a correlation's rows
+    inside a correlation only at ``4 * target`` rows. So a correlation's rows
     in a segment usually sit in one row group, and a replay decodes one group
     per segment it touches. The cuts are found on the run lengths of
     ``correlation_id``; each group is one slice of each chunk it spans (a slice

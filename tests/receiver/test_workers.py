@@ -1,6 +1,7 @@
-"""Promotion workers: each request answered by its own reply, in any interleaving of threads; a
+"""Promotion workers: each request answered by its own reply, however the callers interleave; a
 worker never outlives its receiver, also when the receiver dies while the worker is starting; a
-worker that dies is replaced, and what it had is retried; the pipes hold a whole request."""
+worker that dies fails what it had retryably and is replaced; closing answers what was sent and
+starts nothing after; the pipes hold a whole request."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import signal
 import sys
 import threading
 import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 import pytest
 
@@ -30,7 +33,7 @@ def _request(spans: int, tag: str, pad: int = 0) -> bytes:
     return request_of(rec.spans()).SerializeToString()
 
 
-def _serving(close_our_end_at_once: bool) -> tuple[multiprocessing.process.BaseProcess, object]:
+def _serving(close_our_end_at_once: bool) -> tuple[BaseProcess, Connection, Connection]:
     """A worker started as the pool starts one; ``close_our_end_at_once``: the receiver is gone
     before the worker has even imported anything (as after a SIGKILL during start-up)."""
     context = multiprocessing.get_context("spawn")
@@ -42,11 +45,11 @@ def _serving(close_our_end_at_once: bool) -> tuple[multiprocessing.process.BaseP
     their_replies.close()
     if close_our_end_at_once:
         requests.close()
-    return process, (requests, replies)
+    return process, requests, replies
 
 
 def test_a_worker_whose_receiver_is_gone_when_it_starts_exits_at_once():
-    process, _pipes = _serving(close_our_end_at_once=True)
+    process, _requests, _replies = _serving(close_our_end_at_once=True)
     try:
         process.join(timeout=10)
         assert not process.is_alive() and process.exitcode == 0
@@ -56,62 +59,134 @@ def test_a_worker_whose_receiver_is_gone_when_it_starts_exits_at_once():
 
 
 def test_a_worker_whose_receiver_lives_keeps_working_until_its_requests_end():
-    process, (requests, replies) = _serving(close_our_end_at_once=False)
+    process, requests, replies = _serving(close_our_end_at_once=False)
     try:
         assert replies.poll(30) and replies.recv() is None  # ready
-        time.sleep(1)
-        assert process.is_alive()
         requests.send(("traces", _request(3, "alive"), PROTOBUF))
+        assert replies.poll(30)
         error, wires, rejected, dropped = replies.recv()
         assert error is None and len(wires) == 3 and not rejected and dropped == 0
+        assert process.is_alive()
         requests.close()  # the receiver closes (or dies): the worker's requests end
         process.join(timeout=10)
-        assert not process.is_alive()
+        assert not process.is_alive() and process.exitcode == 0
     finally:
         process.kill()
         process.join()
 
 
-def test_concurrent_requests_each_get_their_own_promotion_and_bad_ones_their_error():
-    pool = workers.PromotionPool(1, None)
-    bodies = {f"r{k}": _request(1 + k % 7, f"r{k}") for k in range(24)}
+def _in_threads(pool: workers.PromotionPool, bodies: dict[str, bytes], during=None) -> dict[str, object]:
+    """Promote every body from its own thread, all released at once; ``during()`` runs once
+    several are queued on the worker. Returns each tag's promotion or error."""
     got: dict[str, object] = {}
+    barrier = threading.Barrier(len(bodies) + 1)
 
     def send(tag: str, body: bytes) -> None:
+        barrier.wait()
         try:
             got[tag] = pool.promote("traces", body, PROTOBUF)
-        except BadRequest as e:
+        except Exception as e:  # BadRequest, WorkerLost, what a test injects
             got[tag] = e
 
+    threads = [threading.Thread(target=send, args=item, daemon=True) for item in bodies.items()]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    deadline = time.monotonic() + 30
+    while max(w.outstanding for w in pool._workers) < 3 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert max(w.outstanding for w in pool._workers) >= 3, "the requests never overlapped"
+    if during is not None:
+        during()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a caller was left waiting"
+    return got
+
+
+def _own(promotion: object, tag: str, n: int) -> bool:
+    return isinstance(promotion, Promotion) and [e.payload["tag"] for e in promotion.envelopes] == [tag] * n
+
+
+def test_concurrent_requests_each_get_their_own_promotion_and_bad_ones_their_error():
+    pool = workers.PromotionPool(1, None)
+    bodies = {f"r{k}": _request(20 + k % 7, f"r{k}", pad=2000) for k in range(24)}
+    bodies.update({f"bad{k}": b"\xff not protobuf" * (k + 1) for k in range(4)})
     try:
-        threads = [threading.Thread(target=send, args=item) for item in bodies.items()]
-        threads += [threading.Thread(target=send, args=(f"bad{k}", b"\xff not protobuf" * (k + 1)))
-                    for k in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        got = _in_threads(pool, bodies)
     finally:
         pool.close()
-    for k in range(24):
-        promotion = got[f"r{k}"]
-        assert isinstance(promotion, Promotion)
-        assert [e.payload["tag"] for e in promotion.envelopes] == [f"r{k}"] * (1 + k % 7)
+    assert all(_own(got[f"r{k}"], f"r{k}", 20 + k % 7) for k in range(24))
     assert all(isinstance(got[f"bad{k}"], BadRequest) for k in range(4))
+    assert isinstance(got["bad0"].__cause__, workers._WorkerTraceback)  # where in the worker it was raised
+    assert "decoding.py" in str(got["bad0"].__cause__)
 
 
-def test_a_worker_that_dies_is_replaced_and_the_request_it_had_is_retryable():
+def test_a_worker_that_dies_with_requests_queued_fails_them_all_retryably_and_is_replaced():
     pool = workers.PromotionPool(1, None)
+    bodies = {f"r{k}": _request(40, f"r{k}", pad=2000) for k in range(16)}
+    [first] = pool.pids
     try:
-        [first] = pool.pids
-        os.kill(first, signal.SIGKILL)
-        with pytest.raises(WorkerLost):
-            pool.promote("traces", _request(2, "lost"), PROTOBUF)
+        got = _in_threads(pool, bodies, during=lambda: os.kill(first, signal.SIGKILL))
+        # Each caller got its own promotion (answered before the kill) or WorkerLost; none another's.
+        assert all(_own(got[tag], tag, 40) or isinstance(got[tag], WorkerLost) for tag in bodies)
+        assert any(isinstance(v, WorkerLost) for v in got.values())
         [second] = pool.pids
         assert second != first
-        assert len(pool.promote("traces", _request(2, "after"), PROTOBUF).envelopes) == 2
+        assert _own(pool.promote("traces", _request(2, "after"), PROTOBUF), "after", 2)
     finally:
         pool.close()
+
+
+class _ReadFailsOnce:
+    """A worker's replies pipe whose next read fails before reading anything (as a MemoryError
+    would while allocating the reply): that reply stays in the pipe."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection, self._failed = connection, False
+
+    def recv(self) -> object:
+        if not self._failed:
+            self._failed = True
+            raise MemoryError("injected")
+        return self._connection.recv()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._connection, name)
+
+
+def test_a_caller_that_fails_reading_its_reply_leaves_no_reply_to_the_next_caller():
+    pool = workers.PromotionPool(1, None)
+    bodies = {f"r{k}": _request(40, f"r{k}", pad=2000) for k in range(12)}
+    worker = pool._workers[0]
+    try:
+        got = _in_threads(pool, bodies, during=lambda: setattr(worker, "_replies", _ReadFailsOnce(worker._replies)))
+    finally:
+        pool.close()
+    failed = [tag for tag in bodies if isinstance(got[tag], MemoryError)]
+    assert len(failed) == 1
+    # The others got their own promotion (read before the failure) or WorkerLost, never the unread reply.
+    assert all(_own(got[tag], tag, 40) or isinstance(got[tag], WorkerLost) for tag in bodies if tag not in failed)
+
+
+def test_closing_with_requests_queued_answers_them_and_starts_nothing_after():
+    pool = workers.PromotionPool(1, None)
+    bodies = {f"r{k}": _request(40, f"r{k}", pad=2000) for k in range(12)}
+    [pid] = pool.pids
+    queued: list[int] = []
+
+    def close() -> None:
+        queued.append(pool._workers[0].outstanding)
+        pool.close()
+
+    got = _in_threads(pool, bodies, during=close)
+    # What was sent (or being sent) when it closed is answered before the worker ends; later ones are refused.
+    answered = [tag for tag in bodies if _own(got[tag], tag, 40)]
+    assert len(answered) >= queued[0] >= 3
+    assert all(isinstance(got[tag], WorkerLost) for tag in bodies if tag not in answered)
+    with pytest.raises(WorkerLost):
+        pool.promote("traces", _request(1, "late"), PROTOBUF)
+    assert pool.pids == [pid] and not os.path.exists(f"/proc/{pid}/status")
 
 
 def test_close_ends_the_workers():
