@@ -7,9 +7,11 @@ beside it. A worker returns each envelope as a flat tuple of validated values
 (``to_wire``), which the receiver rebuilds without validating again
 (``from_wire``): both ends run this same code.
 
-Each worker is a process of its own (``spawn``: a fork of a process running
-grpcio threads is not safe) with two pipes, one for requests and one for
-replies. The thread handling a request writes it into the pipe itself and, when
+Each worker is a process of its own, ``python -c`` started by the receiver's
+Python with its ends of two pipes, one for requests and one for replies (not a
+fork: forking a process that runs grpcio threads is not safe; and not
+``multiprocessing``'s spawn, which also starts a resource-tracker process, 13 MiB
+that a worker with two pipes has no use for). The thread handling a request writes it into the pipe itself and, when
 the replies before its own have been read, reads its own: nothing else runs
 between a request and its worker. (``ProcessPoolExecutor``, used before, hands
 each request to a manager thread and a feeder thread and each result back
@@ -25,10 +27,13 @@ process holds a copy of its writing end).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
+import os
 import pickle
 import signal as signals
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -89,16 +94,46 @@ class _WorkerTraceback(Exception):
         return f"\n\nin the promotion worker:\n{self.args[0]}"
 
 
-def _serve(requests: Connection, replies: Connection, rules: Rules | None) -> None:
-    """A worker's life: say it is ready, then promote each request read from ``requests`` and answer
+_WORKER = "from chatsnapshot.receiver.workers import _main; _main()"  # argv: its requests and replies fds
+
+
+def _spawn(rules: Rules | None) -> tuple[subprocess.Popen[bytes], Connection, Connection]:
+    """Start a worker process with its ends of two new pipes; returns it, the pipe its requests
+    are written to, and the pipe its replies are read from. The rules go as the first message."""
+    requests_in, requests_out = os.pipe()
+    replies_in, replies_out = os.pipe()
+    try:
+        process = subprocess.Popen([sys.executable, "-c", _WORKER, str(requests_in), str(replies_out)],
+                                   pass_fds=(requests_in, replies_out), stdin=subprocess.DEVNULL)
+    except BaseException:
+        os.close(requests_out)
+        os.close(replies_in)
+        raise
+    finally:  # so that the worker's end of each pipe ends with the worker, or with us
+        os.close(requests_in)
+        os.close(replies_out)
+    requests, replies = Connection(requests_out, readable=False), Connection(replies_in, writable=False)
+    with contextlib.suppress(OSError):  # it is gone already: found when it does not say it is ready
+        requests.send(rules)
+    return process, requests, replies
+
+
+def _main() -> None:
+    """A worker process's entry point (``_WORKER``)."""
+    _serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
+
+
+def _serve(requests: Connection, replies: Connection) -> None:
+    """A worker's life: read its rules, say it is ready, then promote each request read from ``requests`` and answer
     on ``replies``, in order, until ``requests`` ends. It ends when the receiver closes it, and when
     the receiver dies in any way (SIGKILL included, during start-up too): this process holds no
     other copy of its writing end. SIGINT and SIGTERM are the receiver's to handle (a terminal, and
     a service manager, send them to the whole process group): it closes the pipe when it is done."""
     signals.signal(signals.SIGINT, signals.SIG_IGN)
     signals.signal(signals.SIGTERM, signals.SIG_IGN)
-    collect_for_a_server()
     try:
+        rules: Rules | None = requests.recv()
+        collect_for_a_server()
         replies.send(None)  # ready
         while True:
             signal, body, content_type = requests.recv()
@@ -154,25 +189,12 @@ class _Worker:
     rather than another's reply)."""
 
     def __init__(self, rules: Rules | None) -> None:
-        context = multiprocessing.get_context("spawn")
-        their_requests, self._requests = context.Pipe(duplex=False)
-        self._replies, their_replies = context.Pipe(duplex=False)
         self._send = threading.Lock()  # one request written at a time
         self._order = threading.Lock()  # guards _turns
         self._turns: deque[threading.Lock] = deque()  # each held until it is that caller's turn to read
         self.lost = False
         self._broken = False
-        try:
-            self.process = context.Process(target=_serve, args=(their_requests, their_replies, rules),
-                                           daemon=True, name="chatsnapshot-promotion")
-            self.process.start()
-        except BaseException:
-            self._requests.close()
-            self._replies.close()
-            raise
-        finally:
-            their_requests.close()  # so that the worker's end of each pipe ends with the worker, or with us
-            their_replies.close()
+        self.process, self._requests, self._replies = _spawn(rules)
         try:
             widen_pipes(self._requests, self._replies)
             if not self._replies.poll(START_TIMEOUT):
@@ -181,7 +203,7 @@ class _Worker:
         except (EOFError, OSError) as e:
             self.close(timeout=0)
             raise WorkerLost(f"a promotion worker exited while starting ({str(e) or type(e).__name__}; exit code "
-                             f"{self.process.exitcode}); its error is on the receiver's standard error") from None
+                             f"{self.process.returncode}); its error is on the receiver's standard error") from None
         except BaseException:
             self.close(timeout=0)
             raise
@@ -231,7 +253,7 @@ class _Worker:
     def _break(self) -> None:
         """The replies are out of step with the requests (or the worker is gone): read no more."""
         self._broken = self.lost = True
-        if self.process.is_alive():
+        if self.process.poll() is None:
             self.process.kill()  # a reader blocked on its reply gets end of file
 
     def close(self, timeout: float = 10.0) -> None:
@@ -244,10 +266,11 @@ class _Worker:
             self._requests.close()
         finally:
             self._send.release()
-        self.process.join(timeout)
-        if self.process.is_alive():
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
             self._break()
-            self.process.join()
+            self.process.wait()
         deadline = time.monotonic() + 1.0  # let callers still reading their replies finish
         while self._turns and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -273,7 +296,7 @@ class PromotionPool:
     @property
     def pids(self) -> list[int]:
         """The worker processes' ids, as they are now."""
-        return [w.process.pid for w in self._workers if w.process.pid is not None]
+        return [w.process.pid for w in self._workers]
 
     def promote(self, signal: Signal, body: bytes, content_type: str) -> Promotion:
         """Raises ``BadRequest``, or ``WorkerLost`` (retryable) when a worker died (it is replaced)
@@ -298,7 +321,7 @@ class PromotionPool:
             if self._closed or lost not in self._workers:
                 return
             lost.close(timeout=0)
-            log.error("a promotion worker died (exit code %s); starting a new one", lost.process.exitcode)
+            log.error("a promotion worker died (exit code %s); starting a new one", lost.process.returncode)
             try:
                 self._workers[self._workers.index(lost)] = _Worker(self._rules)
             except WorkerLost as e:

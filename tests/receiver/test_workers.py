@@ -5,14 +5,13 @@ starts nothing after; the pipes hold a whole request."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 
 import pytest
 
@@ -33,16 +32,10 @@ def _request(spans: int, tag: str, pad: int = 0) -> bytes:
     return request_of(rec.spans()).SerializeToString()
 
 
-def _serving(close_our_end_at_once: bool) -> tuple[BaseProcess, Connection, Connection]:
+def _serving(close_our_end_at_once: bool) -> tuple[subprocess.Popen[bytes], Connection, Connection]:
     """A worker started as the pool starts one; ``close_our_end_at_once``: the receiver is gone
     before the worker has even imported anything (as after a SIGKILL during start-up)."""
-    context = multiprocessing.get_context("spawn")
-    their_requests, requests = context.Pipe(duplex=False)
-    replies, their_replies = context.Pipe(duplex=False)
-    process = context.Process(target=workers._serve, args=(their_requests, their_replies, None), daemon=True)
-    process.start()
-    their_requests.close()
-    their_replies.close()
+    process, requests, replies = workers._spawn(None)
     if close_our_end_at_once:
         requests.close()
     return process, requests, replies
@@ -51,11 +44,10 @@ def _serving(close_our_end_at_once: bool) -> tuple[BaseProcess, Connection, Conn
 def test_a_worker_whose_receiver_is_gone_when_it_starts_exits_at_once():
     process, _requests, _replies = _serving(close_our_end_at_once=True)
     try:
-        process.join(timeout=10)
-        assert not process.is_alive() and process.exitcode == 0
+        assert process.wait(timeout=10) == 0
     finally:
         process.kill()
-        process.join()
+        process.wait()
 
 
 def test_a_worker_whose_receiver_lives_keeps_working_until_its_requests_end():
@@ -66,13 +58,12 @@ def test_a_worker_whose_receiver_lives_keeps_working_until_its_requests_end():
         assert replies.poll(30)
         error, wires, rejected, dropped = replies.recv()
         assert error is None and len(wires) == 3 and not rejected and dropped == 0
-        assert process.is_alive()
+        assert process.poll() is None
         requests.close()  # the receiver closes (or dies): the worker's requests end
-        process.join(timeout=10)
-        assert not process.is_alive() and process.exitcode == 0
+        assert process.wait(timeout=10) == 0
     finally:
         process.kill()
-        process.join()
+        process.wait()
 
 
 def _in_threads(pool: workers.PromotionPool, bodies: dict[str, bytes], during=None) -> dict[str, object]:
@@ -193,7 +184,7 @@ def test_close_ends_the_workers():
     pool = workers.PromotionPool(2, None)
     processes = [w.process for w in pool._workers]
     pool.close()
-    assert all(not p.is_alive() and p.exitcode == 0 for p in processes)
+    assert [p.poll() for p in processes] == [0, 0]
 
 
 def test_the_pipes_to_and_from_the_workers_hold_a_whole_request():
