@@ -53,15 +53,8 @@ HEALTH_INTERVAL = 1.0  # seconds between readiness checks for gRPC health
 # with bench/ingest.py: peak RSS of all receiver processes 336 -> 266 MiB, same
 # throughput, lower visibility latency. And compact 16 segments at a time, not 64:
 # merging 64 sealed segments peaks 113 MiB over the idle writer, 16 at a time 61 MiB
-# (docs/performance.md). And merge up to SIDECAR_COMPACT_ROWS rows, not 1M: 16 seals of
-# ~4,600 rows make a segment past half of it, which compaction then leaves alone, so each
-# row is rewritten once, not twice (a second merge of 16 such segments also peaked higher).
-# bench/ingest.py, the overload row, five runs (two at 147,456): peak 250-298 MiB against
-# 295-320 in four runs at 1M the same day; goodput 0.67-0.88x capacity against 0.72-0.79x,
-# within the noise. The price: ~15 segments per million envelopes at rest, not one.
-SIDECAR_COMPACT_ROWS = 131_072
-SIDECAR_OPTIONS = LedgerOptions(seal_max_bytes=4 << 20, max_unsealed_bytes=32 << 20, compact_fanin=16,
-                                compact_target_rows=SIDECAR_COMPACT_ROWS)
+# (docs/performance.md), for rewriting each row about twice rather than once.
+SIDECAR_OPTIONS = LedgerOptions(seal_max_bytes=4 << 20, max_unsealed_bytes=32 << 20, compact_fanin=16)
 
 
 class Receiver:
