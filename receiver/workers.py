@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing.spawn
 import os
 import pickle
 import signal as signals
@@ -87,14 +88,11 @@ START_TIMEOUT = 60.0  # seconds a new worker has to import and say it is ready
 Reply = tuple[tuple[BaseException, str] | None, list[Wire], list[Rejection], int]
 
 
-class _WorkerTraceback(Exception):
-    """Where in the worker an error was raised: the ``__cause__`` of the error re-raised here."""
-
-    def __str__(self) -> str:
-        return f"\n\nin the promotion worker:\n{self.args[0]}"
-
-
-_WORKER = "from chatsnapshot.receiver.workers import _main; _main()"  # argv: its requests and replies fds
+# A worker's program: the receiver's module path, then its entry point. The working directory is not
+# on it (the receiver's modules were found before it could matter; a worker's would be found there).
+# argv: its requests fd, its replies fd, the receiver's sys.path.
+_WORKER = ("import os, sys; sys.path[:] = sys.argv[3].split(os.pathsep); "
+           "from chatsnapshot.receiver.workers import _main; _main()")
 
 
 def _spawn(rules: Rules | None) -> tuple[subprocess.Popen[bytes], Connection, Connection]:
@@ -102,12 +100,17 @@ def _spawn(rules: Rules | None) -> tuple[subprocess.Popen[bytes], Connection, Co
     are written to, and the pipe its replies are read from. The rules go as the first message."""
     requests_in, requests_out = os.pipe()
     replies_in, replies_out = os.pipe()
+    executable = multiprocessing.spawn.get_executable()  # sys.executable, or multiprocessing.set_executable's
     try:
-        process = subprocess.Popen([sys.executable, "-c", _WORKER, str(requests_in), str(replies_out)],
+        process = subprocess.Popen([executable, "-c", _WORKER, str(requests_in), str(replies_out),
+                                    os.pathsep.join(os.path.abspath(p) for p in sys.path if p not in ("", "."))],
                                    pass_fds=(requests_in, replies_out), stdin=subprocess.DEVNULL)
-    except BaseException:
+    except BaseException as e:
         os.close(requests_out)
         os.close(replies_in)
+        if isinstance(e, OSError):
+            raise WorkerLost(f"cannot start a promotion worker with {executable!r} ({e}); "
+                             "or run the receiver with --workers 0") from None
         raise
     finally:  # so that the worker's end of each pipe ends with the worker, or with us
         os.close(requests_in)
@@ -301,31 +304,37 @@ class PromotionPool:
     def promote(self, signal: Signal, body: bytes, content_type: str) -> Promotion:
         """Raises ``BadRequest``, or ``WorkerLost`` (retryable) when a worker died (it is replaced)
         or the pool is closed. Goes to the worker with the fewest requests queued, a lost one last."""
+        if any(w.lost for w in self._workers):  # one died (or could not be started) and is not replaced yet
+            self._replace()
         worker = min(self._workers, key=lambda w: (w.lost, w.outstanding))
         try:
             error, wires, rejected, dropped = worker.call((signal, body, content_type))
         except WorkerLost:
-            self._replace(worker)
+            self._replace()
             raise
         if error is not None:
             exception, where = error
-            raise exception from _WorkerTraceback(where)
+            exception.add_note(f"raised in the promotion worker:\n{where}")  # its traceback, shown when logged
+            raise exception
         return Promotion([from_wire(w) for w in wires], rejected, dropped)
 
-    def _replace(self, lost: _Worker) -> None:
-        """Start a worker in place of ``lost``. One caller does it; the others, and any caller
-        once the pool is closed, go on (their request is retried by its client)."""
+    def _replace(self) -> None:
+        """Start a worker in place of each lost one. One caller does it; the others, and any caller
+        once the pool is closed, go on (their request is retried by its client). A worker that
+        cannot be started stays lost: the next caller that finds one lost tries again."""
         if not self._lock.acquire(blocking=False):
             return
         try:
-            if self._closed or lost not in self._workers:
-                return
-            lost.close(timeout=0)
-            log.error("a promotion worker died (exit code %s); starting a new one", lost.process.returncode)
-            try:
-                self._workers[self._workers.index(lost)] = _Worker(self._rules)
-            except WorkerLost as e:
-                log.error("%s; the next request that finds the worker gone tries again", e)
+            for k, worker in enumerate(self._workers):
+                if self._closed or not worker.lost:
+                    continue
+                worker.close(timeout=0)
+                log.error("a promotion worker died (exit code %s); starting a new one", worker.process.returncode)
+                try:
+                    self._workers[k] = _Worker(self._rules)
+                except WorkerLost as e:
+                    log.error("%s; the next request that finds a worker gone tries again", e)
+                    return
         finally:
             self._lock.release()
 
