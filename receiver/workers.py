@@ -88,9 +88,9 @@ START_TIMEOUT = 60.0  # seconds a new worker has to import and say it is ready
 Reply = tuple[tuple[BaseException, str] | None, list[Wire], list[Rejection], int]
 
 
-# A worker's program: the receiver's module path, then its entry point. The working directory is not
-# on it (the receiver's modules were found before it could matter; a worker's would be found there).
-# argv: its requests fd, its replies fd, the receiver's sys.path.
+# A worker's program: the receiver's module path, then its entry point; argv: its requests fd, its
+# replies fd, that path. The working directory is left out: the receiver had its modules loaded
+# before its working directory could matter, a new worker would look there first.
 _WORKER = ("import os, sys; sys.path[:] = sys.argv[3].split(os.pathsep); "
            "from chatsnapshot.receiver.workers import _main; _main()")
 
@@ -127,11 +127,12 @@ def _main() -> None:
 
 
 def _serve(requests: Connection, replies: Connection) -> None:
-    """A worker's life: read its rules, say it is ready, then promote each request read from ``requests`` and answer
-    on ``replies``, in order, until ``requests`` ends. It ends when the receiver closes it, and when
-    the receiver dies in any way (SIGKILL included, during start-up too): this process holds no
-    other copy of its writing end. SIGINT and SIGTERM are the receiver's to handle (a terminal, and
-    a service manager, send them to the whole process group): it closes the pipe when it is done."""
+    """A worker's life: read its rules, say it is ready, then promote each request read from
+    ``requests`` and answer on ``replies``, in order, until ``requests`` ends. It ends when the
+    receiver closes it, and when the receiver dies in any way (SIGKILL included, during start-up
+    too): this process holds no other copy of its writing end. SIGINT and SIGTERM are the
+    receiver's to handle (a terminal, and a service manager, send them to the whole process
+    group): it closes the pipe when it is done."""
     signals.signal(signals.SIGINT, signals.SIG_IGN)
     signals.signal(signals.SIGTERM, signals.SIG_IGN)
     try:
