@@ -11,9 +11,9 @@ Each worker is a process of its own, ``python -c`` started by the receiver's
 Python with its ends of two pipes, one for requests and one for replies (not a
 fork: forking a process that runs grpcio threads is not safe; and not
 ``multiprocessing``'s spawn, which also starts a resource-tracker process, 13 MiB
-that a worker with two pipes has no use for). The thread handling a request writes it into the pipe itself and, when
-the replies before its own have been read, reads its own: nothing else runs
-between a request and its worker. (``ProcessPoolExecutor``, used before, hands
+that a worker with two pipes has no use for). The thread handling a request
+writes it into the pipe itself and, when the replies before its own have been
+read, reads its own: nothing else runs between a request and its worker. (``ProcessPoolExecutor``, used before, hands
 each request to a manager thread and a feeder thread and each result back
 through the manager, every hop a wait for the GIL, and its pipes could be
 widened only through its private attributes. With 4 clients, closed loop, four
@@ -51,7 +51,7 @@ from chatsnapshot.receiver.otlp import Signal
 from chatsnapshot.receiver.promotion import Promotion, promote_logs, promote_traces
 from chatsnapshot.receiver.span_rules import Rules
 
-__all__ = ["PromotionPool", "promote_request", "widen_pipes"]
+__all__ = ["PromotionPool", "promote_request"]
 
 log = logging.getLogger("chatsnapshot.receiver")
 
@@ -82,6 +82,7 @@ def from_wire(w: Wire) -> Envelope:
 
 PIPE_BYTES = 1 << 20  # Linux's limit for an unprivileged process (/proc/sys/fs/pipe-max-size)
 START_TIMEOUT = 60.0  # seconds a new worker has to import and say it is ready
+_DIED = "a promotion worker died; retry"
 
 # What a worker answers each request with: the error it raised and its traceback (or None), then
 # the promotion's parts.
@@ -116,6 +117,7 @@ def _spawn(rules: Rules | None) -> tuple[subprocess.Popen[bytes], Connection, Co
         os.close(requests_in)
         os.close(replies_out)
     requests, replies = Connection(requests_out, readable=False), Connection(replies_in, writable=False)
+    _widen_pipes(requests, replies)  # before anything is written into them
     with contextlib.suppress(OSError):  # it is gone already: found when it does not say it is ready
         requests.send(rules)
     return process, requests, replies
@@ -158,7 +160,7 @@ def _serve(requests: Connection, replies: Connection) -> None:
         return
 
 
-def widen_pipes(*connections: Connection) -> list[int]:
+def _widen_pipes(*connections: Connection) -> list[int]:
     """Give the pipes under ``connections`` 1 MiB each rather than Linux's 64 KiB; returns their
     sizes now (empty without ``F_SETPIPE_SZ``; a size the system refuses stays, with a warning).
 
@@ -200,7 +202,6 @@ class _Worker:
         self._broken = False
         self.process, self._requests, self._replies = _spawn(rules)
         try:
-            widen_pipes(self._requests, self._replies)
             if not self._replies.poll(START_TIMEOUT):
                 raise WorkerLost(f"a promotion worker did not start within {START_TIMEOUT:g} s")
             self._replies.recv()
@@ -225,7 +226,7 @@ class _Worker:
         try:
             with self._send:
                 if self.lost:
-                    raise WorkerLost("a promotion worker died; retry")
+                    raise WorkerLost(_DIED)
                 with self._order:
                     self._turns.append(turn)
                     queued = True
@@ -234,14 +235,14 @@ class _Worker:
                 try:
                     self._requests.send(request)
                 except OSError:  # EPIPE: the worker is gone
-                    raise WorkerLost("a promotion worker died; retry") from None
+                    raise WorkerLost(_DIED) from None
             turn.acquire()  # the replies before this one have been read
             if self._broken:
-                raise WorkerLost("a promotion worker died; retry")
+                raise WorkerLost(_DIED)
             try:
                 reply: Reply = self._replies.recv()
             except (EOFError, OSError):
-                raise WorkerLost("a promotion worker died; retry") from None
+                raise WorkerLost(_DIED) from None
             answered = True
             return reply
         finally:
